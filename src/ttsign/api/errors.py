@@ -1,0 +1,105 @@
+"""Every non-success answer of the API: one JSON shape, the refusal → status mapping, exception handlers.
+
+Clients print these bodies verbatim (TikTokLive: "status code N and the following payload"), so they say
+what went wrong and what to try. Nothing here ever returns a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ttsign.service.rooms import InvalidInput
+from ttsign.upstream.refusals import Refusal, RefusalCode
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-Id"
+LOG_CODE_HEADER = "X-Log-Code"
+
+_ROOM_STATUS = {RefusalCode.ROOM_NOT_LIVE: 404, RefusalCode.ROOM_NOT_FOUND: 404, RefusalCode.TIMEOUT: 504}
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def request_id_of(request: Request) -> str:
+    """The id chosen for this request by its handler, or a fresh one for requests no handler saw."""
+    existing = getattr(request.state, "request_id", None)
+    return existing if isinstance(existing, str) else new_request_id()
+
+
+def error_response(
+    status: int,
+    reason: str,
+    message: str,
+    request_id: str,
+    *,
+    hint: str = "",
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, object] = {"code": status, "reason": reason, "message": message, "request_id": request_id}
+    if hint:
+        body["hint"] = hint
+    all_headers = {REQUEST_ID_HEADER: request_id, LOG_CODE_HEADER: reason, **(headers or {})}
+    return JSONResponse(body, status_code=status, headers=all_headers)
+
+
+def refusal_status(refusal: Refusal) -> int:
+    """TikTok refusals are a bad gateway; a slow TikTok a gateway timeout; a room's state its own 404."""
+    return _ROOM_STATUS.get(refusal.code, 502)
+
+
+def refusal_response(refusal: Refusal, request_id: str) -> JSONResponse:
+    return error_response(
+        refusal_status(refusal), str(refusal.code), refusal.message, request_id, hint=refusal.hint
+    )
+
+
+def invalid_input_response(error: InvalidInput, request_id: str) -> JSONResponse:
+    return error_response(400, "bad_request", str(error), request_id)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    reasons = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+    reason = reasons.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else reason
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no route {request.method} {request.url.path}"
+    return error_response(exc.status_code, reason, message, request_id_of(request), headers=exc.headers)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Name the fields, never echo the values: a query may carry a session id.
+    problems = [
+        f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}" for err in exc.errors()
+    ]
+    return error_response(
+        400, "bad_request", "; ".join(problems) or "invalid request", request_id_of(request)
+    )
+
+
+async def _on_invalid_input(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidInput)
+    return invalid_input_response(exc, request_id_of(request))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request_id = request_id_of(request)
+    logger.error("request %s failed: %s", request_id, type(exc).__name__, exc_info=exc)
+    return error_response(500, "internal_error", "internal error; see the server log", request_id)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(InvalidInput, _on_invalid_input)
+    app.add_exception_handler(Exception, _on_unexpected)

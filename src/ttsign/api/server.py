@@ -1,0 +1,128 @@
+"""`ttsign serve`: bind, announce readiness on stdout, serve until SIGINT/SIGTERM, exit 0.
+
+The socket is bound here (not by uvicorn) so that port 0 works and the real port can be announced.
+stdout carries exactly one line, the ready line; every log goes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Coroutine, Generator
+from typing import Any
+
+import uvicorn
+
+from ttsign.api.app import create_app
+from ttsign.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises captured signals after shutdown (exit status 130/143); we want a clean 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        loop = asyncio.get_running_loop()
+        handled = (signal.SIGINT, signal.SIGTERM)
+        for sig in handled:
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            yield
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: int) -> None:
+        if self.should_exit:  # a second signal: stop waiting for open connections
+            self.force_exit = True
+        self.should_exit = True
+        logger.info("received %s, shutting down", signal.Signals(sig).name)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket; port 0 picks a free port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def ready_line(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - reporting, not binding
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    return json.dumps(
+        {"event": "ready", "service": "server", "url": f"http://{shown}:{port}", "tls_url": None}
+    )
+
+
+async def _announce_when_started(server: uvicorn.Server, sock: socket.socket) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        await asyncio.sleep(0.005)
+    sys.stdout.write(ready_line(sock) + "\n")
+    sys.stdout.flush()
+
+
+async def serve(settings: Settings, sock: socket.socket) -> None:
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # keep our stderr logging; uvicorn's default sends access logs to stdout
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
+    server = _Server(config)
+    announcer = asyncio.create_task(_announce_when_started(server, sock))
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        announcer.cancel()
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def run(host: str, port: int, upstream: str | None = None) -> None:
+    """Entry point of `ttsign serve` (see the process contract in the module docstring)."""
+    overrides: dict[str, object] = {"host": host, "port": port}
+    if upstream:
+        overrides["upstream"] = upstream
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level)
+    try:
+        sock = bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        logger.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc)
+        raise SystemExit(1) from exc
+    try:
+        _run_loop(serve(settings, sock))
+    finally:
+        sock.close()
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop  # noqa: PLC0415 - optional speed-up, part of uvicorn[standard]
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)

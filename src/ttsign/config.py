@@ -1,0 +1,137 @@
+"""Runtime settings: environment variables `TTSIGN_*`, an optional TOML file, then defaults.
+
+Precedence (highest first): explicit keyword arguments, environment variables, the TOML file named by
+`TTSIGN_CONFIG_FILE`, the defaults below. Every setting works out of the box; nothing is required.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "TTSIGN_CONFIG_FILE"
+
+
+class ConfigFileError(ValueError):
+    """The file named by TTSIGN_CONFIG_FILE is missing or unreadable."""
+
+
+class Settings(BaseSettings):
+    """All ttsign settings. Field docs double as the reference for the TOML file and environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TTSIGN_", extra="forbid", frozen=True)
+
+    # --- listening -------------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address the sign server listens on.")
+    port: int = Field(
+        8080, ge=0, le=65535, description="Port the sign server listens on (0 = any free port)."
+    )
+
+    # --- where TikTok is -------------------------------------------------------------------------------
+    tiktok_www_url: str = Field(
+        "https://www.tiktok.com", description="Base URL of www.tiktok.com (cookie issuing, room lookup)."
+    )
+    tiktok_webcast_url: str = Field(
+        "https://webcast.tiktok.com", description="Base URL of webcast.tiktok.com (im/fetch)."
+    )
+    upstream: str | None = Field(
+        None, description="One base URL standing in for both TikTok hosts (e.g. the local emulator)."
+    )
+    contact_email: str = Field(
+        "",
+        description="Operator e-mail sent to TikTok as `contact_us=` next to `notice=CUSTOM_SIGN_SERVER`.",
+    )
+
+    # --- upstream transport ----------------------------------------------------------------------------
+    upstream_connect_timeout_s: float = Field(
+        1.0, gt=0, description="Seconds to establish a connection to TikTok."
+    )
+    upstream_total_timeout_s: float = Field(
+        2.5,
+        gt=0,
+        description="Seconds for a whole TikTok request; below the 3 s timeout of the Java client.",
+    )
+    proxy: str | None = Field(None, description="Proxy URL for all TikTok traffic, e.g. http://user:pw@h:p.")
+    upstream_max_connections: int = Field(
+        64, ge=1, description="Concurrent connections to TikTok (curl handles in the session)."
+    )
+    max_upstream_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest TikTok response body accepted; larger is refused."
+    )
+
+    # --- identities ------------------------------------------------------------------------------------
+    default_profile: str | None = Field(
+        None, description="Browser profile name used when the caller's User-Agent cannot be honoured."
+    )
+    honour_client_user_agent: bool = Field(
+        True,
+        description="Build the identity from the client's `user_agent` when it maps to a consistent profile.",
+    )
+    identity_pool_size: int = Field(16, ge=1, description="Most identities (ttwid + msToken) kept warm.")
+    identity_max_age_s: float = Field(
+        1800.0, gt=0, description="Seconds an identity is reused before a fresh one is bootstrapped."
+    )
+
+    # --- client-facing API -----------------------------------------------------------------------------
+    max_request_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest request body the API accepts from clients."
+    )
+    session_id_policy: Literal["ignore", "refuse"] = Field(
+        "ignore",
+        description="What to do when a client sends `session_id`: ignore it, or refuse with 400. "
+        "Session forwarding is not offered; a session id is never logged.",
+    )
+    log_level: str = Field("INFO", description="stdlib logging level for ttsign's own loggers.")
+
+    @field_validator("tiktok_www_url", "tiktok_webcast_url", "upstream")
+    @classmethod
+    def _strip_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"base URL must start with http:// or https://, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_timeouts(self) -> Settings:
+        if self.upstream_connect_timeout_s > self.upstream_total_timeout_s:
+            raise ValueError("upstream_connect_timeout_s must not exceed upstream_total_timeout_s")
+        return self
+
+    @property
+    def www_base(self) -> str:
+        """Effective www.tiktok.com base URL (the `upstream` override wins)."""
+        return self.upstream or self.tiktok_www_url
+
+    @property
+    def webcast_base(self) -> str:
+        """Effective webcast.tiktok.com base URL (the `upstream` override wins)."""
+        return self.upstream or self.tiktok_webcast_url
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV, "").strip()
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise ConfigFileError(f"{CONFIG_FILE_ENV}={config_file}: no such file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
