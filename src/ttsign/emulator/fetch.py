@@ -1,0 +1,68 @@
+"""GET /webcast/im/fetch/: the first ProtoMessageFetchResult, guarded by strict checks like TikTok's."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ttsign.emulator import pages
+from ttsign.emulator.cookies import set_cookie_header
+from ttsign.emulator.messages import MessageFactory, initial_result, now_ms
+from ttsign.emulator.state import Emulator
+from ttsign.emulator.strict import check_im_fetch
+
+PROTOBUF = "application/protobuf"
+
+
+def initial_bytes(emu: Emulator) -> bytes:
+    """A fresh initial result; every fetch gets its own cursor and internal_ext."""
+    emu.fetch_count += 1
+    n = emu.fetch_count
+    result = initial_result(
+        emu.scenario,
+        MessageFactory(emu.scenario),
+        emu.push_server,
+        cursor=f"init-{n}-{now_ms()}",
+        internal_ext=f"internal_src:dim|wss_push_room_id:{emu.scenario.streamer.room_id}|fetch:{n}",
+    )
+    return result.SerializeToString()
+
+
+def room_refusal(emu: Emulator, room_id: str) -> JSONResponse | None:
+    """TikTok's JSON answer for an unknown room (30001) or a room that is not live (30003), else None."""
+    if not pages.is_room(emu.scenario, room_id):
+        return JSONResponse(pages.webcast_error(30001))
+    if emu.scenario.room.state == "offline":
+        return JSONResponse(pages.webcast_error(30003))
+    return None
+
+
+async def im_fetch(request: Request, emu: Emulator) -> Response:
+    raw_query = request.scope.get("query_string", b"").decode("latin-1")
+    body = (await request.body()).decode("utf-8", "replace")
+    outcome = check_im_fetch(
+        raw_query,
+        body,
+        request.headers.get("user-agent", ""),
+        request.cookies,
+        emu.cookies,
+        now_ms=now_ms(),
+        window_s=emu.scenario.strict.window_s,
+    )
+    emu.log.add("strict_check", path=request.url.path, enforced=emu.strict, **outcome.as_log())
+    if not outcome.ok and emu.strict:
+        emu.log.add("strict_reject", path=request.url.path, failed=[name for name, _ in outcome.failures])
+        if emu.scenario.strict.reject_with == "403":
+            return Response(b"", status_code=403)
+        return Response(b"", status_code=200)
+
+    room_id = request.query_params.get("room_id", "")
+    refusal = room_refusal(emu, room_id)
+    if refusal is not None:
+        return refusal
+    response = Response(initial_bytes(emu), media_type=PROTOBUF)
+    # TikTok rotates msToken on webcast responses; a sign server may pick it up for its identity.
+    response.headers["x-ms-token"] = emu.cookies.issue_ms_token()
+    if not emu.cookies.is_issued(request.cookies.get("ttwid")):
+        response.headers.append("set-cookie", set_cookie_header("ttwid", emu.cookies.issue_ttwid()))
+    return response

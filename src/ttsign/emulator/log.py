@@ -1,0 +1,55 @@
+"""The emulator's structured event log: every request, handshake, frame and check, for tests to assert on.
+
+Entries are plain JSON-able dicts ``{"seq", "t", "kind", ...}``. Secret values (cookies, msToken, session ids)
+are never stored: cookies appear by name only, with a flag telling whether ``ttwid`` is one the emulator issued.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# Query keys whose values are credentials or tokens: logged as a length only.
+_SECRET_KEYS = frozenset({"mstoken", "sessionid", "session_id", "sid_tt", "x-tt-token", "apikey", "api_key"})
+
+MAX_ENTRIES = 20_000
+
+
+def redact_query(items: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """The query as an ordered multi-map (pairs), with secret values replaced."""
+    out = []
+    for key, value in items:
+        out.append([key, f"<redacted len={len(value)}>" if key.lower() in _SECRET_KEYS else value])
+    return out
+
+
+def header_names(headers: Mapping[str, str]) -> list[str]:
+    return sorted({name.lower() for name in headers})
+
+
+class EventLog:
+    """Append-only, bounded, in memory; optionally mirrored to stderr as JSON lines."""
+
+    def __init__(self, echo: bool = False) -> None:
+        self._entries: deque[dict[str, Any]] = deque(maxlen=MAX_ENTRIES)
+        self._seq = 0
+        self._start = time.monotonic()
+        self._echo = echo
+
+    def add(self, kind: str, **fields: Any) -> dict[str, Any]:
+        self._seq += 1
+        entry = {"seq": self._seq, "t": round(time.monotonic() - self._start, 4), "kind": kind, **fields}
+        self._entries.append(entry)
+        if self._echo:
+            print(json.dumps(entry, default=str), file=sys.stderr, flush=True)
+        return entry
+
+    def entries(self, since: int = 0, kind: str | None = None) -> list[dict[str, Any]]:
+        return [e for e in self._entries if e["seq"] > since and (kind is None or e["kind"] == kind)]
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,147 @@
+"""`ttsign emulate`: bind the listeners (plain + optional TLS), print the ready line, stop on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ttsign.emulator.app import create_app
+from ttsign.emulator.scenario import Scenario, ScenarioError, load_scenario
+from ttsign.emulator.state import Emulator
+from ttsign.emulator.tls import self_signed_pem
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _BaseHTTP
+except ImportError:  # pragma: no cover - httptools comes with uvicorn[standard]
+    _BaseHTTP = H11Protocol  # type: ignore[assignment,misc]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind (not listen) so that port 0 is resolved before the ready line is printed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def public_url(scheme: str, sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", ""):  # noqa: S104 - naming the wildcard to replace it, not binding to it
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def tracking_protocol(emu: Emulator) -> type[Any]:
+    """The HTTP protocol, remembering each connection's transport so a fault can reset it."""
+
+    class Tracking(_BaseHTTP):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            peer = transport.get_extra_info("peername")
+            for key in [k for k, t in emu.transports.items() if t.is_closing()]:
+                del emu.transports[key]
+            if peer and isinstance(transport, asyncio.Transport):
+                emu.transports[(str(peer[0]), int(peer[1]))] = transport
+
+    return Tracking
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to us (two servers share one process)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _config(emu: Emulator, **tls: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(emu),
+        http=tracking_protocol(emu),
+        ws="websockets-sansio",
+        ws_ping_interval=None,  # Node's client never answers pings: the server must not send any
+        ws_ping_timeout=None,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=2,
+        **tls,
+    )
+
+
+async def serve(
+    emu: Emulator, plain: socket.socket, tls_sock: socket.socket | None, stop: asyncio.Event, cert_dir: Path | None
+) -> None:
+    servers: list[tuple[_Server, socket.socket]] = [(_Server(_config(emu)), plain)]
+    if tls_sock is not None and cert_dir is not None:
+        tls = {"ssl_certfile": str(cert_dir / "cert.pem"), "ssl_keyfile": str(cert_dir / "key.pem")}
+        servers.append((_Server(_config(emu, **tls)), tls_sock))
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+    while not all(server.started for server, _ in servers):
+        if any(task.done() for task in tasks):
+            break
+        await asyncio.sleep(0.01)
+    if all(server.started for server, _ in servers):
+        ready = {"event": "ready", "service": "emulator", "url": emu.plain_url, "tls_url": emu.tls_url}
+        print(json.dumps(ready), flush=True)
+        await stop.wait()
+    for server, _ in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _write_cert(directory: Path, host: str) -> None:
+    cert_pem, key_pem = self_signed_pem(host)
+    (directory / "cert.pem").write_bytes(cert_pem)
+    key_file = directory / "key.pem"
+    key_file.write_bytes(key_pem)
+    key_file.chmod(0o600)
+
+
+async def _main(emu: Emulator, plain: socket.socket, tls_sock: socket.socket | None, cert_dir: Path | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(emu, plain, tls_sock, stop, cert_dir)
+
+
+def build(scenario: Path | Scenario | None, strict: bool) -> Emulator:
+    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    return Emulator(scenario=loaded, strict=strict)
+
+
+def run(host: str, port: int, scenario: Path | None, tls_port: int | None, strict: bool) -> None:
+    try:
+        emu = build(scenario, strict)
+        plain = bind(host, port)
+        tls_sock = bind(host, tls_port) if tls_port is not None else None
+    except ScenarioError as exc:
+        print(f"ttsign emulate: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        print(f"ttsign emulate: cannot listen on {host}: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    emu.plain_url = public_url("http", plain)
+    emu.tls_url = public_url("https", tls_sock) if tls_sock is not None else None
+    with tempfile.TemporaryDirectory(prefix="ttsign-emu-") as tmp:
+        cert_dir = Path(tmp) if tls_sock is not None else None
+        if cert_dir is not None:
+            _write_cert(cert_dir, host)
+        asyncio.run(_main(emu, plain, tls_sock, cert_dir))
