@@ -31,66 +31,64 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TTSIGN_", extra="forbid", frozen=True)
 
     # --- listening -------------------------------------------------------------------------------------
-    host: str = Field("127.0.0.1", description="Address the sign server listens on.")
-    port: int = Field(
-        8080, ge=0, le=65535, description="Port the sign server listens on (0 = any free port)."
-    )
+    host: str = Field(default="127.0.0.1", description="Address the sign server listens on.")
+    port: int = Field(default=8080, ge=0, le=65535, description="Port the sign server listens on (0 = any free port).")
 
     # --- where TikTok is -------------------------------------------------------------------------------
     tiktok_www_url: str = Field(
-        "https://www.tiktok.com", description="Base URL of www.tiktok.com (cookie issuing, room lookup)."
+        default="https://www.tiktok.com", description="Base URL of www.tiktok.com (cookie issuing, room lookup)."
     )
     tiktok_webcast_url: str = Field(
-        "https://webcast.tiktok.com", description="Base URL of webcast.tiktok.com (im/fetch)."
+        default="https://webcast.tiktok.com", description="Base URL of webcast.tiktok.com (im/fetch)."
     )
     upstream: str | None = Field(
-        None, description="One base URL standing in for both TikTok hosts (e.g. the local emulator)."
+        default=None, description="One base URL standing in for both TikTok hosts (e.g. the local emulator)."
     )
     contact_email: str = Field(
-        "",
+        default="",
         description="Operator e-mail sent to TikTok as `contact_us=` next to `notice=CUSTOM_SIGN_SERVER`.",
     )
 
     # --- upstream transport ----------------------------------------------------------------------------
     upstream_connect_timeout_s: float = Field(
-        1.0, gt=0, description="Seconds to establish a connection to TikTok."
+        default=1.0, gt=0, description="Seconds to establish a connection to TikTok."
     )
     upstream_total_timeout_s: float = Field(
-        2.5,
+        default=2.5,
         gt=0,
         description="Seconds for a whole TikTok request; below the 3 s timeout of the Java client.",
     )
-    proxy: str | None = Field(None, description="Proxy URL for all TikTok traffic, e.g. http://user:pw@h:p.")
+    proxy: str | None = Field(default=None, description="Proxy URL for all TikTok traffic, e.g. http://user:pw@h:p.")
     upstream_max_connections: int = Field(
-        64, ge=1, description="Concurrent connections to TikTok (curl handles in the session)."
+        default=64, ge=1, description="Concurrent connections to TikTok (curl handles in the session)."
     )
     max_upstream_body_bytes: int = Field(
-        4 * 1024 * 1024, ge=1024, description="Largest TikTok response body accepted; larger is refused."
+        default=4 * 1024 * 1024, ge=1024, description="Largest TikTok response body accepted; larger is refused."
     )
 
     # --- identities ------------------------------------------------------------------------------------
     default_profile: str | None = Field(
-        None, description="Browser profile name used when the caller's User-Agent cannot be honoured."
+        default=None, description="Browser profile name used when the caller's User-Agent cannot be honoured."
     )
     honour_client_user_agent: bool = Field(
-        True,
+        default=True,
         description="Build the identity from the client's `user_agent` when it maps to a consistent profile.",
     )
-    identity_pool_size: int = Field(16, ge=1, description="Most identities (ttwid + msToken) kept warm.")
+    identity_pool_size: int = Field(default=16, ge=1, description="Most identities (ttwid + msToken) kept warm.")
     identity_max_age_s: float = Field(
-        1800.0, gt=0, description="Seconds an identity is reused before a fresh one is bootstrapped."
+        default=1800.0, gt=0, description="Seconds an identity is reused before a fresh one is bootstrapped."
     )
 
     # --- client-facing API -----------------------------------------------------------------------------
     max_request_body_bytes: int = Field(
-        64 * 1024, ge=1024, description="Largest request body the API accepts from clients."
+        default=64 * 1024, ge=1024, description="Largest request body the API accepts from clients."
     )
     session_id_policy: Literal["ignore", "refuse"] = Field(
-        "ignore",
+        default="ignore",
         description="What to do when a client sends `session_id`: ignore it, or refuse with 400. "
         "Session forwarding is not offered; a session id is never logged.",
     )
-    log_level: str = Field("INFO", description="stdlib logging level for ttsign's own loggers.")
+    log_level: str = Field(default="INFO", description="stdlib logging level for ttsign's own loggers.")
 
     @field_validator("tiktok_www_url", "tiktok_webcast_url", "upstream")
     @classmethod

@@ -24,9 +24,7 @@ HTML = {"content-type": "text/html; charset=utf-8"}
 def fetch_result(**fields: object) -> bytes:
     result = ProtoMessageFetchResult(
         cursor=str(fields.get("cursor", "1700000000000_1")),
-        push_server=str(
-            fields.get("push_server", "ws://127.0.0.1:1/webcast/im/ws_proxy/ws_reuse_supplement/")
-        ),
+        push_server=str(fields.get("push_server", "ws://127.0.0.1:1/webcast/im/ws_proxy/ws_reuse_supplement/")),
         internal_ext="ext",
         is_first=bool(fields.get("is_first", True)),
     )
@@ -121,13 +119,8 @@ def test_other_4xx() -> None:
 
 
 def test_device_blocked_from_handshake_header_or_text_body() -> None:
-    assert (
-        code_of(classify_fetch(200, {"handshake-msg": "DEVICE_BLOCKED"}, b"")) is RefusalCode.DEVICE_BLOCKED
-    )
-    assert (
-        code_of(classify_fetch(403, {"content-type": "text/plain"}, b"DEVICE_BLOCKED"))
-        is RefusalCode.DEVICE_BLOCKED
-    )
+    assert code_of(classify_fetch(200, {"handshake-msg": "DEVICE_BLOCKED"}, b"")) is RefusalCode.DEVICE_BLOCKED
+    assert code_of(classify_fetch(403, {"content-type": "text/plain"}, b"DEVICE_BLOCKED")) is RefusalCode.DEVICE_BLOCKED
 
 
 def test_device_blocked_inside_a_valid_protobuf_is_just_data() -> None:
@@ -151,10 +144,7 @@ def test_malformed_protobuf(body: bytes) -> None:
 
 
 def test_text_that_is_not_protobuf() -> None:
-    assert (
-        code_of(classify_fetch(200, {"content-type": "text/plain"}, b"hello"))
-        is RefusalCode.MALFORMED_PAYLOAD
-    )
+    assert code_of(classify_fetch(200, {"content-type": "text/plain"}, b"hello")) is RefusalCode.MALFORMED_PAYLOAD
 
 
 def test_transport_failures() -> None:
@@ -182,8 +172,6 @@ def test_every_code_has_a_message_and_a_hint() -> None:
         (404, b"", False, RefusalCode.UPSTREAM_4XX),
     ],
 )
-def test_bootstrap_classification(
-    status: int, body: bytes, got_ttwid: bool, expected: RefusalCode | None
-) -> None:
+def test_bootstrap_classification(status: int, body: bytes, got_ttwid: bool, expected: RefusalCode | None) -> None:
     refusal = classify_bootstrap(status, HTML, body, got_ttwid=got_ttwid)
     assert (refusal.code if refusal else None) is expected

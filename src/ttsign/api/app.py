@@ -59,9 +59,7 @@ def create_app(settings: Settings | None = None, *, transport: Transport | None 
     settings = settings or Settings()
     services = build_services(settings, transport)
     if not settings.contact_email:
-        logger.warning(
-            "contact_email is not set: TikTok gets an empty contact_us= (set TTSIGN_CONTACT_EMAIL)"
-        )
+        logger.warning("contact_email is not set: TikTok gets an empty contact_us= (set TTSIGN_CONTACT_EMAIL)")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,7 +43,7 @@ def error_response(
     request_id: str,
     *,
     hint: str = "",
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, object] = {"code": status, "reason": reason, "message": message, "request_id": request_id}
     if hint:
@@ -57,9 +58,7 @@ def refusal_status(refusal: Refusal) -> int:
 
 
 def refusal_response(refusal: Refusal, request_id: str) -> JSONResponse:
-    return error_response(
-        refusal_status(refusal), str(refusal.code), refusal.message, request_id, hint=refusal.hint
-    )
+    return error_response(refusal_status(refusal), str(refusal.code), refusal.message, request_id, hint=refusal.hint)
 
 
 def invalid_input_response(error: InvalidInput, request_id: str) -> JSONResponse:
@@ -79,12 +78,8 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Name the fields, never echo the values: a query may carry a session id.
-    problems = [
-        f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}" for err in exc.errors()
-    ]
-    return error_response(
-        400, "bad_request", "; ".join(problems) or "invalid request", request_id_of(request)
-    )
+    problems = [f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}" for err in exc.errors()]
+    return error_response(400, "bad_request", "; ".join(problems) or "invalid request", request_id_of(request))
 
 
 async def _on_invalid_input(request: Request, exc: Exception) -> JSONResponse:

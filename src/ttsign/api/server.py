@@ -61,9 +61,7 @@ def ready_line(sock: socket.socket) -> str:
     if host in ("0.0.0.0", "::"):  # noqa: S104 - reporting, not binding
         host = "127.0.0.1"
     shown = f"[{host}]" if ":" in host else host
-    return json.dumps(
-        {"event": "ready", "service": "server", "url": f"http://{shown}:{port}", "tls_url": None}
-    )
+    return json.dumps({"event": "ready", "service": "server", "url": f"http://{shown}:{port}", "tls_url": None})
 
 
 async def _announce_when_started(server: uvicorn.Server, sock: socket.socket) -> None:
@@ -103,10 +101,7 @@ def configure_logging(level: str) -> None:
 
 def run(host: str, port: int, upstream: str | None = None) -> None:
     """Entry point of `ttsign serve` (see the process contract in the module docstring)."""
-    overrides: dict[str, object] = {"host": host, "port": port}
-    if upstream:
-        overrides["upstream"] = upstream
-    settings = Settings(**overrides)
+    settings = Settings(host=host, port=port, upstream=upstream) if upstream else Settings(host=host, port=port)
     configure_logging(settings.log_level)
     try:
         sock = bind_socket(settings.host, settings.port)
@@ -121,7 +116,7 @@ def run(host: str, port: int, upstream: str | None = None) -> None:
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
     try:
-        import uvloop  # noqa: PLC0415 - optional speed-up, part of uvicorn[standard]
+        import uvloop
     except ImportError:
         asyncio.run(main)
         return

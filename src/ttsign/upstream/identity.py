@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ttsign.signing import BrowserProfile, generate_ms_token, is_valid_ms_token
+from ttsign.signing import BrowserProfile, SdkSession, generate_ms_token, is_valid_ms_token
 from ttsign.upstream.cookies import CookieJar
 from ttsign.upstream.refusals import Refusal, classify_bootstrap, classify_transport_failure
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
@@ -43,6 +43,8 @@ class Identity:
     key: str = field(default_factory=lambda: secrets.token_hex(4))  # opaque, safe to log
     uses: int = 0
     retired: bool = False
+    # The signer's page state (request counters): successive requests of one identity come from one page.
+    sdk_session: SdkSession | None = field(default=None, repr=False)
 
     @property
     def ttwid(self) -> str:
@@ -64,7 +66,7 @@ def browser_page_headers(profile: BrowserProfile) -> dict[str, str]:
     return {
         "User-Agent": profile.user_agent,
         "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-        "Accept-Language": f"{profile.language},{profile.language.split('-')[0]};q=0.9",
+        "Accept-Language": profile.accept_language,
     }
 
 

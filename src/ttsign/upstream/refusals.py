@@ -223,9 +223,7 @@ def _classify_json(status: int, body: bytes) -> Refusal:
         return Refusal(_ROOM_STATUS_CODES[status_code], _json_message(document), status)
     if _looks_like_captcha(body):
         return Refusal(RefusalCode.CAPTCHA, "captcha JSON", status)
-    return Refusal(
-        RefusalCode.MALFORMED_PAYLOAD, f"JSON status_code={status_code!r} {_json_message(document)}", status
-    )
+    return Refusal(RefusalCode.MALFORMED_PAYLOAD, f"JSON status_code={status_code!r} {_json_message(document)}", status)
 
 
 def _json_message(document: dict[str, object]) -> str:
@@ -251,9 +249,7 @@ def classify_transport_failure(*, timed_out: bool, detail: str) -> Refusal:
     return Refusal(RefusalCode.TIMEOUT if timed_out else RefusalCode.TRANSPORT_ERROR, detail)
 
 
-def classify_bootstrap(
-    status: int, headers: dict[str, str], body: bytes, *, got_ttwid: bool
-) -> Refusal | None:
+def classify_bootstrap(status: int, headers: dict[str, str], body: bytes, *, got_ttwid: bool) -> Refusal | None:
     """Judge the cookie-issuing page: None when it gave us a `ttwid`, else why not."""
     if got_ttwid and status < 400:
         return None

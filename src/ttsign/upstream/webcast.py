@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote, urlencode
 
-from ttsign.signing import BrowserProfile, SignedRequest, sign_request
+from ttsign.signing import BrowserProfile, SdkSession, SignedRequest, sign_request
 from ttsign.upstream.identity import Identity
 from ttsign.upstream.refusals import FetchPayload, Refusal, classify_fetch, classify_transport_failure
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
@@ -31,6 +31,7 @@ class Signer(Protocol):
         now_ms: int,
         rng: random.Random,
         ms_token: str = "",
+        session: SdkSession | None = None,
     ) -> SignedRequest: ...
 
 
@@ -98,7 +99,7 @@ def im_fetch_params(identity: Identity, room: RoomRequest, *, contact_email: str
 def im_fetch_headers(signed: SignedRequest, identity: Identity) -> dict[str, str]:
     headers = {
         "Accept": "*/*",
-        "Accept-Language": f"{identity.profile.language},{identity.profile.language.split('-')[0]};q=0.9",
+        "Accept-Language": identity.profile.accept_language,
         "Referer": f"{TIKTOK_ORIGIN}/",
         "Origin": TIKTOK_ORIGIN,
         **signed.headers,
@@ -132,9 +133,7 @@ class WebcastClient:
 
     def build_request(self, identity: Identity, room: RoomRequest) -> UpstreamRequest:
         """The signed request, exactly as it will go on the wire."""
-        query = urlencode(
-            im_fetch_params(identity, room, contact_email=self._contact_email), quote_via=quote, safe=""
-        )
+        query = urlencode(im_fetch_params(identity, room, contact_email=self._contact_email), quote_via=quote, safe="")
         signed = self._signer(
             "GET",
             f"{self._base}{IM_FETCH_PATH}?{query}",
@@ -143,10 +142,10 @@ class WebcastClient:
             now_ms=self._now_ms(),
             rng=self._rng,
             ms_token=identity.ms_token,
+            session=identity.sdk_session,
         )
-        return UpstreamRequest(
-            "GET", signed.url, im_fetch_headers(signed, identity), identity.profile.impersonate
-        )
+        identity.sdk_session = signed.session
+        return UpstreamRequest("GET", signed.url, im_fetch_headers(signed, identity), identity.profile.impersonate)
 
     async def fetch(self, identity: Identity, room: RoomRequest) -> Fetched | Refusal:
         """One signed im/fetch. Never raises for TikTok's behaviour: refusals come back as values."""

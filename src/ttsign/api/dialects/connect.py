@@ -42,17 +42,13 @@ async def _connect(request: Request, svc: Services, query: ConnectQuery) -> Resp
     request_id = new_request_id()
     request.state.request_id = request_id
     if query.session_id and svc.settings.session_id_policy == "refuse":
-        return error_response(
-            400, "session_forwarding_disabled", "this server does not accept session_id", request_id
-        )
+        return error_response(400, "session_forwarding_disabled", "this server does not accept session_id", request_id)
     if query.platform == "mobile":
         return error_response(
             400, "unsupported_platform", "platform=mobile needs session forwarding; use web", request_id
         )
     if not query.room_id or query.room_id == "0":
-        detail = (
-            "look the room id up first (unique_id lookup is not offered)" if query.unique_id else "missing"
-        )
+        detail = "look the room id up first (unique_id lookup is not offered)" if query.unique_id else "missing"
         return error_response(400, "bad_request", f"room_id: {detail}", request_id)
     result = await svc.connect.connect(
         query.room_id,

@@ -1,0 +1,110 @@
+"""The connect use case over a fake TikTok."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from upstream.fake_tiktok import FakeTikTok
+
+from ttsign.service.connect import Connected, ConnectService, InvalidInput
+from ttsign.signing import default_profile
+from ttsign.upstream.identity import IdentityPool, bootstrap_identity
+from ttsign.upstream.refusals import Refusal, RefusalCode
+from ttsign.upstream.webcast import WebcastClient
+
+BASE = "http://127.0.0.1:9"
+FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:135.0) Gecko/20100101 Firefox/135.0"
+
+
+def service(tiktok: FakeTikTok, **kwargs: object) -> ConnectService:
+    rng = random.Random(9)
+
+    async def factory(profile: object) -> object:
+        return await bootstrap_identity(tiktok, BASE, profile, rng=rng)  # type: ignore[arg-type]
+
+    pool = IdentityPool(factory)  # type: ignore[arg-type]
+    return ConnectService(pool, WebcastClient(tiktok, webcast_base=BASE, rng=rng), **kwargs)  # type: ignore[arg-type]
+
+
+async def test_connect_returns_tiktoks_payload_and_the_ttwid_tiktok_issued() -> None:
+    tiktok = FakeTikTok()
+    result = await service(tiktok).connect("7390000000000000001", request_id="r1")
+    assert isinstance(result, Connected), result
+    assert result.room_id == "7390000000000000001"
+    assert result.request_id == "r1"
+    assert result.ttwid.startswith("1%7Cttwid-")
+    assert tiktok.fetches[0].headers["Cookie"].startswith(f"ttwid={result.ttwid}")
+    assert tiktok.verification_failures == []
+
+
+async def test_client_user_agent_is_honoured_when_consistent() -> None:
+    tiktok = FakeTikTok()
+    result = await service(tiktok).connect("1", user_agent=FIREFOX_UA)
+    assert isinstance(result, Connected)
+    assert tiktok.fetches[0].headers["User-Agent"] == FIREFOX_UA
+    assert result.profile_name.startswith("firefox")
+
+
+@pytest.mark.parametrize(
+    "ua", ["TikTokLive.py/7.0.1", "", None, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)"]
+)
+async def test_unusable_user_agents_fall_back_to_the_default_profile(ua: str | None) -> None:
+    tiktok = FakeTikTok()
+    result = await service(tiktok).connect("1", user_agent=ua)
+    assert isinstance(result, Connected)
+    assert tiktok.fetches[0].headers["User-Agent"] == default_profile().user_agent
+
+
+async def test_client_user_agent_ignored_when_configured() -> None:
+    tiktok = FakeTikTok()
+    await service(tiktok, honour_client_user_agent=False).connect("1", user_agent=FIREFOX_UA)
+    assert tiktok.fetches[0].headers["User-Agent"] == default_profile().user_agent
+
+
+async def test_identity_is_reused_across_connects() -> None:
+    tiktok = FakeTikTok()
+    svc = service(tiktok)
+    first = await svc.connect("1")
+    second = await svc.connect("2")
+    assert isinstance(first, Connected) and isinstance(second, Connected)
+    assert first.ttwid == second.ttwid
+    assert len(tiktok.bootstraps) == 1
+
+
+async def test_identity_refusal_retires_the_identity_but_room_refusal_does_not() -> None:
+    tiktok = FakeTikTok(mode="not_live")
+    svc = service(tiktok)
+    refusal = await svc.connect("1")
+    assert isinstance(refusal, Refusal) and refusal.code is RefusalCode.ROOM_NOT_LIVE
+    tiktok.mode = "empty"
+    refusal = await svc.connect("1")
+    assert isinstance(refusal, Refusal) and refusal.code is RefusalCode.EMPTY_200
+    assert len(tiktok.bootstraps) == 1
+    tiktok.mode = "ok"
+    result = await svc.connect("1")
+    assert isinstance(result, Connected)
+    assert len(tiktok.bootstraps) == 2  # the refused identity was replaced, once
+
+
+async def test_refusals_are_not_retried() -> None:
+    tiktok = FakeTikTok(mode="5xx")
+    refusal = await service(tiktok).connect("1")
+    assert isinstance(refusal, Refusal) and refusal.code is RefusalCode.UPSTREAM_5XX
+    assert len(tiktok.fetches) == 1
+
+
+async def test_bootstrap_refusal_is_returned() -> None:
+    refusal = await service(FakeTikTok(bootstrap_status=403)).connect("1")
+    assert isinstance(refusal, Refusal) and refusal.code is RefusalCode.FORBIDDEN_403
+
+
+@pytest.mark.parametrize(
+    ("room_id", "cursor"),
+    [("", ""), ("abc", ""), ("-1", ""), ("0", ""), ("1" * 21, ""), ("1 2", ""), ("1", "x" * 5000), ("1", "a b")],
+)
+async def test_bad_input_raises_before_touching_tiktok(room_id: str, cursor: str) -> None:
+    tiktok = FakeTikTok()
+    with pytest.raises(InvalidInput):
+        await service(tiktok).connect(room_id, cursor=cursor)
+    assert tiktok.requests == []

@@ -1,0 +1,127 @@
+"""The signed im/fetch: parameters, headers, signatures, token rotation and refusals."""
+
+from __future__ import annotations
+
+import random
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from ttsign.signing import default_profile, verify_request
+from ttsign.upstream.cookies import CookieJar
+from ttsign.upstream.identity import Identity
+from ttsign.upstream.refusals import Refusal, RefusalCode
+from ttsign.upstream.webcast import IM_FETCH_PATH, Fetched, RoomRequest, WebcastClient
+
+from .fake_tiktok import ROTATED_TOKEN, FakeTikTok
+
+BASE = "http://127.0.0.1:9"
+
+
+def identity(profile_name: str | None = None) -> Identity:
+    cookies = CookieJar({"ttwid": "1%7Cissued%7C1", "msToken": "M" * 148})
+    return Identity("7123456789012345678", default_profile(profile_name), cookies, created_at=0.0)
+
+
+def client(tiktok: FakeTikTok, email: str = "ops@example.org") -> WebcastClient:
+    return WebcastClient(tiktok, webcast_base=BASE, contact_email=email, rng=random.Random(5))
+
+
+def query_of(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+
+
+def test_request_carries_the_euler_guide_parameters_and_the_identity() -> None:
+    ident = identity()
+    request = client(FakeTikTok()).build_request(ident, RoomRequest("7390000000000000001", "c0", "ext0"))
+    parts = urlsplit(request.url)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == BASE + IM_FETCH_PATH
+    query = query_of(request.url)
+    expected = {
+        "aid": "1988",
+        "app_name": "tiktok_web",
+        "device_platform": "web",
+        "resp_content_type": "protobuf",
+        "did_rule": "3",
+        "fetch_rule": "1",
+        "live_id": "12",
+        "identity": "audience",
+        "version_code": "270000",
+        "sup_ws_ds_opt": "1",
+        "notice": "CUSTOM_SIGN_SERVER",
+        "contact_us": "ops@example.org",
+        "device_id": "7123456789012345678",
+        "room_id": "7390000000000000001",
+        "cursor": "c0",
+        "internal_ext": "ext0",
+        "browser_name": ident.profile.browser_name,
+        "browser_version": ident.profile.browser_version,
+        "browser_platform": ident.profile.browser_platform,
+        "msToken": "M" * 148,
+    }
+    assert {k: query.get(k) for k in expected} == expected
+    assert query["X-Bogus"] and query["X-Gnarly"]
+    assert list(query)[-3:] == ["msToken", "X-Bogus", "X-Gnarly"]
+
+
+def test_request_headers_are_the_profiles_browser_with_the_identitys_cookies() -> None:
+    ident = identity("firefox133-windows")
+    request = client(FakeTikTok()).build_request(ident, RoomRequest("1"))
+    assert request.headers["User-Agent"] == ident.profile.user_agent
+    assert request.headers["Referer"] == "https://www.tiktok.com/"
+    assert request.headers["Origin"] == "https://www.tiktok.com"
+    assert request.headers["Cookie"] == "ttwid=1%7Cissued%7C1; msToken=" + "M" * 148
+    assert request.impersonate == ident.profile.impersonate
+
+
+def test_signatures_verify_against_the_exact_url_and_user_agent() -> None:
+    ident = identity()
+    request = client(FakeTikTok()).build_request(ident, RoomRequest("42", "", ""))
+    import time
+
+    now_ms = time.time_ns() // 1_000_000
+    assert verify_request(request.url, "", ident.profile.user_agent, now_ms=now_ms).ok
+    other_ua = default_profile("firefox133-windows").user_agent
+    assert not verify_request(request.url, "", other_ua, now_ms=now_ms).ok
+    tampered = request.url.replace("room_id=42", "room_id=43")
+    assert not verify_request(tampered, "", ident.profile.user_agent, now_ms=now_ms).ok
+
+
+async def test_successful_fetch_returns_tiktoks_bytes_and_the_ttwid() -> None:
+    tiktok = FakeTikTok()
+    outcome = await client(tiktok).fetch(identity(), RoomRequest("777"))
+    assert tiktok.verification_failures == []
+    assert isinstance(outcome, Fetched)
+    assert outcome.payload.cursor == "cursor-777"
+    assert outcome.ttwid == "1%7Cissued%7C1"
+
+
+async def test_rotated_ms_token_is_used_next_time() -> None:
+    tiktok = FakeTikTok(rotate_ms_token=True)
+    ident = identity()
+    wc = client(tiktok)
+    assert isinstance(await wc.fetch(ident, RoomRequest("1")), Fetched)
+    assert ident.ms_token == ROTATED_TOKEN
+    await wc.fetch(ident, RoomRequest("1"))
+    assert query_of(tiktok.fetches[1].url)["msToken"] == ROTATED_TOKEN
+    assert tiktok.verification_failures == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "code"),
+    [
+        ("empty", RefusalCode.EMPTY_200),
+        ("forbidden", RefusalCode.FORBIDDEN_403),
+        ("captcha", RefusalCode.CAPTCHA),
+        ("not_live", RefusalCode.ROOM_NOT_LIVE),
+        ("not_found", RefusalCode.ROOM_NOT_FOUND),
+        ("garbled", RefusalCode.MALFORMED_PAYLOAD),
+        ("5xx", RefusalCode.UPSTREAM_5XX),
+        ("timeout", RefusalCode.TIMEOUT),
+        ("reset", RefusalCode.TRANSPORT_ERROR),
+    ],
+)
+async def test_refusals_come_back_as_values(mode: str, code: RefusalCode) -> None:
+    outcome = await client(FakeTikTok(mode=mode)).fetch(identity(), RoomRequest("1"))
+    assert isinstance(outcome, Refusal)
+    assert outcome.code is code
