@@ -24,9 +24,7 @@ def test_fetch_result_round_trips_through_client_schema() -> None:
         content="hi",
     )
     result = pb.ProtoMessageFetchResult(
-        messages=[
-            pb.BaseProtoMessage(method="WebcastChatMessage", payload=chat.SerializeToString(), msg_id=11)
-        ],
+        messages=[pb.BaseProtoMessage(method="WebcastChatMessage", payload=chat.SerializeToString(), msg_id=11)],
         cursor="c-1",
         fetch_interval=1000,
         now=1_700_000_000_000,

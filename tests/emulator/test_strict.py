@@ -1,0 +1,92 @@
+"""Strict im/fetch: a correctly signed request with an issued ttwid passes; any tampering is refused and named."""
+
+from __future__ import annotations
+
+import pytest
+
+from ttsign.proto import webcast_pb2 as pb
+
+ROOM = "7390000000000000001"
+
+
+def _flip(path: str, key: str) -> str:
+    """Change one character of the value of query parameter ``key``."""
+    start = path.index(key + "=") + len(key) + 1
+    ch = path[start]
+    return path[:start] + ("B" if ch != "B" else "C") + path[start + 1 :]
+
+
+async def test_signed_request_with_issued_ttwid_gets_initial_result(start_emulator) -> None:
+    emu = await start_emulator()
+    ttwid = await emu.ttwid()
+    path, ua = emu.signed_fetch_url()
+    response = await emu.http.get(path, headers={"User-Agent": ua, "Cookie": f"ttwid={ttwid}"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/protobuf")
+    result = pb.ProtoMessageFetchResult.FromString(response.content)
+    assert result.is_first
+    assert result.cursor
+    assert result.internal_ext
+    assert dict(result.route_params) == {"wrss": "emu-wrss"}
+    assert result.push_server == emu.url.replace("http://", "ws://") + "/webcast/im/ws_proxy/ws_reuse_supplement/"
+    assert "?" not in result.push_server
+    assert [m.method for m in result.messages] == ["WebcastRoomUserSeqMessage"]
+    check = (await emu.log("strict_check"))[-1]
+    assert check["ok"] is True
+    assert "ttwid_cookie" in check["checks"]
+    assert not await emu.log("strict_reject")
+
+
+@pytest.mark.parametrize(("target", "failing_prefix"), [("room_id", "x_"), ("X-Bogus", "x_bogus"), ("aid", "x_")])
+async def test_one_changed_byte_is_refused_with_the_check_named(start_emulator, target, failing_prefix) -> None:
+    emu = await start_emulator()
+    ttwid = await emu.ttwid()
+    path, ua = emu.signed_fetch_url()
+    tampered = _flip(path, target)
+    response = await emu.http.get(tampered, headers={"User-Agent": ua, "Cookie": f"ttwid={ttwid}"})
+    assert (response.status_code, response.content) == (200, b"")
+    reject = (await emu.log("strict_reject"))[-1]
+    assert reject["failed"]
+    assert all(name.startswith(("x_bogus", "x_gnarly")) for name in reject["failed"])
+    assert any(name.startswith(failing_prefix) for name in reject["failed"])
+
+
+async def test_changed_user_agent_is_refused(start_emulator) -> None:
+    emu = await start_emulator()
+    ttwid = await emu.ttwid()
+    path, ua = emu.signed_fetch_url()
+    response = await emu.http.get(path, headers={"User-Agent": ua.replace("131", "132"), "Cookie": f"ttwid={ttwid}"})
+    assert response.content == b""
+    assert (await emu.log("strict_reject"))[-1]["failed"]
+
+
+async def test_missing_or_foreign_ttwid_is_refused(start_emulator) -> None:
+    emu = await start_emulator()
+    path, ua = emu.signed_fetch_url()
+    for cookie in ("", "ttwid=1%7Cforged%7C1%7Cabc"):
+        response = await emu.http.get(path, headers={"User-Agent": ua, "Cookie": cookie})
+        assert response.content == b""
+        assert (await emu.log("strict_reject"))[-1]["failed"] == ["ttwid_cookie"]
+
+
+async def test_reject_with_403_and_lenient_mode(start_emulator) -> None:
+    emu = await start_emulator({"strict": {"reject_with": "403"}})
+    response = await emu.http.get("/webcast/im/fetch/?room_id=" + ROOM)
+    assert response.status_code == 403
+    lenient = await start_emulator(strict=False)
+    response = await lenient.http.get("/webcast/im/fetch/?room_id=" + ROOM)
+    assert response.status_code == 200
+    assert pb.ProtoMessageFetchResult.FromString(response.content).is_first
+    check = (await lenient.log("strict_check"))[-1]
+    assert check["ok"] is False
+    assert check["enforced"] is False
+    assert "x_bogus.present" in check["failed"]
+
+
+async def test_offline_and_unknown_rooms_answer_webcast_json(start_emulator) -> None:
+    offline = await start_emulator({"room": {"state": "offline"}}, strict=False)
+    body = (await offline.http.get("/webcast/im/fetch/?room_id=" + ROOM)).json()
+    assert body == {"status_code": 30003, "message": "room has finished", "data": {}}
+    live = await start_emulator(strict=False)
+    body = (await live.http.get("/webcast/im/fetch/?room_id=123")).json()
+    assert body == {"status_code": 30001, "message": "room not found", "data": {}}
