@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import random
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 app = typer.Typer(
     name="ttsign",
@@ -14,6 +19,19 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+vectors_app = typer.Typer(help="Golden signature vectors.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+app.add_typer(vectors_app, name="vectors")
+app.add_typer(bench_app, name="bench")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr and a non-zero exit: bad input never ends in a traceback."""
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -43,6 +61,121 @@ def emulate(
     from ttsign.emulator.runner import run
 
     run(host=host, port=port, scenario=scenario, tls_port=tls_port, strict=strict)
+
+
+@app.command()
+def sign(
+    url: Annotated[str, typer.Argument(help="TikTok webcast URL to sign.")],
+    ua: Annotated[str | None, typer.Option("--ua", help="User-Agent to sign for (must be a real browser's).")] = None,
+    profile: Annotated[str | None, typer.Option(help="Built-in browser profile (instead of --ua).")] = None,
+    method: Annotated[str, typer.Option(help="HTTP method the URL will be sent with.")] = "GET",
+    body: Annotated[str, typer.Option(help="Request body to bind into the signatures.")] = "",
+    ms_token: Annotated[str | None, typer.Option(help="msToken to use (default: a fresh well-formed one).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every token and header as JSON.")] = False,
+) -> None:
+    """Sign a URL; print the signed URL and the User-Agent to send it with."""
+    from ttsign.service.policy import PolicyError, SigningPolicy
+    from ttsign.signing import ProfileError, default_profile, generate_ms_token, profile_from_user_agent, sign_request
+    from ttsign.signing.mstoken import is_valid_ms_token
+
+    if ua and profile:
+        fail("give either --ua or --profile, not both")
+    try:
+        SigningPolicy().check(url)
+        chosen = profile_from_user_agent(ua) if ua else default_profile(profile)
+    except (PolicyError, ProfileError) as exc:
+        fail(str(exc))
+    rng = random.SystemRandom()
+    token = generate_ms_token(rng) if ms_token is None else ms_token
+    if not is_valid_ms_token(token):
+        fail("--ms-token is not a well-formed msToken (100-200 base64url characters)")
+    try:
+        signed = sign_request(method, url, body, chosen, now_ms=time.time_ns() // 1_000_000, rng=rng, ms_token=token)
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        payload = {
+            "signed_url": signed.url,
+            "method": signed.method,
+            "user_agent": chosen.user_agent,
+            "profile": chosen.name,
+            "browser_name": chosen.browser_name,
+            "browser_version": chosen.browser_version,
+            "tokens": signed.tokens,
+            "request_headers": signed.headers,
+        }
+        out.print(json.dumps(payload, indent=2), markup=False)
+        return
+    out.print(signed.url, markup=False)
+    out.print(f"User-Agent: {chosen.user_agent}", markup=False)
+
+
+@app.command()
+def verify(
+    url: Annotated[str, typer.Argument(help="Signed URL (or raw query string) to check.")],
+    ua: Annotated[str, typer.Option("--ua", help="The User-Agent header the URL was sent with.")],
+    body: Annotated[str, typer.Option(help="The request body that was sent.")] = "",
+    now_ms: Annotated[int | None, typer.Option(help="Judge timestamps against this time (ms).")] = None,
+    window_s: Annotated[int, typer.Option(help="Accepted clock skew in seconds.")] = 300,
+) -> None:
+    """Decode every signature on a URL and report each check; exit 1 when any check fails."""
+    from ttsign.signing import VerifyPolicy, verify_request
+
+    now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    result = verify_request(url, body, ua, now_ms=now, policy=VerifyPolicy(window_s=window_s))
+    table = Table("check", "result", "detail")
+    for check in result.checks:
+        table.add_row(check.name, "ok" if check.ok else "FAIL", check.detail)
+    out.print(table)
+    out.print("all checks passed" if result.ok else f"{len(result.failures)} check(s) failed", markup=False)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@vectors_app.command("check")
+def vectors_check(
+    files: Annotated[list[Path], typer.Argument(help="Vector files in the shared/vectors format.")],
+) -> None:
+    """Encode and decode every vector; print one line per failure and 'N passed, M failed'."""
+    from ttsign import vectors
+
+    try:
+        loaded = [vectors.load(path) for path in files]
+    except vectors.VectorFileError as exc:
+        fail(str(exc))
+    passed = failed = 0
+    for outcome in vectors.check(loaded):
+        if outcome.ok:
+            passed += 1
+            continue
+        failed += 1
+        out.print(f"FAIL {outcome.file} {outcome.vector_id}: {'; '.join(outcome.problems)}", markup=False)
+    out.print(f"{passed} passed, {failed} failed", markup=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@bench_app.command("signing")
+def bench_signing(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    runs: Annotated[int, typer.Option(min=1, help="Timed runs per signature (the median is reported).")] = 5,
+    seconds: Annotated[float, typer.Option(min=0.05, help="Length of one run in seconds.")] = 1.0,
+) -> None:
+    """Signatures per second on one core for vector c001 (a ~1 KB im/fetch query)."""
+    from ttsign import benchmark
+
+    results = benchmark.run(runs=runs, seconds=seconds)
+    if as_json:
+        data = [
+            {"signature": r.name, "per_second": round(r.per_second), "runs": [round(x) for x in r.runs]}
+            for r in results
+        ]
+        out.print(json.dumps(data, indent=2), markup=False)
+        return
+    table = Table("signature", "per second (median)", "runs")
+    for r in results:
+        table.add_row(r.name, f"{r.per_second:,.0f}", " ".join(f"{x:,.0f}" for x in r.runs))
+    out.print(table)
 
 
 def main() -> None:

@@ -6,6 +6,8 @@ URL-parameter hashes, so a verifier decodes it and re-signs to compare.
 
 from __future__ import annotations
 
+import sys
+from array import array
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -23,10 +25,13 @@ class AcrawlerError(ValueError):
     """Text that is not a legacy `_signature`."""
 
 
-def _utf16_units(text: str) -> list[int]:
+def _utf16_units(text: str) -> array[int]:
     # JS charCodeAt walks UTF-16 code units, so astral characters count as two surrogates.
-    data = text.encode("utf-16-le", "surrogatepass")
-    return [data[i] | data[i + 1] << 8 for i in range(0, len(data), 2)]
+    units = array("H")
+    units.frombytes(text.encode("utf-16-le", "surrogatepass"))
+    if sys.byteorder == "big":  # pragma: no cover - the encoding above is little-endian
+        units.byteswap()
+    return units
 
 
 def _hash(seed: int, text: str) -> int:

@@ -7,7 +7,8 @@ quarter-rounds of a diagonal round depend on each other, as the vendor SDK compu
 
 Pure Python, made fast by SWAR: word i of every keystream block lives in one big integer, one 64-bit
 lane per block (32 bits of word plus room for an addition's carry), so one pass over the rounds makes
-the whole keystream. The quarter-rounds are written out by hand: a helper function costs ~40% more
+the whole keystream. (A compiled twin, `_chacha`, is used when it was built; this stays the
+reference.) The quarter-rounds are written out by hand: a helper function costs ~40% more
 time in calls and tuple packing, and X-Gnarly throughput is a stated target.
 """
 
@@ -15,6 +16,14 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+
+try:  # the optional compiled fast path (setup.py); pure Python below is the reference and the fallback
+    from ttsign.signing._chacha import keystream as _native_keystream
+except ImportError:  # pragma: no cover - depends on whether a compiler was present at install time
+    _native_keystream = None
+
+NativeKeystream = Callable[[bytes, int], bytes]
+native_keystream: NativeKeystream | None = _native_keystream
 
 SIGMA = (0x475602B6, 0x23D22697, 0xE6460233, 0x56870716)
 KEY_BYTES = 48
@@ -183,6 +192,7 @@ def crypt(key: bytes, data: bytes) -> bytes:
     """Encrypt or decrypt (the same operation) `data` under the 48-byte `key`."""
     if not data:
         return b""
-    stream = keystream(key_words(key), len(data))
+    words = key_words(key)  # validates the key length on both paths
+    stream = native_keystream(key, len(data)) if native_keystream else keystream(words, len(data))
     mixed = int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")
     return mixed.to_bytes(len(data), "little")

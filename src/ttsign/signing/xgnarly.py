@@ -51,17 +51,24 @@ class Envelope:
 
 def serialize(fields: Mapping[int, FieldValue], order: Sequence[int], fmt: PayloadFormat) -> bytes:
     """TLV: [count] then [key][len BE16][value] per field; integers of 2^32 or more are dropped, as the SDK does."""
-    parts: list[bytes] = []
+    out = bytearray(1)
+    count = 0
+    short_limit = fmt.short_int_limit
     for key in order:
         value = fields[key]
         if isinstance(value, str):
             data = value.encode("utf-8")
-        elif value < 0 or value >= 1 << 32:
-            continue
+            out += bytes((key, len(data) >> 8, len(data) & 0xFF))
+            out += data
+        elif value < short_limit:
+            out += bytes((key, 0, 2, (value >> 8) & 0xFF, value & 0xFF))
+        elif value < 1 << 32:
+            out += bytes((key, 0, 4)) + value.to_bytes(4, "big")
         else:
-            data = value.to_bytes(2 if value < fmt.short_int_limit else 4, "big")
-        parts.append(bytes((key,)) + _U16.pack(len(data)) + data)
-    return bytes((len(parts),)) + b"".join(parts)
+            continue
+        count += 1
+    out[0] = count
+    return bytes(out)
 
 
 def seal(plaintext: bytes, key: bytes) -> str:

@@ -1,0 +1,13 @@
+"""Build the optional compiled ChaCha fast path; ttsign falls back to pure Python when it is missing."""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "ttsign.signing._chacha",
+            sources=["src/ttsign/signing/_native/chacha.c"],
+            optional=True,  # no compiler: install anyway, the pure-Python path takes over
+        )
+    ]
+)

@@ -1,0 +1,120 @@
+"""Signing throughput on one core: signatures per second, median of several timed runs.
+
+The input is golden vector c001: a ~1 KB webcast im/fetch query, an empty body and a Chrome UA.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ttsign.signing import acrawler, chacha, default_profile, xbogus, xgnarly
+from ttsign.signing.sdk_session import Environment, RequestDigest, SdkSession, fields_5_1_3
+
+C001_USER_AGENT = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 "
+    "Safari/537.36"
+)
+C001_QUERY = (
+    "aid=1988&app_language=en-US&app_name=tiktok_web&browser_language=en-US&browser_name=Mozilla&browser_online=true"
+    "&browser_platform=Win32&browser_version=5.0%20%28Macintosh%3B%20Intel%20Mac%20OS%20X%2010_15_7%29%20AppleWebKit"
+    "%2F537.36%20%28KHTML%2C%20like%20Gecko%29%20Chrome%2F140.0.0.0%20Safari%2F537.36&cookie_enabled=true&cursor="
+    "&internal_ext=&device_platform=web&focus_state=true&from_page=user&history_len=4&is_fullscreen=false"
+    "&is_page_visible=true&did_rule=3&fetch_rule=1&identity=audience&last_rtt=0&live_id=12&resp_content_type=protobuf"
+    "&screen_height=1080&screen_width=1920&tz_name=Europe%2FBerlin&referer=https%3A%2F%2Fwww.tiktok.com%2F"
+    "&root_referer=https%3A%2F%2Fwww.tiktok.com%2F&version_code=270000&webcast_sdk_version=1.3.0"
+    "&update_version_code=1.3.0&room_id=7440485397569376621&cursor_ext=&msToken=KrJAXUusVVuyssOf0J8KpTLdavAs3DbZWQ"
+    "hvvx363hCcf78y97O_uJyP7rnMXnYhAyv9noD8R0Q8c-MsIwmfgDFeV7O9_nmHh_JFnHZGbFEZxdbVVmliWKO8ioa5dYh2NdBWflcpjaxvHDRe3vjx"
+)
+C001_TS_MS = 1767225600000
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    per_second: float  # median over the runs
+    runs: tuple[float, ...]
+
+
+def _rate(fn: Callable[[], object], seconds: float) -> float:
+    count = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(64):
+            fn()
+        count += 64
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - start)
+
+
+def measure(name: str, fn: Callable[[], object], *, runs: int, seconds: float) -> Result:
+    fn()  # warm caches (the UA hash, the lane layout) as a running server has them
+    rates = tuple(_rate(fn, seconds) for _ in range(runs))
+    return Result(name, statistics.median(rates), rates)
+
+
+@contextmanager
+def pure_python() -> Iterator[None]:
+    """Run with the compiled ChaCha switched off, to measure the pure-Python path."""
+    saved = chacha.native_keystream
+    chacha.native_keystream = None
+    try:
+        yield
+    finally:
+        chacha.native_keystream = saved
+
+
+def _signers() -> dict[str, Callable[[], object]]:
+    profile = default_profile()
+    env = Environment(profile.envcode, profile.ubcode, profile.canvas)
+    rng = random.Random(1)
+    session = SdkSession.start(rng, C001_TS_MS)
+    url = f"https://webcast.tiktok.com/webcast/im/fetch/?{C001_QUERY}"
+
+    def x_bogus() -> str:
+        return xbogus.encode(
+            C001_QUERY,
+            "",
+            C001_USER_AGENT,
+            ts=C001_TS_MS // 1000,
+            envcode=env.envcode,
+            ubcode=env.ubcode,
+            canvas=env.canvas,
+        )
+
+    def x_gnarly() -> str:
+        fields = fields_5_1_3(
+            RequestDigest.of(C001_QUERY, "", C001_USER_AGENT),
+            env,
+            session,
+            now_ms=C001_TS_MS,
+            rand16=rng.getrandbits(16),
+            rand32=rng.getrandbits(32),
+            requests_total=1,
+            requests_intercepted=0,
+        )
+        return xgnarly.encode(fields, session.field_order, rng.getrandbits(384).to_bytes(48, "little"))
+
+    def signature() -> str:
+        return acrawler.sign(
+            url, C001_USER_AGENT, referer="https://www.tiktok.com/", ts=C001_TS_MS // 1000, canvas=env.canvas
+        )
+
+    return {"X-Bogus": x_bogus, "X-Gnarly": x_gnarly, "_signature": signature}
+
+
+def run(*, runs: int = 5, seconds: float = 1.0) -> list[Result]:
+    signers = _signers()
+    results = [measure("X-Bogus", signers["X-Bogus"], runs=runs, seconds=seconds)]
+    with pure_python():
+        results.append(measure("X-Gnarly (pure Python)", signers["X-Gnarly"], runs=runs, seconds=seconds))
+    if chacha.native_keystream is not None:
+        results.append(measure("X-Gnarly (compiled ChaCha)", signers["X-Gnarly"], runs=runs, seconds=seconds))
+    results.append(measure("_signature", signers["_signature"], runs=runs, seconds=seconds))
+    return results
