@@ -57,7 +57,8 @@ def test_safari_and_linux_chrome() -> None:
         CHROME_WIN + " OPR/110.0.0.0",
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/134.0",
         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.0 Safari/605.1.15",
         CHROME_WIN.replace("Chrome", "Chröme"),
         "Mozilla/5.0 (" + "x" * 600 + ")",
     ],

@@ -14,17 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ttsign.emulator.app import create_app
 from ttsign.emulator.scenario import Scenario, ScenarioError, load_scenario
 from ttsign.emulator.state import Emulator
 from ttsign.emulator.tls import self_signed_pem
-
-try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _BaseHTTP
-except ImportError:  # pragma: no cover - httptools comes with uvicorn[standard]
-    _BaseHTTP = H11Protocol  # type: ignore[assignment,misc]
+from ttsign.emulator.transport import WebSocketProtocol, tracking_http_protocol
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -46,21 +41,6 @@ def public_url(scheme: str, sock: socket.socket) -> str:
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-def tracking_protocol(emu: Emulator) -> type[Any]:
-    """The HTTP protocol, remembering each connection's transport so a fault can reset it."""
-
-    class Tracking(_BaseHTTP):
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            peer = transport.get_extra_info("peername")
-            for key in [k for k, t in emu.transports.items() if t.is_closing()]:
-                del emu.transports[key]
-            if peer and isinstance(transport, asyncio.Transport):
-                emu.transports[(str(peer[0]), int(peer[1]))] = transport
-
-    return Tracking
-
-
 class _Server(uvicorn.Server):
     """A uvicorn server that leaves signal handling to us (two servers share one process)."""
 
@@ -72,8 +52,8 @@ class _Server(uvicorn.Server):
 def _config(emu: Emulator, **tls: Any) -> uvicorn.Config:
     return uvicorn.Config(
         create_app(emu),
-        http=tracking_protocol(emu),
-        ws="websockets-sansio",
+        http=tracking_http_protocol(emu),
+        ws=WebSocketProtocol,
         ws_ping_interval=None,  # Node's client never answers pings: the server must not send any
         ws_ping_timeout=None,
         lifespan="off",

@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
+from weakref import WeakKeyDictionary
 
 from ttsign.signing import BrowserProfile, SdkSession, SignedRequest, sign_request
 from ttsign.upstream.identity import Identity
@@ -15,6 +16,7 @@ from ttsign.upstream.refusals import FetchPayload, Refusal, classify_fetch, clas
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
 
 IM_FETCH_PATH = "/webcast/im/fetch/"
+_PER_REQUEST = frozenset({"cursor", "internal_ext", "room_id"})
 TIKTOK_ORIGIN = "https://www.tiktok.com"
 
 
@@ -111,6 +113,23 @@ def im_fetch_headers(signed: SignedRequest, identity: Identity) -> dict[str, str
     return headers
 
 
+def _encode(value: str) -> str:
+    return quote(value, safe="")
+
+
+class QueryTemplate:
+    """An identity's im/fetch query, encoded once; only the room's own values are encoded per request."""
+
+    def __init__(self, params: list[tuple[str, str]]) -> None:
+        self._parts = [
+            (key, None if key in _PER_REQUEST else f"{_encode(key)}={_encode(value)}") for key, value in params
+        ]
+
+    def render(self, room: RoomRequest) -> str:
+        values = {"cursor": room.cursor, "internal_ext": room.internal_ext, "room_id": room.room_id}
+        return "&".join(part if part is not None else f"{key}={_encode(values[key])}" for key, part in self._parts)
+
+
 class WebcastClient:
     """Talks to webcast.tiktok.com (or the emulator) on behalf of identities."""
 
@@ -130,6 +149,14 @@ class WebcastClient:
         self._signer = signer
         self._now_ms = now_ms
         self._rng = rng or random.SystemRandom()
+        self._templates: WeakKeyDictionary[Identity, QueryTemplate] = WeakKeyDictionary()
+
+    def _template(self, identity: Identity) -> QueryTemplate:
+        template = self._templates.get(identity)
+        if template is None:
+            template = QueryTemplate(im_fetch_params(identity, RoomRequest(""), contact_email=self._contact_email))
+            self._templates[identity] = template
+        return template
 
     def build_request(self, identity: Identity, room: RoomRequest) -> UpstreamRequest:
         """The signed request, exactly as it will go on the wire."""
