@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from upstream.fake_tiktok import FakeTikTok
 
+from tests.upstream.fake_tiktok import FakeTikTok
 from ttsign.api.app import create_app
 from ttsign.config import Settings
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult

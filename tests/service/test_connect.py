@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from upstream.fake_tiktok import FakeTikTok
 
+from tests.upstream.fake_tiktok import FakeTikTok
 from ttsign.service.connect import Connected, ConnectService, InvalidInput
 from ttsign.signing import default_profile
 from ttsign.upstream.identity import IdentityPool, bootstrap_identity

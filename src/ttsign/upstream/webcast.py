@@ -160,7 +160,7 @@ class WebcastClient:
 
     def build_request(self, identity: Identity, room: RoomRequest) -> UpstreamRequest:
         """The signed request, exactly as it will go on the wire."""
-        query = urlencode(im_fetch_params(identity, room, contact_email=self._contact_email), quote_via=quote, safe="")
+        query = self._template(identity).render(room)
         signed = self._signer(
             "GET",
             f"{self._base}{IM_FETCH_PATH}?{query}",

@@ -7,10 +7,9 @@ cookie the client needs for the WebSocket, or a JSON error naming the reason.
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass, field
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Request, Response
 
 from ttsign.api.errors import REQUEST_ID_HEADER, error_response, new_request_id, refusal_response
 from ttsign.api.state import Services, services
@@ -21,21 +20,31 @@ router = APIRouter()
 PROTOBUF = "application/x-protobuf"
 
 
-class ConnectQuery(BaseModel):
+@dataclass(frozen=True)
+class ConnectQuery:
     """Query parameters the clients send (sign-api.md §2.1). Unknown parameters are ignored."""
-
-    model_config = ConfigDict(extra="ignore")
 
     room_id: str | None = None
     unique_id: str | None = None
     cursor: str | None = None
     internal_ext: str | None = None
     user_agent: str | None = None
-    client: str | None = None  # metrics id (ttlive-python, ttlive-node, ...)
-    client_enter: str | None = None
     platform: str | None = None
-    tt_target_idc: str | None = None
-    session_id: str | None = Field(None, repr=False)  # never forwarded, never logged
+    session_id: str | None = field(default=None, repr=False)  # never forwarded, never logged
+    # Also accepted and ignored: client (metrics id), client_enter, tt_target_idc, uuc, apiKey, ...
+
+    @classmethod
+    def from_request(cls, request: Request, room_id: str | None = None) -> ConnectQuery:
+        params = request.query_params
+        return cls(
+            room_id=room_id if room_id is not None else params.get("room_id"),
+            unique_id=params.get("unique_id"),
+            cursor=params.get("cursor"),
+            internal_ext=params.get("internal_ext"),
+            user_agent=params.get("user_agent"),
+            platform=params.get("platform"),
+            session_id=params.get("session_id"),
+        )
 
 
 async def _connect(request: Request, svc: Services, query: ConnectQuery) -> Response:
@@ -72,18 +81,19 @@ def _success(result: Connected) -> Response:
     return Response(content=result.payload, media_type=PROTOBUF, headers=headers)
 
 
-SvcDep = Annotated[Services, Depends(services)]
-QueryDep = Annotated[ConnectQuery, Query()]
-
-
-@router.get("/webcast/fetch")
-@router.get("/webcast/fetch/", include_in_schema=False)
-async def webcast_fetch(request: Request, svc: SvcDep, query: QueryDep) -> Response:
+# Plain Starlette routes: nothing to validate beyond what the service checks, and FastAPI's dependency
+# resolution would cost more than the rest of the request handling together.
+async def webcast_fetch(request: Request) -> Response:
     """First im/fetch of a room (TikTokLive, Node 2.0-2.3, Java, Go, C#)."""
-    return await _connect(request, svc, query)
+    return await _connect(request, services(request), ConnectQuery.from_request(request))
 
 
-@router.get("/webcast/rooms/{room_id}/connect")
-async def room_connect(request: Request, room_id: str, svc: SvcDep, query: QueryDep) -> Response:
+async def room_connect(request: Request) -> Response:
     """First im/fetch of a room (Node 2.4+); the path names the room."""
-    return await _connect(request, svc, query.model_copy(update={"room_id": room_id}))
+    room_id = str(request.path_params["room_id"])
+    return await _connect(request, services(request), ConnectQuery.from_request(request, room_id))
+
+
+router.add_route("/webcast/fetch", webcast_fetch, methods=["GET"])
+router.add_route("/webcast/fetch/", webcast_fetch, methods=["GET"], include_in_schema=False)
+router.add_route("/webcast/rooms/{room_id}/connect", room_connect, methods=["GET"])
