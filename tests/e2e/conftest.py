@@ -1,0 +1,51 @@
+"""Process fixtures for the end-to-end tests: each test gets its own emulator on fresh ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.harness import EmulatorHandle, node_missing, start_emulator
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "src" / "ttsign" / "emulator" / "scenarios" / "default.yaml"
+
+StartEmulator = Callable[..., EmulatorHandle]
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[StartEmulator]:
+    """emulator(scenario: Path | dict | None, strict=True, tls=True) -> EmulatorHandle, stopped by PID after the test."""
+    started: list[EmulatorHandle] = []
+
+    def start(
+        scenario: Path | dict[str, Any] | None = None, *, strict: bool = True, tls: bool = True
+    ) -> EmulatorHandle:
+        path = scenario
+        if isinstance(scenario, dict):
+            path = tmp_path / f"scenario-{len(started)}.yaml"
+            path.write_text(yaml.safe_dump(scenario))
+        handle = start_emulator(path, strict=strict, tls=tls)  # type: ignore[arg-type]
+        started.append(handle)
+        return handle
+
+    yield start
+    for handle in started:
+        code = handle.proc.stop()
+        assert code == 0, f"emulator did not shut down cleanly (exit {code}):\n{handle.proc.stderr_text()}"
+
+
+@pytest.fixture
+def default_scenario() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(DEFAULT_SCENARIO.read_text())
+    return data
+
+
+@pytest.fixture
+def needs_node() -> None:
+    reason = node_missing()
+    if reason:
+        pytest.skip(reason)
