@@ -1,0 +1,96 @@
+"""API keys: issue (plaintext shown once), authenticate, revoke, set limits. Framework-free."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from ttsign.store.base import KeyNotFoundError, KeyRecord, KeyStore, Limits
+
+KEY_PREFIX = "tts_"
+Clock = Callable[[], float]
+
+
+def hash_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+def looks_like_key(plaintext: str) -> bool:
+    return plaintext.startswith(KEY_PREFIX) and 20 <= len(plaintext) <= 128 and plaintext.isascii()
+
+
+class KeyService:
+    """Keys by hash, with a short cache so a hot key costs no store round trip per request.
+
+    A revocation is seen by every process within `cache_ttl_s` (1 s by default).
+    """
+
+    def __init__(self, store: KeyStore, *, clock: Clock = time.time, cache_ttl_s: float = 1.0) -> None:
+        self.store = store
+        self._clock = clock
+        self._ttl = cache_ttl_s
+        self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
+
+    async def create(
+        self, name: str, limits: Limits | None = None, *, chat_enabled: bool = False
+    ) -> tuple[KeyRecord, str]:
+        """A new key; the plaintext is returned once and never stored."""
+        key_id = secrets.token_hex(4)
+        plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        record = KeyRecord(
+            key_id=key_id,
+            key_hash=hash_key(plaintext),
+            name=name,
+            created_at=self._clock(),
+            limits=limits or Limits(),
+            chat_enabled=chat_enabled,
+        )
+        await self.store.add(record)
+        return record, plaintext
+
+    async def authenticate(self, plaintext: str) -> KeyRecord | None:
+        """The active record for a presented key, or None (unknown, malformed or revoked)."""
+        if not looks_like_key(plaintext):
+            return None
+        digest = hash_key(plaintext)
+        now = self._clock()
+        cached = self._cache.get(digest)
+        if cached is not None and now - cached[0] < self._ttl:
+            record = cached[1]
+        else:
+            record = await self.store.by_hash(digest)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now, record)
+        if record is None or not record.active or not hmac.compare_digest(record.key_hash, digest):
+            return None
+        return record
+
+    async def get(self, key_id: str) -> KeyRecord:
+        record = await self.store.by_id(key_id)
+        if record is None:
+            raise KeyNotFoundError(key_id)
+        return record
+
+    async def list(self) -> list[KeyRecord]:
+        return await self.store.all()
+
+    async def revoke(self, key_id: str) -> KeyRecord:
+        record = await self.get(key_id)
+        if record.revoked_at is None:
+            record = replace(record, revoked_at=self._clock())
+            await self.store.replace(record)
+        return record
+
+    async def update(self, key_id: str, *, limits: Limits | None = None, chat_enabled: bool | None = None) -> KeyRecord:
+        record = await self.get(key_id)
+        if limits is not None:
+            record = replace(record, limits=limits)
+        if chat_enabled is not None:
+            record = replace(record, chat_enabled=chat_enabled)
+        await self.store.replace(record)
+        return record
