@@ -18,7 +18,7 @@ StartEmulator = Callable[..., EmulatorHandle]
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[StartEmulator]:
-    """emulator(scenario: Path | dict | None, strict=True, tls=True) -> EmulatorHandle, stopped by PID after the test."""
+    """emulator(scenario: Path | dict | None, strict=True, tls=True) -> EmulatorHandle; stopped by PID after."""
     started: list[EmulatorHandle] = []
 
     def start(

@@ -190,8 +190,8 @@ def _run_driver(argv: list[str], timeout: float, env: dict[str, str] | None, cwd
 def _parse(stdout: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     events: list[dict[str, Any]] = []
     outcome: dict[str, Any] = {}
-    for line in stdout.splitlines():
-        line = line.strip()
+    for raw in stdout.splitlines():
+        line = raw.strip()
         if not line.startswith("{"):
             continue  # a client library's own prints
         record = json.loads(line)

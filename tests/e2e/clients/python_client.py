@@ -81,8 +81,8 @@ def describe(event: Any) -> dict[str, Any]:
 
 def build_client(args: argparse.Namespace) -> Any:
     # Patch the module-level defaults before the client (and its signer) are built: see spec §2.1.
-    from TikTokLive import TikTokLiveClient  # noqa: PLC0415
-    from TikTokLive.client.web.web_settings import WebDefaults  # noqa: PLC0415
+    from TikTokLive import TikTokLiveClient
+    from TikTokLive.client.web.web_settings import WebDefaults
 
     WebDefaults.tiktok_app_url = args.web.rstrip("/")
     WebDefaults.tiktok_webcast_url = (args.webcast or args.web).rstrip("/") + "/webcast"
@@ -94,7 +94,7 @@ def build_client(args: argparse.Namespace) -> Any:
 
 
 async def run(args: argparse.Namespace) -> int:
-    from TikTokLive import events  # noqa: PLC0415
+    from TikTokLive import events
 
     client = build_client(args)
     for name in EVENT_NAMES:
