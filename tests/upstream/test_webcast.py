@@ -125,3 +125,16 @@ async def test_refusals_come_back_as_values(mode: str, code: RefusalCode) -> Non
     outcome = await client(FakeTikTok(mode=mode)).fetch(identity(), RoomRequest("1"))
     assert isinstance(outcome, Refusal)
     assert outcome.code is code
+
+
+@pytest.mark.parametrize(
+    "room", [RoomRequest("1"), RoomRequest("7390000000000000001", "1700000000_abc", "internal_src:dim|wss:1 2&x=y")]
+)
+def test_cached_query_template_equals_a_fresh_encoding(room: RoomRequest) -> None:
+    from urllib.parse import quote, urlencode
+
+    from ttsign.upstream.webcast import QueryTemplate, im_fetch_params
+
+    params = im_fetch_params(identity(), room, contact_email="a+b@example.org")
+    template = QueryTemplate(im_fetch_params(identity(), RoomRequest(""), contact_email="a+b@example.org"))
+    assert template.render(room) == urlencode(params, quote_via=quote, safe="")
