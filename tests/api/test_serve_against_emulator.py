@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
 
+from tests.e2e.harness import TTSIGN, EmulatorHandle, Proc, start_emulator
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
-
-from .processes import Proc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -21,27 +22,32 @@ CHROME_UA = (
 )
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Proc]:
-    proc = Proc("emulate", "--host", "127.0.0.1", "--port", "0")
-    yield proc
-    proc.stop()
+def start_server(upstream: str) -> Server:
+    argv = [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", upstream]
+    proc = Proc(argv, name="server", env={"TTSIGN_CONTACT_EMAIL": "ops@example.org"}).start()
+    ready = proc.wait_ready()
+    return Server(proc, ready["url"], ready)
+
+
+@dataclass
+class Server:
+    proc: Proc
+    url: str
+    ready: dict[str, object]
 
 
 @pytest.fixture(scope="module")
-def server(emulator: Proc) -> Iterator[Proc]:
-    proc = Proc(
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--upstream",
-        emulator.url,
-        env={"TTSIGN_CONTACT_EMAIL": "ops@example.org"},
-    )
-    yield proc
-    assert proc.stop() == 0
+def emulator() -> Iterator[EmulatorHandle]:
+    handle = start_emulator(None, strict=True, tls=False)
+    yield handle
+    handle.proc.stop()
+
+
+@pytest.fixture(scope="module")
+def server(emulator: EmulatorHandle) -> Iterator[Server]:
+    server = start_server(emulator.url)
+    yield server
+    assert server.proc.stop() == 0, server.proc.stderr_text()
 
 
 @pytest.fixture
@@ -51,25 +57,22 @@ def http() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(autouse=True)
-def healthy_emulator(emulator: Proc, http: httpx.Client) -> Iterator[None]:
+def healthy_emulator(emulator: EmulatorHandle, http: httpx.Client) -> Iterator[None]:
     yield
     # Undo whatever a test switched on, so tests stay independent.
     http.patch(f"{emulator.url}/__emu/scenario", json={"faults": {}, "room": {"state": "live"}})
 
 
-def emu_log(http: httpx.Client, emulator: Proc, kind: str) -> list[dict[str, object]]:
-    entries: list[dict[str, object]] = http.get(f"{emulator.url}/__emu/log", params={"kind": kind}).json()
-    return entries
-
-
-def test_ready_line_shape(server: Proc) -> None:
+def test_ready_line_shape(server: Server) -> None:
     assert server.ready["service"] == "server"
     assert server.ready["url"].startswith("http://127.0.0.1:")
     assert server.ready["tls_url"] is None
 
 
 @pytest.mark.parametrize("path", ["/webcast/fetch", "/webcast/fetch/", f"/webcast/rooms/{ROOM}/connect"])
-def test_connect_passes_strict_verification(server: Proc, emulator: Proc, http: httpx.Client, path: str) -> None:
+def test_connect_passes_strict_verification(
+    server: Server, emulator: EmulatorHandle, http: httpx.Client, path: str
+) -> None:
     http.delete(f"{emulator.url}/__emu/log")
     response = http.get(server.url + path, params={"client": "ttlive-python", "room_id": ROOM, "user_agent": CHROME_UA})
     assert response.status_code == 200, response.text
@@ -79,13 +82,13 @@ def test_connect_passes_strict_verification(server: Proc, emulator: Proc, http: 
     assert result.push_server.startswith(emulator.url.replace("http://", "ws://"))
     assert response.headers["x-set-tt-cookie"].startswith("ttwid=1%7C")
     assert response.headers["x-room-id"] == ROOM
-    checks = emu_log(http, emulator, "strict_check")
+    checks = emulator.log("strict_check")
     assert checks and all(c["ok"] for c in checks), checks
     fetches = [c for c in checks if c["path"] == "/webcast/im/fetch/"]
     assert fetches and "ttwid_cookie" in fetches[-1]["checks"]  # type: ignore[operator]
 
 
-def test_room_states_become_404s(server: Proc, emulator: Proc, http: httpx.Client) -> None:
+def test_room_states_become_404s(server: Server, emulator: EmulatorHandle, http: httpx.Client) -> None:
     missing = http.get(f"{server.url}/webcast/fetch", params={"room_id": "123"})
     assert missing.status_code == 404 and missing.json()["reason"] == "room_not_found"
     http.patch(f"{emulator.url}/__emu/scenario", json={"room": {"state": "offline"}})
@@ -104,7 +107,7 @@ def test_room_states_become_404s(server: Proc, emulator: Proc, http: httpx.Clien
     ],
 )
 def test_upstream_faults_are_typed_refusals(
-    server: Proc, emulator: Proc, http: httpx.Client, fault: dict[str, object], status: int, reason: str
+    server: Server, emulator: EmulatorHandle, http: httpx.Client, fault: dict[str, object], status: int, reason: str
 ) -> None:
     http.patch(f"{emulator.url}/__emu/scenario", json={"faults": {"im_fetch": fault}})
     response = http.get(f"{server.url}/webcast/fetch", params={"room_id": ROOM})
@@ -113,7 +116,9 @@ def test_upstream_faults_are_typed_refusals(
     assert response.headers["x-log-code"] == reason
 
 
-def test_upstream_timeout_is_a_504_within_the_budget(server: Proc, emulator: Proc, http: httpx.Client) -> None:
+def test_upstream_timeout_is_a_504_within_the_budget(
+    server: Server, emulator: EmulatorHandle, http: httpx.Client
+) -> None:
     http.patch(f"{emulator.url}/__emu/scenario", json={"faults": {"im_fetch": {"timeout_s": 20}}})
     started = time.monotonic()
     response = http.get(f"{server.url}/webcast/fetch", params={"room_id": ROOM})
@@ -123,7 +128,7 @@ def test_upstream_timeout_is_a_504_within_the_budget(server: Proc, emulator: Pro
 
 
 def test_refused_identity_is_replaced_and_the_next_connect_works(
-    server: Proc, emulator: Proc, http: httpx.Client
+    server: Server, emulator: EmulatorHandle, http: httpx.Client
 ) -> None:
     http.patch(f"{emulator.url}/__emu/scenario", json={"faults": {"im_fetch": {"empty_200": True, "times": 1}}})
     assert http.get(f"{server.url}/webcast/fetch", params={"room_id": ROOM}).status_code == 502
@@ -131,8 +136,13 @@ def test_refused_identity_is_replaced_and_the_next_connect_works(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signals_stop_the_server_cleanly(emulator: Proc, sig: int) -> None:
-    proc = Proc("serve", "--port", "0", "--upstream", emulator.url)
-    assert httpx.get(f"{proc.url}/healthz", timeout=5).status_code == 200
-    assert proc.stop(sig) == 0
-    assert "Traceback" not in proc.log()
+def test_signals_stop_the_server_cleanly(emulator: EmulatorHandle, sig: int) -> None:
+    server = start_server(emulator.url)
+    try:
+        assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+        os.kill(server.proc.pid, sig)
+        assert server.proc.process is not None
+        assert server.proc.process.wait(10) == 0
+    finally:
+        server.proc.stop()
+    assert "Traceback" not in server.proc.stderr_text()
