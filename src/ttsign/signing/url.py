@@ -49,6 +49,11 @@ def normalize(url: str) -> str:
     return url
 
 
+def unquote_value(value: str) -> str:
+    """A query value as text (percent-decoding, '+' as space) for comparisons; never used for hashing."""
+    return unquote(value.replace("+", " "))
+
+
 def param_name(pair: str) -> str:
     return pair.partition("=")[0]
 

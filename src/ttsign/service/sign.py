@@ -1,0 +1,126 @@
+"""The sign_url use case: sign any allowed TikTok webcast URL for the caller's browser.
+
+The caller's User-Agent is honoured when a consistent profile can be derived from it, and the URL's own
+`browser_*` parameters are then made to agree with that profile, because TikTok refuses a request whose
+UA and browser parameters disagree. msToken and cookies come from a TikTok identity for that profile.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from ttsign.service.policy import SigningPolicy
+from ttsign.signing import BrowserProfile, ProfileError, default_profile, generate_ms_token, profile_from_user_agent
+from ttsign.signing import url as urls
+from ttsign.signing.signer import sign_request
+from ttsign.upstream.identity import Identity, IdentityPool
+
+logger = logging.getLogger(__name__)
+_BROWSER_PARAMS = ("browser_name", "browser_version", "browser_platform")
+
+
+@dataclass(frozen=True)
+class SignUrlRequest:
+    url: str
+    method: str = "GET"
+    user_agent: str | None = None
+    body: str = ""
+    legacy_signature: bool = False  # also compute `_signature` (only the legacy GET dialect reports it)
+
+
+@dataclass(frozen=True)
+class SignUrlResult:
+    signed_url: str
+    profile: BrowserProfile
+    tokens: dict[str, str]
+    request_headers: dict[str, str]
+    cookies: list[dict[str, str]] = field(default_factory=list)
+    identity_source: str = "tiktok"  # "tiktok" (an identity TikTok issued) or "generated" (TikTok unreachable)
+
+
+def _component(value: str) -> str:
+    """Percent-encode all but RFC 3986 unreserved characters, as TikTok's web params are (e.g. `%28` for `(`)."""
+    return quote(value, safe="-._~")
+
+
+def align_browser_params(url: str, profile: BrowserProfile) -> str:
+    """Rewrite browser_* values that disagree with `profile`, in place; other bytes stay as they are."""
+    parts = urls.split(url)
+    if not parts.query:
+        return url
+    wanted = {name: profile.browser_query()[name] for name in _BROWSER_PARAMS}
+    pairs = parts.query.split("&")
+    for index, pair in enumerate(pairs):
+        name, sep, value = pair.partition("=")
+        if name in wanted and sep and urls.unquote_value(value) != wanted[name]:
+            pairs[index] = f"{name}={_component(wanted[name])}"
+    return f"{parts.base}?{'&'.join(pairs)}"
+
+
+class SignService:
+    def __init__(
+        self,
+        pool: IdentityPool,
+        *,
+        policy: SigningPolicy | None = None,
+        default_profile_name: str | None = None,
+        honour_client_user_agent: bool = True,
+        rng: random.Random | None = None,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self._pool = pool
+        self.policy = policy or SigningPolicy()
+        self._default = default_profile(default_profile_name)
+        self._honour_ua = honour_client_user_agent
+        self._rng = rng or random.SystemRandom()
+        self._clock_ms = clock_ms
+
+    def profile_for(self, user_agent: str | None) -> BrowserProfile:
+        """The caller's browser when it can be made consistent; else ProfileError if they insisted on it."""
+        if not user_agent or not self._honour_ua:
+            return self._default
+        return profile_from_user_agent(user_agent)
+
+    async def sign_url(self, request: SignUrlRequest) -> SignUrlResult:
+        """Raise PolicyError for a URL this server will not sign, ProfileError for an unusable UA."""
+        self.policy.check(request.url)
+        profile = self.profile_for(request.user_agent)
+        acquired = await self._pool.acquire(profile)
+        identity = acquired if isinstance(acquired, Identity) else None
+        if identity is None:
+            logger.warning(
+                "sign_url: no TikTok identity for %s (%s); using a generated msToken", profile.name, acquired
+            )
+        ms_token = identity.ms_token if identity else generate_ms_token(self._rng)
+        signed = sign_request(
+            request.method,
+            align_browser_params(request.url, profile),
+            request.body,
+            profile,
+            now_ms=self._clock_ms(),
+            rng=self._rng,
+            ms_token=ms_token,
+            session=identity.sdk_session if identity else None,
+            legacy_signature=request.legacy_signature,
+        )
+        cookies: list[dict[str, str]] = []
+        if identity is not None:
+            identity.sdk_session = signed.session
+            if identity.ttwid:
+                cookies.append({"name": "ttwid", "value": identity.ttwid, "domain": ".tiktok.com", "path": "/"})
+        return SignUrlResult(
+            signed_url=signed.url,
+            profile=profile,
+            tokens=signed.tokens,
+            request_headers=signed.headers,
+            cookies=cookies,
+            identity_source="tiktok" if identity else "generated",
+        )
+
+
+__all__ = ["ProfileError", "SignService", "SignUrlRequest", "SignUrlResult", "align_browser_params"]
