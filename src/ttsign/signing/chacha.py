@@ -17,13 +17,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-try:  # the optional compiled fast path (setup.py); pure Python below is the reference and the fallback
-    from ttsign.signing._chacha import keystream as _native_keystream
-except ImportError:  # pragma: no cover - depends on whether a compiler was present at install time
-    _native_keystream = None
-
 NativeKeystream = Callable[[bytes, int], bytes]
-native_keystream: NativeKeystream | None = _native_keystream
+native_keystream: NativeKeystream | None
+try:  # the optional compiled fast path (setup.py); pure Python below is the reference and the fallback
+    from ttsign.signing._chacha import keystream as native_keystream
+except ImportError:  # pragma: no cover - depends on whether a compiler was present at install time
+    native_keystream = None
 
 SIGMA = (0x475602B6, 0x23D22697, 0xE6460233, 0x56870716)
 KEY_BYTES = 48
