@@ -171,8 +171,9 @@ class ClientRun:
 
 def _run_driver(argv: list[str], timeout: float, env: dict[str, str] | None, cwd: Path) -> ClientRun:
     try:
-        done = subprocess.run(  # noqa: PLW1510 - the exit status is part of the result
+        done = subprocess.run(
             argv,
+            check=False,  # the exit status is part of the result
             capture_output=True,
             text=True,
             timeout=timeout + 15,

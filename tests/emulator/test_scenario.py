@@ -74,3 +74,18 @@ def test_route_fault_outcome_names() -> None:
     assert RouteFault(latency_ms=5).outcome is None
     assert RouteFault(status_5xx=502).outcome == "status_5xx"
     assert RouteFault(captcha_html=True).outcome == "captcha_html"
+
+
+def test_the_documented_examples_are_valid() -> None:
+    import re
+
+    import yaml
+
+    readme = (DEFAULT_SCENARIO.parent / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    assert len(blocks) == 2
+    full = parse_scenario(yaml.safe_load(blocks[0]))
+    assert full.timeline[-1].type == "control"  # type: ignore[union-attr]
+    faults = parse_scenario(yaml.safe_load(blocks[1])).faults
+    assert faults.for_route("room_info").timeout_s == 30  # type: ignore[union-attr]
+    assert faults.for_route("ws_handshake").outcome == "empty_200"  # type: ignore[union-attr]

@@ -1,0 +1,51 @@
+"""`ttsign emulate` as a process: one ready line, both listeners, clean exit on SIGINT/SIGTERM, clear errors."""
+
+from __future__ import annotations
+
+import signal
+import ssl
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.harness import TTSIGN, Proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_ready_line_both_listeners_and_clean_exit(sig: signal.Signals) -> None:
+    proc = Proc([TTSIGN, "emulate", "--port", "0", "--tls-port", "0"], name="emulator").start()
+    try:
+        ready = proc.wait_ready()
+        assert set(ready) == {"event", "service", "url", "tls_url"}
+        assert ready["service"] == "emulator"
+        assert ready["url"].startswith("http://127.0.0.1:")
+        assert ready["tls_url"].startswith("https://127.0.0.1:")
+        assert httpx.get(ready["url"] + "/@emu_streamer/live", timeout=5).status_code == 200
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        tls = httpx.get(ready["tls_url"] + "/webcast/gift/list/", verify=context, timeout=5)
+        assert tls.json()["data"]["gifts"]
+        proc.process.send_signal(sig)  # type: ignore[union-attr]
+        assert proc.process.wait(10) == 0  # type: ignore[union-attr]
+        assert proc.stdout_lines == [proc.stdout_lines[0]], "only the ready line goes to stdout"
+    finally:
+        proc.stop()
+
+
+def test_bad_scenario_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("timeline: [{type: chat, user: ghost, content: hi}]\n")
+    done = subprocess.run(
+        [TTSIGN, "emulate", "--port", "0", "--scenario", str(bad)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "ghost" in done.stderr
+    assert "Traceback" not in done.stderr
