@@ -108,3 +108,14 @@ async def test_bad_input_raises_before_touching_tiktok(room_id: str, cursor: str
     with pytest.raises(InvalidInput):
         await service(tiktok).connect(room_id, cursor=cursor)
     assert tiktok.requests == []
+
+
+async def test_one_deadline_covers_bootstrap_and_fetch() -> None:
+    import time
+
+    tiktok = FakeTikTok(delay_s=0.3)  # each of the two round trips alone fits, together they do not
+    started = time.monotonic()
+    refusal = await service(tiktok, deadline_s=0.5).connect("1")
+    assert isinstance(refusal, Refusal) and refusal.code is RefusalCode.TIMEOUT
+    assert time.monotonic() - started < 0.8
+    assert isinstance(await service(FakeTikTok(delay_s=0.1), deadline_s=0.5).connect("1"), Connected)

@@ -50,6 +50,7 @@ def build_services(settings: Settings, transport: Transport | None = None) -> Se
         webcast,
         default_profile_name=settings.default_profile,
         honour_client_user_agent=settings.honour_client_user_agent,
+        deadline_s=settings.upstream_total_timeout_s,
     )
     return Services(settings=settings, transport=transport, pool=pool, connect=connect)
 

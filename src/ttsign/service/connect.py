@@ -8,13 +8,14 @@ refuse: the fetch itself is still coherent, and the clients cope with a differen
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from ttsign.service.rooms import InvalidInput, check_opaque, check_room_id
 from ttsign.signing import BrowserProfile, ProfileError, default_profile, profile_from_user_agent
 from ttsign.upstream.identity import Identity, IdentityPool
-from ttsign.upstream.refusals import Refusal
+from ttsign.upstream.refusals import Refusal, RefusalCode
 from ttsign.upstream.webcast import Fetched, RoomRequest, WebcastClient
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ class ConnectService:
         *,
         default_profile_name: str | None = None,
         honour_client_user_agent: bool = True,
+        deadline_s: float | None = None,
     ) -> None:
+        self._deadline_s = deadline_s
         self._pool = pool
         self._webcast = webcast
         self._default = default_profile(default_profile_name)
@@ -75,6 +78,17 @@ class ConnectService:
             check_opaque("internal_ext", internal_ext),
         )
         profile = self.choose_profile(user_agent)
+        try:
+            # One budget for the whole connect: a cold identity costs a second TikTok round trip, and the
+            # client's own timeout (3 s in Java) does not care which of the two was slow.
+            async with asyncio.timeout(self._deadline_s):
+                return await self._connect(room, profile, request_id)
+        except TimeoutError:
+            refusal = Refusal(RefusalCode.TIMEOUT, f"connect took over {self._deadline_s:g} s")
+            self._log_refusal(request_id, room.room_id, refusal, None)
+            return refusal
+
+    async def _connect(self, room: RoomRequest, profile: BrowserProfile, request_id: str) -> Connected | Refusal:
         acquired = await self._pool.acquire(profile)
         if isinstance(acquired, Refusal):
             self._log_refusal(request_id, room.room_id, acquired, None)
