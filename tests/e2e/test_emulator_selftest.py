@@ -49,6 +49,10 @@ def assert_session_log(emu: EmulatorHandle, scenario: dict[str, Any], *, client_
     assert unknown == [], f"the client called routes the emulator does not serve: {unknown}"
 
 
+def http_calls(emu: EmulatorHandle) -> list[tuple[str, str]]:
+    return [(e["method"], e["path"]) for e in emu.log("http")]
+
+
 def assert_ok(run: ClientRun) -> None:
     assert run.outcome.get("ok") is True, (run.outcome, run.events, run.stderr[-3000:])
     assert run.returncode == 0
@@ -56,9 +60,16 @@ def assert_ok(run: ClientRun) -> None:
 
 def test_python_client_receives_the_scenario_in_order(emulator, stub_scenario) -> None:
     emu = emulator(stub_scenario)
-    run = run_python_client(emu.url, emu.url, timeout=30)
+    run = run_python_client(emu.url, emu.url, timeout=30, extra=["--room-info", "--gift-info"])
     assert_ok(run)
     assert run.pairs() == python_events(stub_scenario)
+    assert http_calls(emu) == [
+        ("GET", "/@emu_streamer/live"),
+        ("GET", "/webcast/room/check_alive/"),
+        ("GET", "/webcast/room/info/"),
+        ("GET", "/webcast/gift/list/"),
+        ("GET", "/webcast/fetch"),
+    ]
     gift = next(e for e in run.events if e["event"] == "Gift")
     scenario_gift = next(s for s in stub_scenario["timeline"] if s["type"] == "gift")
     assert gift["repeat_count"] == scenario_gift["repeat_count"]
@@ -70,9 +81,16 @@ def test_python_client_receives_the_scenario_in_order(emulator, stub_scenario) -
 
 def test_node_client_receives_the_scenario_in_order(emulator, stub_scenario, needs_node) -> None:
     emu = emulator(stub_scenario)
-    run = run_node_client(emu.url, emu.url, tls_url=emu.tls_url, timeout=30, extra=["--ping-ms", "200"])
+    run = run_node_client(emu.url, emu.url, tls_url=emu.tls_url, timeout=30, extra=["--ping-ms", "200", "--gift-info"])
     assert_ok(run)
     assert run.pairs() == node_events(stub_scenario)
+    assert http_calls(emu) == [
+        ("GET", "/@emu_streamer/live"),
+        ("GET", "/webcast/room/info/"),
+        ("POST", "/tiktok/sign_url"),
+        ("GET", "/webcast/gift/list/"),
+        ("GET", f"/webcast/rooms/{ROOM}/connect"),
+    ]
     assert run.events[-1]["code"] == 1000
     gift = next(e for e in run.events if e["event"] == "gift")
     assert gift["repeat_count"] == next(s for s in stub_scenario["timeline"] if s["type"] == "gift")["repeat_count"]
@@ -90,6 +108,19 @@ def test_python_client_reports_room_errors(emulator, stub_scenario, room, python
     assert run.returncode == 3
     assert run.outcome["error"] == python_error
     assert not [e for e in emu.log() if e["kind"].startswith("ws_")]
+
+
+def test_python_client_reports_age_restriction(emulator, stub_scenario) -> None:
+    emu = emulator({**stub_scenario, "room": {"state": "age_restricted"}})
+    run = run_python_client(emu.url, emu.url, timeout=20, extra=["--room-info"])
+    assert run.outcome["error"] == "AgeRestrictedError"
+
+
+def test_blocked_html_falls_back_to_the_api_route(emulator, stub_scenario) -> None:
+    emu = emulator({**stub_scenario, "room": {"state": "blocked_html"}})
+    run = run_python_client(emu.url, emu.url, timeout=30)
+    assert_ok(run)
+    assert ("GET", "/api-live/user/room/") in http_calls(emu)
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 //
 // Usage:
 //   node client.mjs --web http://127.0.0.1:E --sign http://127.0.0.1:S --unique-id emu_streamer
-//        [--tls-url https://127.0.0.1:T] [--api-key KEY] [--timeout 30] [--no-room-info] [--ping-ms 500]
+//        [--tls-url https://127.0.0.1:T] [--api-key KEY] [--timeout 30] [--no-room-info] [--gift-info] [--ping-ms 500]
 //
 // The connector forces https for loopback hosts (spec §2.2). With --tls-url it talks to the emulator's TLS
 // listener (self-signed: rejectUnauthorized false); without it, a got hook downgrades https to http.
@@ -22,6 +22,7 @@ function parseArgs(argv) {
     apiKey: env.TTSIGN_E2E_API_KEY,
     timeout: Number(env.TTSIGN_E2E_TIMEOUT || 30),
     roomInfo: true,
+    giftInfo: false,
     pingMs: env.TTSIGN_E2E_NODE_PING_MS ? Number(env.TTSIGN_E2E_NODE_PING_MS) : undefined,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -35,6 +36,7 @@ function parseArgs(argv) {
     else if (flag === '--timeout') args.timeout = Number(next());
     else if (flag === '--no-room-info') args.roomInfo = false;
     else if (flag === '--ping-ms') args.pingMs = Number(next());
+    else if (flag === '--gift-info') args.giftInfo = true;
     else throw new Error(`unknown argument ${flag}`);
   }
   if (!args.web || !args.sign) throw new Error('--web and --sign are required');
@@ -96,6 +98,8 @@ async function main() {
     webConfigOverrides: { TIKTOK_HOST_WEB: host, TIKTOK_HOST_WEBCAST: host },
     webClientOptions,
     fetchRoomInfoOnConnect: args.roomInfo,
+    // Signs the gift-list URL through POST {sign}/tiktok/sign_url, then fetches it from the web host.
+    enableExtendedGiftInfo: args.giftInfo,
     processInitialData: true,
     // The connector's first heartbeat comes 10 s after open; tests that check heartbeats shorten it.
     ...(args.pingMs ? { wsConfigOverrides: { DEFAULT_WS_PING_INTERVAL: args.pingMs } } : {}),
