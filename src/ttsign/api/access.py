@@ -1,0 +1,80 @@
+"""Credentials and client dialect from a request, and rate-limit / auth answers each client understands.
+
+429 headers, from what the clients read (sign-api.md §2.3, §8):
+- `Retry-After` (seconds): Node 2.x.
+- `RateLimit-Remaining`: TikTokLive 6.5+ prints it as "try again in N seconds", so it carries the retry
+  delay in seconds (not the IETF draft's request count), and it must be an integer or the client crashes.
+- `RateLimit-Reset`: unix time for TikTokLive 6.5+ (its `reset_time`), seconds for 4.5-6.4 (its retry).
+- `X-RateLimit-Reset` (unix seconds): Node 2.x and TikTokLive 4.5-6.4.
+The JSON body always has `code`, `message` and `limit_label` (TikTokLive 6.1 indexes it unconditionally).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER
+from ttsign.service.admission import Credentials, Denied
+
+_PY_CLIENT = re.compile(r"TikTokLive\.py/(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Which client library is calling, from its User-Agent and `client` parameter."""
+
+    family: str  # python | node | java | other
+    version: tuple[int, int] | None = None
+
+    @property
+    def is_node(self) -> bool:
+        return self.family == "node"
+
+
+def client_info(request: Request) -> ClientInfo:
+    ua = request.headers.get("user-agent", "")
+    match = _PY_CLIENT.search(ua)
+    if match:
+        return ClientInfo("python", (int(match.group(1)), int(match.group(2))))
+    client = request.query_params.get("client", "")
+    if ua.startswith("tiktok-live-connector") or client == "ttlive-node":
+        return ClientInfo("node")
+    if client == "ttlive-java":
+        return ClientInfo("java")
+    if client == "ttlive-python":
+        return ClientInfo("python")
+    return ClientInfo("other")
+
+
+def credentials(request: Request) -> Credentials:
+    """X-Api-Key header, else the apiKey query parameter; x-jwt-key header. Empty means anonymous."""
+    key = request.headers.get("x-api-key", "").strip() or request.query_params.get("apiKey", "").strip()
+    return Credentials(api_key=key, jwt=request.headers.get("x-jwt-key", "").strip())
+
+
+def client_ip(request: Request) -> str:
+    # Behind a proxy, uvicorn's --forwarded-allow-ips makes request.client the real peer.
+    return request.client.host if request.client else "unknown"
+
+
+def denied_response(denied: Denied, request_id: str, client: ClientInfo, now: float) -> JSONResponse:
+    body: dict[str, object] = {"code": denied.status, "message": denied.message, "reason": denied.reason}
+    headers = {REQUEST_ID_HEADER: request_id, LOG_CODE_HEADER: denied.reason}
+    if denied.status == 429:
+        retry = max(1, denied.retry_after_s)
+        reset_at = denied.reset_at or int(now) + retry
+        body["limit_label"] = denied.limit_label or "minute"
+        legacy_python = client.family == "python" and client.version is not None and client.version < (6, 5)
+        headers.update(
+            {
+                "Retry-After": str(retry),
+                "RateLimit-Remaining": str(retry),
+                "RateLimit-Reset": str(retry if legacy_python else reset_at),
+                "X-RateLimit-Reset": str(reset_at),
+            }
+        )
+    return JSONResponse(body, status_code=denied.status, headers=headers)
