@@ -6,8 +6,6 @@ are never stored: cookies appear by name only, with a flag telling whether ``ttw
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -32,20 +30,17 @@ def header_names(headers: Mapping[str, str]) -> list[str]:
 
 
 class EventLog:
-    """Append-only, bounded, in memory; optionally mirrored to stderr as JSON lines."""
+    """Append-only and in memory, bounded to the newest MAX_ENTRIES entries."""
 
-    def __init__(self, echo: bool = False) -> None:
+    def __init__(self) -> None:
         self._entries: deque[dict[str, Any]] = deque(maxlen=MAX_ENTRIES)
         self._seq = 0
         self._start = time.monotonic()
-        self._echo = echo
 
     def add(self, kind: str, **fields: Any) -> dict[str, Any]:
         self._seq += 1
         entry = {"seq": self._seq, "t": round(time.monotonic() - self._start, 4), "kind": kind, **fields}
         self._entries.append(entry)
-        if self._echo:
-            print(json.dumps(entry, default=str), file=sys.stderr, flush=True)
         return entry
 
     def entries(self, since: int = 0, kind: str | None = None) -> list[dict[str, Any]]:

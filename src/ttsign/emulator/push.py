@@ -164,7 +164,8 @@ class PushSession:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.entered.wait(), grace)
         self.emu.log.add("timeline_start", session=self.id, entered=self.entered.is_set())
-        queued, self.emu.pending[:] = list(self.emu.pending), []
+        queued = list(self.emu.pending)
+        self.emu.pending.clear()
         for step in queued:
             await self.push(step)
         for step in self.emu.scenario.timeline:

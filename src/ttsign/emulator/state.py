@@ -7,12 +7,12 @@ import socket
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ttsign.emulator.cookies import CookieIssuer
 from ttsign.emulator.faults import RouteKey
 from ttsign.emulator.log import EventLog
-from ttsign.emulator.scenario import Scenario
+from ttsign.emulator.scenario import Scenario, Step
 
 if TYPE_CHECKING:
     from ttsign.emulator.push import PushSession
@@ -30,7 +30,7 @@ class Emulator:
     tls_url: str | None = None
     sessions: set[PushSession] = field(default_factory=set)
     # Entries pushed with /__emu/push while no session was in the room; delivered to the next one that enters.
-    pending: list[Any] = field(default_factory=list)
+    pending: list[Step] = field(default_factory=list)
     hits: Counter[str] = field(default_factory=Counter)
     fetch_count: int = 0
     # (client host, client port) -> transport, filled by the runner's HTTP protocol, so a fault can reset it.
