@@ -118,7 +118,14 @@ async def test_refusals_map_to_json_errors_never_an_empty_200(
 
 @pytest.mark.parametrize(
     "params",
-    [{}, {"room_id": ""}, {"room_id": "abc"}, {"room_id": "0"}, {"room_id": "1", "cursor": "a b"}, {"unique_id": "u"}],
+    [
+        {},
+        {"room_id": ""},
+        {"room_id": "abc"},
+        {"room_id": "0"},
+        {"room_id": "1", "cursor": "a b"},
+        {"unique_id": "bad id!"},
+    ],
 )
 async def test_bad_input_is_a_400_json(client: httpx.AsyncClient, tiktok: FakeTikTok, params: dict[str, str]) -> None:
     response = await client.get("/webcast/fetch", params=params)
@@ -196,3 +203,17 @@ async def test_unexpected_errors_are_json_500_without_traceback(tiktok: FakeTikT
     assert response.status_code == 500
     assert response.json()["reason"] == "internal_error"
     assert "Traceback" not in response.text and "boom" not in response.text
+
+
+@pytest.mark.parametrize("params", [{"unique_id": "emu_streamer"}, {"room_id": "0", "unique_id": "@emu_streamer"}])
+async def test_unique_id_is_looked_up(client: httpx.AsyncClient, tiktok: FakeTikTok, params: dict[str, str]) -> None:
+    response = await client.get("/webcast/fetch", params={"client": "ttlive-node", **params})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-room-id"] == "7390000000000000001"
+    assert "room_id=7390000000000000001" in tiktok.fetches[0].url
+
+
+async def test_unknown_unique_id_is_room_not_found(client: httpx.AsyncClient, tiktok: FakeTikTok) -> None:
+    response = await client.get("/webcast/fetch", params={"unique_id": "nobody_here"})
+    assert response.status_code == 404 and response.json()["reason"] == "room_not_found"
+    assert tiktok.fetches == []

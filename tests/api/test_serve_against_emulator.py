@@ -146,3 +146,11 @@ def test_signals_stop_the_server_cleanly(emulator: EmulatorHandle, sig: int) -> 
     finally:
         server.proc.stop()
     assert "Traceback" not in server.proc.stderr_text()
+
+
+def test_unique_id_is_looked_up_on_the_emulator(server: Server, emulator: EmulatorHandle, http: httpx.Client) -> None:
+    response = http.get(f"{server.url}/webcast/fetch", params={"client": "ttlive-node", "unique_id": "emu_streamer"})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-room-id"] == ROOM
+    unknown = http.get(f"{server.url}/webcast/fetch", params={"unique_id": "nobody_at_all"})
+    assert unknown.status_code == 404 and unknown.json()["reason"] == "room_not_found"

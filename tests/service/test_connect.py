@@ -11,6 +11,7 @@ from ttsign.service.connect import Connected, ConnectService, InvalidInput
 from ttsign.signing import default_profile
 from ttsign.upstream.identity import IdentityPool, bootstrap_identity
 from ttsign.upstream.refusals import Refusal, RefusalCode
+from ttsign.upstream.rooms import RoomDirectory
 from ttsign.upstream.webcast import WebcastClient
 
 BASE = "http://127.0.0.1:9"
@@ -24,7 +25,9 @@ def service(tiktok: FakeTikTok, **kwargs: object) -> ConnectService:
         return await bootstrap_identity(tiktok, BASE, profile, rng=rng)  # type: ignore[arg-type]
 
     pool = IdentityPool(factory)  # type: ignore[arg-type]
-    return ConnectService(pool, WebcastClient(tiktok, webcast_base=BASE, rng=rng), **kwargs)  # type: ignore[arg-type]
+    rooms = RoomDirectory(tiktok, www_base=BASE)
+    webcast = WebcastClient(tiktok, webcast_base=BASE, rng=rng)
+    return ConnectService(pool, webcast, rooms=rooms, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_connect_returns_tiktoks_payload_and_the_ttwid_tiktok_issued() -> None:
@@ -119,3 +122,34 @@ async def test_one_deadline_covers_bootstrap_and_fetch() -> None:
     assert isinstance(refusal, Refusal) and refusal.code is RefusalCode.TIMEOUT
     assert time.monotonic() - started < 0.8
     assert isinstance(await service(FakeTikTok(delay_s=0.1), deadline_s=0.5).connect("1"), Connected)
+
+
+async def test_unique_id_is_resolved_with_the_same_identity() -> None:
+    tiktok = FakeTikTok()
+    result = await service(tiktok).connect(None, unique_id="@emu_streamer")
+    assert isinstance(result, Connected), result
+    assert result.room_id == "7390000000000000001"
+    lookup = next(r for r in tiktok.requests if "/api-live/user/room/" in r.url)
+    assert "uniqueId=emu_streamer" in lookup.url
+    assert lookup.headers["Cookie"] == tiktok.fetches[0].headers["Cookie"]
+    assert len(tiktok.bootstraps) == 1
+
+
+async def test_room_id_wins_over_unique_id() -> None:
+    tiktok = FakeTikTok()
+    result = await service(tiktok).connect("5", unique_id="emu_streamer")
+    assert isinstance(result, Connected) and result.room_id == "5"
+    assert not any("/api-live/" in r.url for r in tiktok.requests)
+
+
+async def test_unknown_unique_id() -> None:
+    refusal = await service(FakeTikTok()).connect("0", unique_id="nobody")
+    assert isinstance(refusal, Refusal) and refusal.code is RefusalCode.ROOM_NOT_FOUND
+
+
+@pytest.mark.parametrize("unique_id", ["bad id", "a/b", "", "x" * 65])
+async def test_bad_unique_id(unique_id: str) -> None:
+    tiktok = FakeTikTok()
+    with pytest.raises(InvalidInput):
+        await service(tiktok).connect(None, unique_id=unique_id)
+    assert tiktok.requests == []

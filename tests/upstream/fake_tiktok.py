@@ -20,6 +20,7 @@ from ttsign.upstream.transport import TransportError, TransportTimeout, Upstream
 
 PUSH_SERVER = "ws://127.0.0.1:1/webcast/im/ws_proxy/ws_reuse_supplement/"
 ROTATED_TOKEN = "R" * 148
+STREAMER, STREAMER_ROOM = "emu_streamer", "7390000000000000001"
 
 
 def fetch_result_bytes(cursor: str = "cursor-1", push_server: str = PUSH_SERVER) -> bytes:
@@ -62,6 +63,8 @@ class FakeTikTok:
             return self._front_page()
         if path == "/webcast/im/fetch/":
             return self._im_fetch(request)
+        if path == "/api-live/user/room/":
+            return self._api_live(request)
         return UpstreamResponse(404, (), b"")
 
     async def aclose(self) -> None:
@@ -77,6 +80,14 @@ class FakeTikTok:
             ("set-cookie", f"msToken={'M' * 148}; Path=/; Domain=.tiktok.com"),
         )
         return UpstreamResponse(200, headers, b"<html></html>")
+
+    def _api_live(self, request: UpstreamRequest) -> UpstreamResponse:
+        unique_id = parse_qs(urlsplit(request.url).query).get("uniqueId", [""])[0]
+        if unique_id != STREAMER:
+            document: dict[str, object] = {"statusCode": 10202, "message": "user_not_found", "data": {}}
+        else:
+            document = {"statusCode": 0, "message": "", "data": {"user": {"roomId": STREAMER_ROOM, "status": 2}}}
+        return UpstreamResponse(200, (("content-type", "application/json"),), json.dumps(document).encode())
 
     def _im_fetch(self, request: UpstreamRequest) -> UpstreamResponse:
         if self.mode == "timeout":

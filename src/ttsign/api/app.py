@@ -18,6 +18,7 @@ from ttsign.api.state import Services
 from ttsign.config import Settings
 from ttsign.service.connect import ConnectService
 from ttsign.upstream.identity import IdentityPool, bootstrap_identity
+from ttsign.upstream.rooms import RoomDirectory
 from ttsign.upstream.transport import CurlTransport, Transport, TransportOptions
 from ttsign.upstream.webcast import WebcastClient
 
@@ -51,6 +52,7 @@ def build_services(settings: Settings, transport: Transport | None = None) -> Se
         default_profile_name=settings.default_profile,
         honour_client_user_agent=settings.honour_client_user_agent,
         deadline_s=settings.upstream_total_timeout_s,
+        rooms=RoomDirectory(transport, www_base=settings.www_base),
     )
     return Services(settings=settings, transport=transport, pool=pool, connect=connect)
 

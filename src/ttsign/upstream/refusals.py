@@ -156,7 +156,7 @@ def classify_fetch(status: int, headers: dict[str, str], body: bytes) -> FetchPa
     if _device_blocked(headers, body):
         return Refusal(RefusalCode.DEVICE_BLOCKED, upstream_status=status)
     if status != 200:
-        return _classify_status(status, headers, body)
+        return classify_error_status(status, headers, body)
     if not body:
         return Refusal(RefusalCode.EMPTY_200, upstream_status=status)
     kind = _body_kind(headers, body)
@@ -178,7 +178,8 @@ def _device_blocked(headers: dict[str, str], body: bytes) -> bool:
     return _body_kind(headers, body) != "protobuf" and _DEVICE_BLOCKED.encode() in body[:4096]
 
 
-def _classify_status(status: int, headers: dict[str, str], body: bytes) -> Refusal:
+def classify_error_status(status: int, headers: dict[str, str], body: bytes) -> Refusal:
+    """Any non-200 TikTok answer."""
     if status >= 500:
         return Refusal(RefusalCode.UPSTREAM_5XX, f"HTTP {status}", status)
     if _looks_like_captcha(body) and _body_kind(headers, body) != "protobuf":

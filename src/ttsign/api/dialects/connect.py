@@ -56,11 +56,9 @@ async def _connect(request: Request, svc: Services, query: ConnectQuery) -> Resp
         return error_response(
             400, "unsupported_platform", "platform=mobile needs session forwarding; use web", request_id
         )
-    if not query.room_id or query.room_id == "0":
-        detail = "look the room id up first (unique_id lookup is not offered)" if query.unique_id else "missing"
-        return error_response(400, "bad_request", f"room_id: {detail}", request_id)
     result = await svc.connect.connect(
         query.room_id,
+        unique_id=query.unique_id,
         cursor=query.cursor or "",
         internal_ext=query.internal_ext or "",
         user_agent=query.user_agent,

@@ -1,0 +1,79 @@
+"""Room lookup: a streamer's unique id to the id of their room, via `GET {www}/api-live/user/room/`.
+
+Used when a client names the streamer instead of the room (`unique_id=`, Node 2.0-2.3 and the Euler spec).
+The answer is judged by a pure function, tested on bytes like the im/fetch classifier.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import quote, urlencode
+
+from ttsign.upstream.identity import Identity, browser_page_headers
+from ttsign.upstream.refusals import Refusal, RefusalCode, classify_error_status, classify_transport_failure
+from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
+
+API_LIVE_PATH = "/api-live/user/room/"
+_UNIQUE_ID = re.compile(r"[A-Za-z0-9._]{1,64}")
+_USER_NOT_FOUND = 10202
+
+
+def normalise_unique_id(unique_id: str) -> str | None:
+    """`@name` or `name` → `name`; None when it cannot be a TikTok unique id."""
+    candidate = unique_id.strip().removeprefix("@")
+    return candidate if _UNIQUE_ID.fullmatch(candidate) else None
+
+
+def parse_room_lookup(status: int, headers: dict[str, str], body: bytes) -> str | Refusal:
+    """The room id in an api-live answer, or why there is none."""
+    if status != 200:
+        return classify_error_status(status, headers, body)
+    try:
+        document = json.loads(body)
+    except ValueError:
+        # TikTok's WAF answers JSON APIs with an HTML interstitial.
+        kind = RefusalCode.CAPTCHA if body.lstrip()[:1] == b"<" else RefusalCode.MALFORMED_PAYLOAD
+        return Refusal(kind, "room lookup answer is not JSON", status)
+    if not isinstance(document, dict):
+        return Refusal(RefusalCode.MALFORMED_PAYLOAD, "room lookup answer is not an object", status)
+    code = document.get("statusCode")
+    if code == _USER_NOT_FOUND or document.get("message") == "user_not_found":
+        return Refusal(RefusalCode.ROOM_NOT_FOUND, "no such user", status)
+    data = document.get("data")
+    user = data.get("user") if isinstance(data, dict) else None
+    room_id = user.get("roomId") if isinstance(user, dict) else None
+    if code != 0 or not isinstance(room_id, str | int) or not str(room_id).isdigit() or str(room_id) == "0":
+        # A known user without a room id has never gone live (or is not live now).
+        if code == 0:
+            return Refusal(RefusalCode.ROOM_NOT_LIVE, "the user has no live room", status)
+        return Refusal(RefusalCode.MALFORMED_PAYLOAD, f"room lookup statusCode={code!r}", status)
+    return str(room_id)
+
+
+class RoomDirectory:
+    """Looks rooms up on www.tiktok.com as an identity's browser."""
+
+    def __init__(self, transport: Transport, *, www_base: str) -> None:
+        self._transport = transport
+        self._base = www_base.rstrip("/")
+
+    def build_request(self, identity: Identity, unique_id: str) -> UpstreamRequest:
+        params = {"aid": "1988", "app_name": "tiktok_web", **identity.profile.browser_query()}
+        params.update({"uniqueId": unique_id, "sourceType": "54"})
+        headers = {**browser_page_headers(identity.profile), "Accept": "application/json, text/plain, */*"}
+        cookie = identity.cookies.header()
+        if cookie:
+            headers["Cookie"] = cookie
+        url = f"{self._base}{API_LIVE_PATH}?{urlencode(params, quote_via=quote, safe='')}"
+        return UpstreamRequest("GET", url, headers, identity.profile.impersonate)
+
+    async def room_id_of(self, identity: Identity, unique_id: str) -> str | Refusal:
+        try:
+            response = await self._transport.send(self.build_request(identity, unique_id))
+        except TransportTimeout as exc:
+            return classify_transport_failure(timed_out=True, detail=f"room lookup: {exc}")
+        except TransportError as exc:
+            return classify_transport_failure(timed_out=False, detail=f"room lookup: {exc}")
+        identity.absorb(response.header_list("set-cookie"), None)
+        return parse_room_lookup(response.status, response.first_headers, response.body)
