@@ -217,3 +217,19 @@ async def test_unknown_unique_id_is_room_not_found(client: httpx.AsyncClient, ti
     response = await client.get("/webcast/fetch", params={"unique_id": "nobody_here"})
     assert response.status_code == 404 and response.json()["reason"] == "room_not_found"
     assert tiktok.fetches == []
+
+
+async def test_browser_user_agent_header_is_used_when_no_param(client: httpx.AsyncClient, tiktok: FakeTikTok) -> None:
+    # TikTokLive 5.x sends the whole TikTok query from its browser-like HTTP client.
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    params = {"aid": "1988", "room_id": "5", "client": "ttlive-python", "uuc": "1", "apiKey": "", "msToken": ""}
+    response = await client.get("/webcast/fetch/", params=params, headers={"User-Agent": firefox})
+    assert response.status_code == 200
+    assert tiktok.fetches[0].headers["User-Agent"] == firefox
+
+
+async def test_library_user_agent_header_falls_back_to_the_default(
+    client: httpx.AsyncClient, tiktok: FakeTikTok
+) -> None:
+    await client.get("/webcast/fetch", params={"room_id": "5"}, headers={"User-Agent": "TikTokLive.py/7.0.1"})
+    assert tiktok.fetches[0].headers["User-Agent"].startswith("Mozilla/5.0")

@@ -41,7 +41,9 @@ class ConnectQuery:
             unique_id=params.get("unique_id"),
             cursor=params.get("cursor"),
             internal_ext=params.get("internal_ext"),
-            user_agent=params.get("user_agent"),
+            # Old clients (TikTokLive 4.x-6.2) send no user_agent param: their request itself carries the
+            # browser UA they will use on the WebSocket. New clients' own UA fails profiling and is ignored.
+            user_agent=params.get("user_agent") or request.headers.get("user-agent"),
             platform=params.get("platform"),
             session_id=params.get("session_id"),
         )
