@@ -211,12 +211,13 @@ def run_python_client(
     api_key: str | None = None,
     timeout: float = 30,
     extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> ClientRun:
     argv = [PYTHON, str(PYTHON_CLIENT), "--web", web, "--sign", sign, "--unique-id", unique_id]
     argv += ["--timeout", str(timeout), *(extra or [])]
     if api_key:
         argv += ["--api-key", api_key]
-    return _run_driver(argv, timeout, None, ROOT)
+    return _run_driver(argv, timeout, env, ROOT)
 
 
 def node_missing() -> str | None:
@@ -237,11 +238,13 @@ def run_node_client(
     api_key: str | None = None,
     timeout: float = 30,
     extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> ClientRun:
+    """``env`` reaches the connector too, e.g. {"WS_CONNECT_TIMEOUT_MS": "3000"} for a hanging handshake."""
     argv = ["node", str(NODE_CLIENT), "--web", web, "--sign", sign, "--unique-id", unique_id]
     argv += ["--timeout", str(timeout), *(extra or [])]
     if tls_url:
         argv += ["--tls-url", tls_url]
     if api_key:
         argv += ["--api-key", api_key]
-    return _run_driver(argv, timeout, None, NODE_DIR)
+    return _run_driver(argv, timeout, env, NODE_DIR)
