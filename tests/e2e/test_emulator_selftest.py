@@ -159,3 +159,12 @@ def test_abnormal_close_reaches_both_clients(emulator, stub_scenario, needs_node
     node = run_node_client(emu.url, emu.url, tls_url=emu.tls_url, timeout=20)
     assert node.events[-1]["event"] == "disconnected"
     assert node.events[-1]["code"] == 4001
+
+
+def test_node_client_over_plain_http_with_the_downgrade_hook(emulator, stub_scenario, needs_node) -> None:
+    # No TLS listener: the driver's got hook turns the connector's forced https back into http.
+    emu = emulator(stub_scenario, tls=False)
+    assert emu.tls_url is None
+    run = run_node_client(emu.url, emu.url, timeout=30)
+    assert_ok(run)
+    assert run.pairs() == node_events(stub_scenario)
