@@ -210,3 +210,24 @@ async def test_timeline_starts_after_grace_without_enter_room(start_emulator) ->
         assert push.payload_type == "msg"
     start = (await emu.log("timeline_start"))[-1]
     assert start["entered"] is False
+
+
+async def test_optional_heartbeat_timeout_closes_a_silent_session(start_emulator) -> None:
+    scenario = {**SCENARIO, "timeline": [], "websocket": {**SCENARIO["websocket"], "heartbeat_timeout_s": 0.5}}
+    emu = await start_emulator(scenario, strict=False)
+    async with connect(ws_url(emu.url)) as ws:
+        await ws.send(enter_room())
+        await read_frame(ws)
+        # Heartbeats keep it open...
+        for seq in range(1, 4):
+            await ws.send(
+                frame("hb", pb.HeartBeatMessage(room_id=int(ROOM), send_packet_seq_id=seq).SerializeToString())
+            )
+            await asyncio.sleep(0.3)
+        assert not await emu.log("heartbeat_timeout")
+        # ...silence closes it.
+        with pytest.raises(ConnectionClosed) as excinfo:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert excinfo.value.rcvd is not None
+    assert excinfo.value.rcvd.code == 4001
+    assert len(await emu.log("heartbeat_timeout")) == 1

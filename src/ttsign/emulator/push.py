@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gzip
 import itertools
+import time
 from typing import Any
 
 from starlette.responses import Response
@@ -61,6 +62,7 @@ class PushSession:
         self.ending = asyncio.Event()
         self._frames = 0
         self._send_lock = asyncio.Lock()
+        self._last_heartbeat = time.monotonic()
 
     # ---- sending ----
 
@@ -140,6 +142,8 @@ class PushSession:
             log_id=str(frame.log_id),
             decoded=decoded,
         )
+        if frame.payload_type == "hb":
+            self._last_heartbeat = time.monotonic()
         if frame.payload_type == "im_enter_room":
             self._frames += 1
             resp = pb.WebcastPushFrame(
@@ -172,8 +176,23 @@ class PushSession:
             if not await self._wait(step.after) or not await self.push(step) or self.ending.is_set():
                 return
 
+    async def _watch_heartbeats(self, limit: float, code: int) -> None:
+        while not self.closed.is_set():
+            idle = time.monotonic() - self._last_heartbeat
+            if idle >= limit:
+                self.emu.log.add("heartbeat_timeout", session=self.id, idle_s=round(idle, 3))
+                await self.close(code, "heartbeat timeout")
+                return
+            await self._wait(limit - idle)
+
     async def run(self) -> None:
         receiver = asyncio.create_task(self._receive_loop())
+        opts = self.emu.scenario.websocket
+        watchdog = None
+        if opts.heartbeat_timeout_s is not None:
+            watchdog = asyncio.create_task(
+                self._watch_heartbeats(opts.heartbeat_timeout_s, opts.heartbeat_timeout_close)
+            )
         try:
             await self._play()
             end = self.emu.scenario.end
@@ -188,6 +207,8 @@ class PushSession:
             if self.ending.is_set() and await self._wait(end.wait_client_close_s):
                 await self.close(end.then_close)
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             if not receiver.done():
                 # Give the close handshake a moment to deliver the client's close frame before we stop reading.
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):

@@ -66,6 +66,9 @@ class WebsocketOptions(_Model):
     strict: WsStrict = Field(default_factory=WsStrict)
     # If the client enters no room within this time the timeline starts anyway.
     enter_room_grace_s: float = Field(default=2.0, ge=0)
+    # Optional: close a session whose client sent no heartbeat for this long (TikTok's real rule is unknown).
+    heartbeat_timeout_s: float | None = Field(default=None, gt=0, le=600)
+    heartbeat_timeout_close: int = Field(default=4001, ge=1000, le=4999)
 
     @model_validator(mode="after")
     def _route_params_non_empty(self) -> WebsocketOptions:
