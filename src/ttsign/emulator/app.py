@@ -47,7 +47,9 @@ def endpoint(route: faults.RouteKey, handler: Handler, *, stub: bool = False) ->
         client = request.scope.get("client")
         fault = emu.scenario.faults.for_route(route)
         try:
-            outcome, response = await faults.apply(fault, emu.hit(route), lambda: emu.abort_client(client))
+            outcome, response = await faults.apply(
+                fault, emu.hit(route), lambda: emu.abort_client(client), emu.stopping
+            )
         except faults.AbortConnection as exc:
             _log_request(emu, request, route, None, fault=str(exc))
             return Response(b"", status_code=500)  # never reaches the client: its connection is gone

@@ -22,6 +22,7 @@ Route keys: ``cookie`` (GET /), ``live_html`` (/@user/live), ``user_html`` (/@id
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Literal
 
@@ -100,12 +101,15 @@ class AbortConnection(Exception):
     """Raised by a route to have the connection reset (RST) instead of answered."""
 
 
-async def apply(fault: RouteFault | None, hit: int, abort: Callable[[], bool]) -> tuple[str, Response | None]:
+async def apply(
+    fault: RouteFault | None, hit: int, abort: Callable[[], bool], stopping: asyncio.Event | None = None
+) -> tuple[str, Response | None]:
     """Run the fault for the ``hit``-th request (1-based) to a route.
 
     Returns ``(outcome, response)``: the outcome name for the log ("" when none applies) and the response to
     send instead of the normal one, or None to carry on normally. A reset aborts the transport through
-    ``abort`` and raises AbortConnection so the caller sends nothing.
+    ``abort`` and raises AbortConnection so the caller sends nothing. A hang ends early once ``stopping`` is
+    set, so shutting the emulator down never waits for a fault.
     """
     if fault is None or (fault.times is not None and hit > fault.times):
         return "", None
@@ -115,7 +119,8 @@ async def apply(fault: RouteFault | None, hit: int, abort: Callable[[], bool]) -
     if outcome is None:
         return "latency" if fault.latency_ms else "", None
     if outcome == "timeout_s":
-        await asyncio.sleep(fault.timeout_s or 0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for((stopping or asyncio.Event()).wait(), fault.timeout_s)
         abort()
         raise AbortConnection(outcome)
     if outcome == "reset":

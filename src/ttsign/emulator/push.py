@@ -249,7 +249,9 @@ async def push_endpoint(ws: WebSocket) -> None:
     client = ws.scope.get("client")
     fault = emu.scenario.faults.for_route("ws_handshake")
     try:
-        outcome, response = await faults.apply(fault, emu.hit("ws_handshake"), lambda: emu.abort_client(client))
+        outcome, response = await faults.apply(
+            fault, emu.hit("ws_handshake"), lambda: emu.abort_client(client), emu.stopping
+        )
     except faults.AbortConnection as exc:
         emu.log.add("fault", route="ws_handshake", fault=str(exc))
         return

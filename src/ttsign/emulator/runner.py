@@ -81,6 +81,7 @@ async def serve(
         ready = {"event": "ready", "service": "emulator", "url": emu.plain_url, "tls_url": emu.tls_url}
         print(json.dumps(ready), flush=True)
         await stop.wait()
+    emu.stopping.set()
     for server, _ in servers:
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)

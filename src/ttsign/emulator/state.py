@@ -35,6 +35,8 @@ class Emulator:
     fetch_count: int = 0
     # (client host, client port) -> transport, filled by the runner's HTTP protocol, so a fault can reset it.
     transports: dict[tuple[str, int], asyncio.Transport] = field(default_factory=dict)
+    # Set when shutting down, so injected hangs end at once instead of holding the shutdown.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def push_server(self) -> str:
