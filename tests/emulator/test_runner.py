@@ -49,3 +49,34 @@ def test_bad_scenario_is_a_one_line_error(tmp_path: Path) -> None:
     assert done.stdout == ""
     assert "ghost" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_shutdown_does_not_wait_for_an_injected_hang(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    scenario = tmp_path / "hang.yaml"
+    scenario.write_text("faults: {room_info: {timeout_s: 100}}\n")
+    proc = Proc([TTSIGN, "emulate", "--port", "0", "--scenario", str(scenario)], name="emulator").start()
+    try:
+        url = proc.wait_ready()["url"]
+        errors: list[BaseException] = []
+
+        def hang() -> None:
+            try:
+                httpx.get(url + "/webcast/room/info/?room_id=1", timeout=30)
+            except httpx.HTTPError as exc:
+                errors.append(exc)
+
+        caller = threading.Thread(target=hang)
+        caller.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        proc.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        assert proc.process.wait(10) == 0  # type: ignore[union-attr]
+        assert time.monotonic() - started < 5
+        caller.join(10)
+        assert errors, "the hanging request must end with a dropped connection, not an answer"
+        assert "Traceback" not in proc.stderr_text()
+    finally:
+        proc.stop()
