@@ -51,3 +51,7 @@ proto: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(NODE_E2E)/node_modules
+
+# Older real clients for tests/e2e/test_client_versions.py: per-version venvs in .venv-e2e/, npm ci in tests/e2e/node*/.
+e2e-deps:
+	bash scripts/e2e-deps.sh
