@@ -85,7 +85,7 @@ _ENDS = ("stream_ended", "stream_suspended")
 def _events(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for step in steps:
-        out.extend(step["batch"] if "batch" in step else [step])
+        out.extend(step.get("batch", [step]))
     return out
 
 

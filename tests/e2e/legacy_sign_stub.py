@@ -28,8 +28,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ttsign.signing import BrowserProfile, ProfileError, default_profile, generate_ms_token, profile_from_user_agent
-from ttsign.signing import sign_request
+from ttsign.signing import (
+    BrowserProfile,
+    ProfileError,
+    default_profile,
+    generate_ms_token,
+    profile_from_user_agent,
+    sign_request,
+)
 
 REQUESTS: list[dict[str, object]] = []
 
