@@ -78,6 +78,7 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path: Path, monkeypatch: pytes
         {"upstream_total_timeout_s": 0},
         {"port": 70000},
         {"session_id_policy": "forward"},
+        {"default_profile": "netscape4"},
     ],
 )
 def test_invalid_settings(kwargs: dict[str, object]) -> None:

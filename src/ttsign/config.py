@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ttsign.signing import DEFAULT_PROFILES
+
 CONFIG_FILE_ENV = "TTSIGN_CONFIG_FILE"
 
 
@@ -98,6 +100,13 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"base URL must start with http:// or https://, got {value!r}")
+        return value
+
+    @field_validator("default_profile")
+    @classmethod
+    def _known_profile(cls, value: str | None) -> str | None:
+        if value is not None and value not in DEFAULT_PROFILES:
+            raise ValueError(f"unknown profile {value!r}; known: {', '.join(DEFAULT_PROFILES)}")
         return value
 
     @model_validator(mode="after")

@@ -32,3 +32,23 @@ def test_ready_line_is_one_json_object() -> None:
         "url": f"http://127.0.0.1:{port}",
         "tls_url": None,
     }
+
+
+def test_bad_configuration_exits_2_with_a_clear_message() -> None:
+    import os
+    import subprocess
+
+    from tests.e2e.harness import TTSIGN
+
+    done = subprocess.run(
+        [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0"],
+        env={**os.environ, "TTSIGN_DEFAULT_PROFILE": "netscape4"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "unknown profile 'netscape4'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""  # no ready line

@@ -18,6 +18,7 @@ from collections.abc import Coroutine, Generator
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from ttsign.api.app import create_app
 from ttsign.config import Settings
@@ -76,8 +77,7 @@ async def _announce_when_started(server: uvicorn.Server, sock: socket.socket) ->
     sys.stdout.flush()
 
 
-async def serve(settings: Settings, sock: socket.socket) -> None:
-    app = create_app(settings)
+async def serve(app: FastAPI, sock: socket.socket) -> None:
     config = uvicorn.Config(
         app,
         log_config=None,  # keep our stderr logging; uvicorn's default sends access logs to stdout
@@ -108,15 +108,20 @@ def configure_logging(level: str) -> None:
 
 def run(host: str, port: int, upstream: str | None = None) -> None:
     """Entry point of `ttsign serve` (see the process contract in the module docstring)."""
-    settings = Settings(host=host, port=port, upstream=upstream) if upstream else Settings(host=host, port=port)
+    try:
+        settings = Settings(host=host, port=port, upstream=upstream) if upstream else Settings(host=host, port=port)
+    except ValueError as exc:  # pydantic's ValidationError and ConfigFileError: say what, no traceback
+        print(f"ttsign serve: invalid configuration: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     configure_logging(settings.log_level)
+    app = create_app(settings)
     try:
         sock = bind_socket(settings.host, settings.port)
     except OSError as exc:
-        logger.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc)
-        raise SystemExit(1) from exc
+        logger.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc.strerror or exc)
+        raise SystemExit(1) from None
     try:
-        _run_loop(serve(settings, sock))
+        _run_loop(serve(app, sock))
     finally:
         sock.close()
 
