@@ -79,6 +79,7 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path: Path, monkeypatch: pytes
         {"port": 70000},
         {"session_id_policy": "forward"},
         {"default_profile": "netscape4"},
+        {"log_level": "chatty"},
     ],
 )
 def test_invalid_settings(kwargs: dict[str, object]) -> None:

@@ -102,6 +102,14 @@ class Settings(BaseSettings):
             raise ValueError(f"base URL must start with http:// or https://, got {value!r}")
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+            raise ValueError("log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
     @field_validator("default_profile")
     @classmethod
     def _known_profile(cls, value: str | None) -> str | None:
