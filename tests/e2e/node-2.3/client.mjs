@@ -1,11 +1,17 @@
-// Drive the real, unmodified tiktok-live-connector (npm 2.5.0) against loopback URLs; one JSON line per event.
+// Drive the real, unmodified tiktok-live-connector (npm 2.3.0-beta1, the only published 2.3.x) against loopback
+// URLs; one JSON line per event. Same flags and output as ../node/client.mjs (2.5.0), plus --euler-room-id.
 //
 // Usage:
 //   node client.mjs --web http://127.0.0.1:E --sign http://127.0.0.1:S --unique-id emu_streamer
 //        [--tls-url https://127.0.0.1:T] [--api-key KEY] [--timeout 30] [--no-room-info] [--gift-info] [--ping-ms 500]
+//        [--euler-room-id]
 //
-// The connector forces https for loopback hosts (spec §2.2). With --tls-url it talks to the emulator's TLS
-// listener (self-signed: rejectUnauthorized false); without it, a got hook downgrades https to http.
+// 2.3 talks to the sign server through @eulerstream/euler-api-sdk 0.3.0: GET {sign}/webcast/fetch (client=ttlive-node,
+// room_id, cursor, user_agent, client_enter, platform) for the first fetch, GET {sign}/webcast/room_id?uniqueId= as
+// the last room-id fallback (--euler-room-id skips the HTML and api-live sources so that fallback runs), and
+// POST {sign}/webcast/sign_url for signed requests (see sign_url.mjs). Its --gift-info gift list is NOT signed.
+// Like 2.5.0, the connector forces https for loopback hosts (spec §2.2; same isSecure/getBaseUrl code in 2.3).
+// With --tls-url it talks to the emulator's TLS listener (self-signed: rejectUnauthorized false); without it, a got hook downgrades https to http.
 // Every event prints {"event": name, ...fields}; the last line is the outcome:
 // {"event":"outcome","ok":true} after a clean disconnect, or {"event":"outcome","ok":false,"error":<class>,"message":...}.
 // Exit status: 0 ok, 3 client error, 4 timeout.
@@ -23,6 +29,7 @@ function parseArgs(argv) {
     timeout: Number(env.TTSIGN_E2E_TIMEOUT || 30),
     roomInfo: true,
     giftInfo: false,
+    eulerRoomId: false,
     pingMs: env.TTSIGN_E2E_NODE_PING_MS ? Number(env.TTSIGN_E2E_NODE_PING_MS) : undefined,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -37,6 +44,7 @@ function parseArgs(argv) {
     else if (flag === '--no-room-info') args.roomInfo = false;
     else if (flag === '--ping-ms') args.pingMs = Number(next());
     else if (flag === '--gift-info') args.giftInfo = true;
+    else if (flag === '--euler-room-id') args.eulerRoomId = true;
     else throw new Error(`unknown argument ${flag}`);
   }
   if (!args.web || !args.sign) throw new Error('--web and --sign are required');
@@ -87,8 +95,12 @@ async function main() {
   const { TikTokLiveConnection, RoomIdRouteConfig, IsLiveRouteConfig, SignConfig } = connector;
   SignConfig.basePath = args.sign.replace(/\/$/, '');
   if (args.apiKey) SignConfig.apiKey = args.apiKey;
-  RoomIdRouteConfig.skipFetchRoomIdFromEulerRoute = true;
+  RoomIdRouteConfig.skipFetchRoomIdFromEulerRoute = !args.eulerRoomId;
   IsLiveRouteConfig.skipFetchRoomIdFromEulerRoute = true;
+  if (args.eulerRoomId) {
+    RoomIdRouteConfig.skipFetchRoomInfoFromHtmlRoute = true;
+    RoomIdRouteConfig.skipFetchRoomInfoFromApiLiveRoute = true;
+  }
 
   const host = new URL(args.tlsUrl || args.web).host;
   const webClientOptions = args.tlsUrl
@@ -98,7 +110,7 @@ async function main() {
     webConfigOverrides: { TIKTOK_HOST_WEB: host, TIKTOK_HOST_WEBCAST: host },
     webClientOptions,
     fetchRoomInfoOnConnect: args.roomInfo,
-    // Signs the gift-list URL through POST {sign}/tiktok/sign_url, then fetches it from the web host.
+    // 2.3 fetches the gift list unsigned (GET webcast/gift/list/ on the web host).
     enableExtendedGiftInfo: args.giftInfo,
     processInitialData: true,
     // The connector's first heartbeat comes 10 s after open; tests that check heartbeats shorten it.
