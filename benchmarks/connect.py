@@ -94,8 +94,9 @@ class Connection:
 Prepare = Callable[[], tuple[str, dict[str, str]]]
 
 
-async def run(base: str, prepare: Prepare, total: int, concurrency: int) -> list[float]:
-    """Closed loop: `concurrency` workers share `total` requests; returns per-request latency in ms."""
+async def run(base: str, prepare: Prepare, total: int, concurrency: int, think_s: float = 0.0) -> list[float]:
+    """Closed loop: `concurrency` workers share `total` requests (each pausing `think_s` between
+    requests, like clients that connect now and then); returns per-request latency in ms."""
     latencies: list[float] = []
     remaining = [total]
     failures: list[str] = []
@@ -111,6 +112,8 @@ async def run(base: str, prepare: Prepare, total: int, concurrency: int) -> list
                 latencies.append((time.perf_counter() - started) * 1000)
                 if status != 200 or not body:
                     failures.append(f"{status} {body[:200]!r}")
+                if think_s:
+                    await asyncio.sleep(think_s)
         finally:
             conn.close()
 
@@ -183,7 +186,7 @@ def report(name: str, values: list[float]) -> None:
     )
 
 
-async def measure(emulator: Proc, server: Proc, total: int, concurrency: int) -> None:
+async def measure(emulator: Proc, server: Proc, total: int, concurrency: int, think_s: float) -> None:
     direct = await direct_preparer(emulator.url)
     through = through_preparer()
     # Warm up both paths (identity bootstrap, connection pools, JIT-free but cache-warm code paths).
@@ -191,11 +194,13 @@ async def measure(emulator: Proc, server: Proc, total: int, concurrency: int) ->
     await run(server.url, through, 200, concurrency)
     for label, conc in (("concurrency 1", 1), (f"concurrency {concurrency}", concurrency)):
         n = total if conc == concurrency else min(total, 300)
-        direct_ms = await run(emulator.url, direct, n, conc)
+        think = think_s if conc == concurrency else 0.0
+        direct_ms = await run(emulator.url, direct, n, conc, think)
         cpu_before = server.cpu_s()
-        through_ms = await run(server.url, through, n, conc)
+        through_ms = await run(server.url, through, n, conc, think)
         cpu_ms = (server.cpu_s() - cpu_before) / n * 1000
-        print(f"{label} ({n} connects each):")
+        paced = f", {think * 1000:g} ms between a worker's connects" if think else ""
+        print(f"{label} ({n} connects each{paced}):")
         report("direct", direct_ms)
         report("ttsign", through_ms)
         added50 = pct(through_ms, 50) - pct(direct_ms, 50)
@@ -209,13 +214,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--think-ms", type=float, default=0.0, help="pause per worker between connects (0: saturating closed loop)"
+    )
     args = parser.parse_args()
     emulator = Proc("emulate", "--port", "0")
     try:
         server = Proc("serve", "--port", "0", "--upstream", emulator.url)
         try:
             print(f"emulator {emulator.url}  ttsign {server.url}  cpus={os.cpu_count()}")
-            asyncio.run(measure(emulator, server, args.requests, args.concurrency))
+            asyncio.run(measure(emulator, server, args.requests, args.concurrency, args.think_ms / 1000))
         finally:
             server.stop()
     finally:
