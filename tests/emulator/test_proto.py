@@ -107,3 +107,35 @@ def test_control_and_member_enums_match() -> None:
     )
     assert int(member.action) == 1
     assert member.member_count == 77
+
+
+def test_generated_module_matches_the_schema(tmp_path) -> None:
+    """The committed webcast_pb2.py/.pyi are what `make proto` produces from webcast.proto (not stale)."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("grpc_tools")
+    src = Path(__file__).resolve().parents[2] / "src"
+    plugin = shutil.which("protoc-gen-mypy") or str(Path(sys.executable).parent / "protoc-gen-mypy")
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{src}",
+            f"--plugin=protoc-gen-mypy={plugin}",
+            f"--python_out={out}",
+            f"--mypy_out={out}",
+            str(src / "ttsign" / "proto" / "webcast.proto"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    for name in ("webcast_pb2.py", "webcast_pb2.pyi"):
+        fresh = (out / "ttsign" / "proto" / name).read_text()
+        assert fresh == (src / "ttsign" / "proto" / name).read_text(), f"{name} is stale: run `make proto`"
