@@ -47,7 +47,8 @@ demo: $(STAMP) node-deps
 	$(BIN)/python scripts/demo.py
 
 proto: $(STAMP)
-	$(BIN)/python -m grpc_tools.protoc -Isrc --python_out=src --mypy_out=src src/ttsign/proto/webcast.proto
+	$(BIN)/python -m grpc_tools.protoc -Isrc --plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --python_out=src --mypy_out=src \
+		src/ttsign/proto/webcast.proto
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(NODE_E2E)/node_modules

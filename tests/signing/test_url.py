@@ -79,3 +79,13 @@ def test_signatures_are_appended_after_ms_token_in_order_and_sent_url_keeps_bsid
 def test_trailing_ampersand_and_duplicates_are_kept() -> None:
     assert urls.strip_params("a=1&a=2&X-Bogus=x&", frozenset({"X-Bogus"})) == "a=1&a=2&"
     assert urls.find_param("a=1&a=2", "a") == "2"
+
+
+def test_browser_params_with_plus_for_space_verify() -> None:
+    profile = default_profile()
+    version = profile.browser_version.replace(" ", "+").replace("(", "%28").replace(")", "%29").replace(";", "%3B")
+    url = f"https://webcast.tiktok.com/webcast/x/?aid=1988&browser_name=Mozilla&browser_version={version}"
+    signed = sign_request("GET", url, "", profile, now_ms=1_767_225_600_000, rng=random.Random(2), ms_token="A" * 148)
+    from ttsign.signing import verify_request
+
+    assert verify_request(signed.url, "", profile.user_agent, now_ms=1_767_225_600_000).ok

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import unquote
 
 from ttsign.signing import url as urls
 from ttsign.signing import xbogus, xgnarly
@@ -164,7 +163,7 @@ def _verify_ms_token(checks: _Checks, query: str, policy: VerifyPolicy) -> None:
         if policy.require_ms_token:
             checks.add("ms_token.present", False, "no msToken parameter")
         return
-    checks.add("ms_token.format", is_valid_ms_token(unquote(token)), "msToken is not a well-formed token")
+    checks.add("ms_token.format", is_valid_ms_token(urls.unquote_value(token)), "msToken is not a well-formed token")
 
 
 def _verify_browser_params(checks: _Checks, query: str, ua: str) -> None:
@@ -178,5 +177,5 @@ def _verify_browser_params(checks: _Checks, query: str, ua: str) -> None:
         ("browser_version", profile.browser_version),
     ):
         raw = urls.find_param(query, param)
-        sent = unquote(raw) if raw is not None else None
+        sent = urls.unquote_value(raw) if raw is not None else None
         checks.add(f"browser.{param}", sent == expected, f"{param}={sent!r} does not match the User-Agent")
