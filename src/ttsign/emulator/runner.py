@@ -25,7 +25,9 @@ from ttsign.emulator.transport import WebSocketProtocol, tracking_http_protocol
 def bind(host: str, port: int) -> socket.socket:
     """Bind (not listen) so that port 0 is resolved before the ready line is printed."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(
+        family, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )  # asyncio sets TCP_NODELAY only for IPPROTO_TCP
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
