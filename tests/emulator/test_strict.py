@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import pytest
 
 from ttsign.proto import webcast_pb2 as pb
+from ttsign.signing import xgnarly
 
 ROOM = "7390000000000000001"
 
@@ -90,3 +93,44 @@ async def test_offline_and_unknown_rooms_answer_webcast_json(start_emulator) -> 
     live = await start_emulator(strict=False)
     body = (await live.http.get("/webcast/im/fetch/?room_id=123")).json()
     assert body == {"status_code": 30001, "message": "room not found", "data": {}}
+
+
+async def test_gnarly_version_allow_list_refuses_other_signer_versions(start_emulator) -> None:
+    path, ua = (await start_emulator()).signed_fetch_url()
+    version = _gnarly_version(path)
+    emu = await start_emulator({"strict": {"gnarly_versions": ["4.0.0"]}})
+    ttwid = await emu.ttwid()
+    path, ua = emu.signed_fetch_url()
+    response = await emu.http.get(path, headers={"User-Agent": ua, "Cookie": f"ttwid={ttwid}"})
+    assert (response.status_code, response.content) == (200, b"")
+    check = (await emu.log("strict_check"))[-1]
+    assert check["failed"] == ["x_gnarly.version"]
+    assert version in check["details"]["x_gnarly.version"]
+    allowed = await start_emulator({"strict": {"gnarly_versions": [version]}})
+    ttwid = await allowed.ttwid()
+    path, ua = allowed.signed_fetch_url()
+    response = await allowed.http.get(path, headers={"User-Agent": ua, "Cookie": f"ttwid={ttwid}"})
+    assert pb.ProtoMessageFetchResult.FromString(response.content).is_first
+
+
+@pytest.mark.parametrize(("skew", "refused"), [(3600, True), (-3600, True), (60, False)])
+async def test_clock_skew_moves_the_timestamp_window(start_emulator, skew, refused) -> None:
+    emu = await start_emulator({"strict": {"clock_skew_s": skew, "window_s": 300}})
+    ttwid = await emu.ttwid()
+    path, ua = emu.signed_fetch_url()
+    response = await emu.http.get(path, headers={"User-Agent": ua, "Cookie": f"ttwid={ttwid}"})
+    check = (await emu.log("strict_check"))[-1]
+    if refused:
+        assert response.content == b""
+        assert sorted(check["failed"]) == ["x_bogus.time", "x_gnarly.time"]
+    else:
+        assert check["ok"] is True
+        assert pb.ProtoMessageFetchResult.FromString(response.content).is_first
+
+
+def _gnarly_version(path: str) -> str:
+    """The payload version inside the X-Gnarly of a signed path (decoded with the signing package)."""
+    token = unquote(path.split("X-Gnarly=", 1)[1].split("&", 1)[0])
+    version = xgnarly.decode(token).fields.get(9)
+    assert isinstance(version, str)
+    return version

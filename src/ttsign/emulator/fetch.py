@@ -47,7 +47,7 @@ async def im_fetch(request: Request, emu: Emulator) -> Response:
         request.cookies,
         emu.cookies,
         now_ms=now_ms(),
-        window_s=emu.scenario.strict.window_s,
+        options=emu.scenario.strict,
     )
     emu.log.add("strict_check", path=request.url.path, enforced=emu.strict, **outcome.as_log())
     if not outcome.ok and emu.strict:

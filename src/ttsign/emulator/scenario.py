@@ -202,8 +202,18 @@ class End(_Model):
 
 
 class StrictHttp(_Model):
+    """How strictly /webcast/im/fetch/ is checked, and how a failure is answered.
+
+    ``gnarly_versions`` and ``clock_skew_s`` model TikTok moving on: a signer version it no longer accepts,
+    or a server clock far from the signer's, so a test can make a correctly computed signature fail.
+    """
+
     reject_with: Literal["empty_200", "403"] = "empty_200"
     window_s: int = Field(default=300, gt=0)
+    # X-Gnarly payload versions accepted; None = every version ttsign.signing knows.
+    gnarly_versions: list[str] | None = Field(default=None, min_length=1)
+    # Added to the emulator's clock for the timestamp-window checks (seconds, may be negative).
+    clock_skew_s: int = Field(default=0, ge=-86_400, le=86_400)
 
 
 class Scenario(_Model):

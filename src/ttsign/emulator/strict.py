@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from ttsign.emulator.cookies import CookieIssuer
+from ttsign.emulator.scenario import StrictHttp
 from ttsign.signing import VerifyPolicy, verify_request
 
 
@@ -36,6 +37,13 @@ class Outcome:
         }
 
 
+def verify_policy(options: StrictHttp) -> VerifyPolicy:
+    """The signature policy of a scenario's ``strict`` block (defaults: whatever ttsign.signing accepts)."""
+    if options.gnarly_versions is None:
+        return VerifyPolicy(window_s=options.window_s)
+    return VerifyPolicy(window_s=options.window_s, gnarly_versions=frozenset(options.gnarly_versions))
+
+
 def check_im_fetch(
     raw_query: str,
     body: str,
@@ -44,11 +52,13 @@ def check_im_fetch(
     issuer: CookieIssuer,
     *,
     now_ms: int,
-    window_s: int,
+    options: StrictHttp,
 ) -> Outcome:
     names: list[str] = []
     failures: list[tuple[str, str]] = []
-    verification = verify_request(raw_query, body, user_agent, now_ms=now_ms, policy=VerifyPolicy(window_s=window_s))
+    # A skewed clock: the emulator judges the signature timestamps against its own (shifted) time.
+    skewed_ms = now_ms + options.clock_skew_s * 1000
+    verification = verify_request(raw_query, body, user_agent, now_ms=skewed_ms, policy=verify_policy(options))
     for check in verification.checks:
         names.append(check.name)
         if not check.ok:
