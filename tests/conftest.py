@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 VECTORS = Path(__file__).parent / "vectors"
+
+# Every server a test starts (in-process or as a subprocess, which inherits this environment) keeps its
+# store in a throwaway directory, and the default per-IP limits, which every loopback test shares, are
+# lifted; the tests of limits set their own.
+_STATE = tempfile.mkdtemp(prefix="ttsign-tests-")
+os.environ.setdefault("TTSIGN_STORE_PATH", str(Path(_STATE) / "ttsign.sqlite3"))
+for _name in ("ANONYMOUS_PER_MINUTE", "ANONYMOUS_PER_HOUR", "ANONYMOUS_PER_DAY", "IP_PER_MINUTE", "IP_PER_HOUR"):
+    os.environ.setdefault(f"TTSIGN_{_name}", "1000000")
+os.environ.setdefault("TTSIGN_ANONYMOUS_ROOMS_PER_HOUR", "1000000")
 
 
 def load_vectors(name: str) -> list[dict[str, Any]]:

@@ -18,9 +18,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ttsign.service.policy import DEFAULT_HOSTS, DEFAULT_PATH_PREFIXES
 from ttsign.signing import DEFAULT_PROFILES
 
 CONFIG_FILE_ENV = "TTSIGN_CONFIG_FILE"
+
+
+def _data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
 class ConfigFileError(ValueError):
@@ -91,6 +96,43 @@ class Settings(BaseSettings):
         "Session forwarding is not offered; a session id is never logged.",
     )
     log_level: str = Field(default="INFO", description="stdlib logging level for ttsign's own loggers.")
+
+    # --- store -----------------------------------------------------------------------------------------
+    store_path: Path = Field(
+        default_factory=lambda: _data_home() / "ttsign" / "ttsign.sqlite3",
+        description="SQLite file of the embedded store (API keys, hashed). Default under $XDG_DATA_HOME.",
+    )
+
+    # --- access and rate limits ------------------------------------------------------------------------
+    allow_anonymous: bool = Field(default=True, description="Serve callers without an API key (own limits).")
+    anonymous_per_minute: int | None = Field(default=20, ge=1, description="Anonymous requests per minute per IP.")
+    anonymous_per_hour: int | None = Field(default=300, ge=1, description="Anonymous requests per hour per IP.")
+    anonymous_per_day: int | None = Field(default=2000, ge=1, description="Anonymous requests per day per IP.")
+    anonymous_rooms_per_hour: int | None = Field(
+        default=10, ge=1, description="Distinct rooms one anonymous IP may connect to per hour."
+    )
+    key_per_minute: int | None = Field(default=60, ge=1, description="Default per-key limit per minute.")
+    key_per_hour: int | None = Field(default=2000, ge=1, description="Default per-key limit per hour.")
+    key_per_day: int | None = Field(default=20000, ge=1, description="Default per-key limit per day.")
+    ip_per_minute: int | None = Field(default=600, ge=1, description="Requests per minute from one IP, any key.")
+    ip_per_hour: int | None = Field(default=20000, ge=1, description="Requests per hour from one IP, any key.")
+    jwt_secret: str | None = Field(
+        default=None,
+        repr=False,
+        min_length=32,
+        description="HMAC secret for x-jwt-key tokens; by default one is generated once and kept in the store.",
+    )
+
+    # --- signing policy --------------------------------------------------------------------------------
+    sign_allowed_hosts: tuple[str, ...] = Field(
+        default=DEFAULT_HOSTS, description="Hosts sign_url signs for ('*.example.com' for subdomains)."
+    )
+    sign_allowed_path_prefixes: tuple[str, ...] = Field(
+        default=DEFAULT_PATH_PREFIXES, description="URL path prefixes sign_url signs."
+    )
+    chat_enabled: bool = Field(
+        default=False, description="Offer the chat routes at all (keys must also be enabled for chat)."
+    )
 
     @field_validator("tiktok_www_url", "tiktok_webcast_url", "upstream")
     @classmethod

@@ -76,3 +76,12 @@ async def test_sqlite_file_holds_only_the_hash(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o077 == 0
     reopened = KeyService(SqliteKeyStore(path))
     assert await reopened.authenticate(plaintext) is not None
+
+
+async def test_server_secret_is_created_once_and_shared(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    first, second = SqliteKeyStore(path), SqliteKeyStore(path)
+    value = await first.secret("jwt", lambda: "a" * 40)
+    assert await second.secret("jwt", lambda: "b" * 40) == value == "a" * 40
+    memory = MemoryKeyStore()
+    assert await memory.secret("jwt", lambda: "c") == await memory.secret("jwt", lambda: "d") == "c"

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
 
-from ttsign.api import health
+from ttsign import __version__
+from ttsign.api import accounts, health, openapi
 from ttsign.api.body_limit import BodyLimit
+from ttsign.api.dialects import chat as chat_dialect
 from ttsign.api.dialects import connect as connect_dialect
+from ttsign.api.dialects import rooms as rooms_dialect
+from ttsign.api.dialects import sign_url as sign_url_dialect
 from ttsign.api.errors import install_error_handlers
 from ttsign.api.state import Services
 from ttsign.config import Settings
+from ttsign.service.admission import AccessPolicy, Admission
 from ttsign.service.connect import ConnectService
+from ttsign.service.jwt_auth import JwtAuthority
+from ttsign.service.keys import KeyService
+from ttsign.service.limits import RateLimiter
+from ttsign.service.policy import SigningPolicy
+from ttsign.service.room_lookup import RoomLookupService
+from ttsign.service.sign import SignService
+from ttsign.store.base import KeyStore, Limits
+from ttsign.store.sqlite import SqliteKeyStore
 from ttsign.upstream.identity import IdentityPool, bootstrap_identity
 from ttsign.upstream.rooms import RoomDirectory
 from ttsign.upstream.transport import CurlTransport, Transport, TransportOptions
@@ -25,8 +39,32 @@ from ttsign.upstream.webcast import WebcastClient
 logger = logging.getLogger(__name__)
 
 
-def build_services(settings: Settings, transport: Transport | None = None) -> Services:
-    """Everything the routes need, from settings alone (plus an optional transport for tests)."""
+def access_policy(settings: Settings) -> AccessPolicy:
+    return AccessPolicy(
+        allow_anonymous=settings.allow_anonymous,
+        anonymous_limits=Limits(settings.anonymous_per_minute, settings.anonymous_per_hour, settings.anonymous_per_day),
+        per_ip_limits=Limits(settings.ip_per_minute, settings.ip_per_hour),
+        default_key_limits=Limits(settings.key_per_minute, settings.key_per_hour, settings.key_per_day),
+        anonymous_rooms_per_hour=settings.anonymous_rooms_per_hour,
+    )
+
+
+def open_store(settings: Settings) -> KeyStore:
+    return SqliteKeyStore(settings.store_path)
+
+
+def jwt_loader(settings: Settings, store: KeyStore) -> Callable[[], Awaitable[JwtAuthority]]:
+    async def load() -> JwtAuthority:
+        secret = settings.jwt_secret or await store.secret("jwt", lambda: secrets.token_urlsafe(48))
+        return JwtAuthority(secret.encode("utf-8"))
+
+    return load
+
+
+def build_services(
+    settings: Settings, transport: Transport | None = None, *, store: KeyStore | None = None
+) -> Services:
+    """Everything the routes need, from settings alone (plus an optional transport and store for tests)."""
     if transport is None:
         transport = CurlTransport(
             TransportOptions(
@@ -54,13 +92,40 @@ def build_services(settings: Settings, transport: Transport | None = None) -> Se
         deadline_s=settings.upstream_total_timeout_s,
         rooms=RoomDirectory(transport, www_base=settings.www_base),
     )
-    return Services(settings=settings, transport=transport, pool=pool, connect=connect)
+    store = store or open_store(settings)
+    keys = KeyService(store)
+    limiter = RateLimiter()
+    admission = Admission(keys, limiter, policy=access_policy(settings), jwt=jwt_loader(settings, store))
+    sign = SignService(
+        pool,
+        policy=SigningPolicy(settings.sign_allowed_hosts, settings.sign_allowed_path_prefixes),
+        default_profile_name=settings.default_profile,
+        honour_client_user_agent=settings.honour_client_user_agent,
+        rng=rng,
+    )
+    rooms = RoomLookupService(
+        pool, RoomDirectory(transport, www_base=settings.www_base), default_profile_name=settings.default_profile
+    )
+    return Services(
+        settings=settings,
+        transport=transport,
+        pool=pool,
+        connect=connect,
+        store=store,
+        keys=keys,
+        limiter=limiter,
+        admission=admission,
+        sign=sign,
+        rooms=rooms,
+    )
 
 
-def create_app(settings: Settings | None = None, *, transport: Transport | None = None) -> FastAPI:
-    """A ready ASGI app. `transport` replaces the curl_cffi backend (tests plug a fake here)."""
+def create_app(
+    settings: Settings | None = None, *, transport: Transport | None = None, store: KeyStore | None = None
+) -> FastAPI:
+    """A ready ASGI app. `transport` replaces the curl_cffi backend and `store` the SQLite file (tests)."""
     settings = settings or Settings()
-    services = build_services(settings, transport)
+    services = build_services(settings, transport, store=store)
     if not settings.contact_email:
         logger.warning("contact_email is not set: TikTok gets an empty contact_us= (set TTSIGN_CONTACT_EMAIL)")
 
@@ -68,19 +133,27 @@ def create_app(settings: Settings | None = None, *, transport: Transport | None 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         await services.transport.aclose()
+        await services.store.close()
 
     # redirect_slashes=False: the clients do not follow redirects, so /x and /x/ are both served as-is.
     app = FastAPI(
         title="ttsign",
+        summary="Self-hosted sign server for TikTok LIVE clients (an Euler Stream drop-in).",
+        version=__version__,
         lifespan=lifespan,
         redirect_slashes=False,
-        docs_url=None,
+        docs_url="/docs",
         redoc_url=None,
-        openapi_url=None,
+        openapi_url="/openapi.json",
     )
     app.state.services = services
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(connect_dialect.router)
+    app.include_router(sign_url_dialect.router)
+    app.include_router(rooms_dialect.router)
+    app.include_router(chat_dialect.router)
+    app.include_router(accounts.router)
+    openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     return app

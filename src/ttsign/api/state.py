@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from ttsign.config import Settings
+from ttsign.service.admission import Admission
 from ttsign.service.connect import ConnectService
+from ttsign.service.keys import KeyService
+from ttsign.service.limits import RateLimiter
+from ttsign.service.room_lookup import RoomLookupService
+from ttsign.service.sign import SignService
+from ttsign.store.base import KeyStore
 from ttsign.upstream.identity import IdentityPool
 from ttsign.upstream.transport import Transport
 
@@ -18,6 +24,12 @@ class Services:
     transport: Transport
     pool: IdentityPool
     connect: ConnectService
+    store: KeyStore
+    keys: KeyService
+    limiter: RateLimiter
+    admission: Admission
+    sign: SignService
+    rooms: RoomLookupService
 
 
 def services(request: Request) -> Services:

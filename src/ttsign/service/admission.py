@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ttsign.service.jwt_auth import JwtAuthority, JwtError, JwtGrant
@@ -93,14 +93,15 @@ class Admission:
         limiter: RateLimiter,
         *,
         policy: AccessPolicy | None = None,
-        jwt: JwtAuthority | None = None,
+        jwt: JwtAuthority | Callable[[], Awaitable[JwtAuthority]] | None = None,
         rooms: RoomCap | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
         self.limiter = limiter
         self.policy = policy or AccessPolicy()
-        self.jwt = jwt
+        # An authority, or how to make one on first use (its secret may live in the store).
+        self._jwt = jwt
         self.rooms = rooms or RoomCap(clock)
         self._clock = clock
         self._jwt_uses: dict[str, tuple[int, int]] = {}  # token id -> (connects made, token expiry)
@@ -117,11 +118,18 @@ class Admission:
             return Denied(401, "api_key_required", "this server requires an API key (X-Api-Key header or apiKey=)")
         return Caller(ip)
 
+    async def jwt_authority(self) -> JwtAuthority | None:
+        if self._jwt is None or isinstance(self._jwt, JwtAuthority):
+            return self._jwt
+        self._jwt = await self._jwt()
+        return self._jwt
+
     async def _identify_jwt(self, token: str, ip: str) -> Caller | Denied:
-        if self.jwt is None:
+        authority = await self.jwt_authority()
+        if authority is None:
             return Denied(401, "jwt_not_enabled", "this server does not accept x-jwt-key tokens")
         try:
-            grant = self.jwt.verify(token)
+            grant = authority.verify(token)
         except JwtError as exc:
             return Denied(401, "invalid_jwt", str(exc))
         record = await self.keys.store.by_id(grant.key_id)
@@ -142,7 +150,7 @@ class Admission:
         ip_decision = await self.limiter.hit(f"ip:{ip}", self.policy.per_ip_limits.windows())
         if not ip_decision.allowed:
             return self._over_limit(ip_decision, "too many requests from this address")
-        limits = self._limits_of(caller)
+        limits = self.limits_of(caller)
         decision = await self.limiter.hit(caller.label, limits.windows())
         if not decision.allowed:
             return self._over_limit(decision, "too many requests for this key" if caller.key else "anonymous limit")
@@ -151,7 +159,7 @@ class Admission:
             return capped
         return Admitted(caller, decision.tightest or ip_decision.tightest)
 
-    def _limits_of(self, caller: Caller) -> Limits:
+    def limits_of(self, caller: Caller) -> Limits:
         if caller.key is None:
             return Limits(
                 per_minute=self.policy.anonymous_limits.per_minute,

@@ -6,6 +6,7 @@ randomness, so a fast hash is enough (there is nothing to brute-force); lookups 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -56,6 +57,10 @@ class KeyStore(Protocol):
 
     async def replace(self, record: KeyRecord) -> None:
         """Overwrite the record with the same key_id; KeyNotFoundError if there is none."""
+        ...
+
+    async def secret(self, name: str, make: Callable[[], str]) -> str:
+        """A server-wide secret (e.g. the JWT key): created once by `make`, then the same for every replica."""
         ...
 
     async def close(self) -> None: ...

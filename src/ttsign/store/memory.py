@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ttsign.store.base import KeyNotFoundError, KeyRecord
 
 
 class MemoryKeyStore:
     def __init__(self) -> None:
         self._by_id: dict[str, KeyRecord] = {}
+        self._secrets: dict[str, str] = {}
 
     async def add(self, record: KeyRecord) -> None:
         if record.key_id in self._by_id:
@@ -27,6 +30,9 @@ class MemoryKeyStore:
         if record.key_id not in self._by_id:
             raise KeyNotFoundError(record.key_id)
         self._by_id[record.key_id] = record
+
+    async def secret(self, name: str, make: Callable[[], str]) -> str:
+        return self._secrets.setdefault(name, make())
 
     async def close(self) -> None:
         return None

@@ -6,6 +6,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
     session_forwarding INTEGER NOT NULL DEFAULT 0
 )
 """
+_SECRETS = "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _SELECT = (
     "SELECT key_id, key_hash, name, created_at, revoked_at, limits, chat_enabled, session_forwarding FROM api_keys"
 )
@@ -71,6 +73,7 @@ class SqliteKeyStore:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
+            self._db.execute(_SECRETS)
         path.chmod(0o600)  # hashes only, but nobody else needs to read the file
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -109,6 +112,12 @@ class SqliteKeyStore:
 
         if await asyncio.to_thread(update) == 0:
             raise KeyNotFoundError(record.key_id)
+
+    async def secret(self, name: str, make: Callable[[], str]) -> str:
+        # INSERT OR IGNORE: when two processes race, the first one's value wins for both.
+        await self._call("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)", (name, make()))
+        rows = await self._call("SELECT value FROM secrets WHERE name = ?", (name,))
+        return str(rows[0][0])
 
     async def close(self) -> None:
         with self._lock:

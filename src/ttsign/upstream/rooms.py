@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from ttsign.upstream.identity import Identity, browser_page_headers
@@ -17,6 +19,7 @@ from ttsign.upstream.transport import Transport, TransportError, TransportTimeou
 API_LIVE_PATH = "/api-live/user/room/"
 _UNIQUE_ID = re.compile(r"[A-Za-z0-9._]{1,64}")
 _USER_NOT_FOUND = 10202
+_OFFLINE = 4
 
 
 def normalise_unique_id(unique_id: str) -> str | None:
@@ -25,8 +28,21 @@ def normalise_unique_id(unique_id: str) -> str | None:
     return candidate if _UNIQUE_ID.fullmatch(candidate) else None
 
 
-def parse_room_lookup(status: int, headers: dict[str, str], body: bytes) -> str | Refusal:
-    """The room id in an api-live answer, or why there is none."""
+@dataclass(frozen=True)
+class Room:
+    room_id: str
+    live: bool | None  # None when TikTok's answer does not say
+
+
+def _live_status(data: dict[str, Any]) -> bool | None:
+    for holder in (data.get("liveRoom"), data.get("user")):
+        if isinstance(holder, dict) and isinstance(holder.get("status"), int):
+            return bool(holder["status"] != _OFFLINE)
+    return None
+
+
+def parse_room(status: int, headers: dict[str, str], body: bytes) -> Room | Refusal:
+    """The room in an api-live answer (id and whether it is live), or why there is none."""
     if status != 200:
         return classify_error_status(status, headers, body)
     try:
@@ -48,7 +64,14 @@ def parse_room_lookup(status: int, headers: dict[str, str], body: bytes) -> str 
         if code == 0:
             return Refusal(RefusalCode.ROOM_NOT_LIVE, "the user has no live room", status)
         return Refusal(RefusalCode.MALFORMED_PAYLOAD, f"room lookup statusCode={code!r}", status)
-    return str(room_id)
+    assert isinstance(data, dict)
+    return Room(str(room_id), _live_status(data))
+
+
+def parse_room_lookup(status: int, headers: dict[str, str], body: bytes) -> str | Refusal:
+    """The room id in an api-live answer, or why there is none."""
+    room = parse_room(status, headers, body)
+    return room.room_id if isinstance(room, Room) else room
 
 
 class RoomDirectory:
@@ -69,6 +92,10 @@ class RoomDirectory:
         return UpstreamRequest("GET", url, headers, identity.profile.impersonate)
 
     async def room_id_of(self, identity: Identity, unique_id: str) -> str | Refusal:
+        room = await self.room_of(identity, unique_id)
+        return room.room_id if isinstance(room, Room) else room
+
+    async def room_of(self, identity: Identity, unique_id: str) -> Room | Refusal:
         try:
             response = await self._transport.send(self.build_request(identity, unique_id))
         except TransportTimeout as exc:
@@ -76,4 +103,4 @@ class RoomDirectory:
         except TransportError as exc:
             return classify_transport_failure(timed_out=False, detail=f"room lookup: {exc}")
         identity.absorb(response.header_list("set-cookie"), None)
-        return parse_room_lookup(response.status, response.first_headers, response.body)
+        return parse_room(response.status, response.first_headers, response.body)

@@ -7,12 +7,15 @@ cookie the client needs for the WebSocket, or a JSON error naming the reason.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request, Response
 
+from ttsign.api.access import client_info, client_ip, credentials, denied_response
 from ttsign.api.errors import REQUEST_ID_HEADER, error_response, new_request_id, refusal_response
 from ttsign.api.state import Services, services
+from ttsign.service.admission import Denied
 from ttsign.service.connect import Connected
 
 router = APIRouter()
@@ -52,6 +55,12 @@ class ConnectQuery:
 async def _connect(request: Request, svc: Services, query: ConnectQuery) -> Response:
     request_id = new_request_id()
     request.state.request_id = request_id
+    # Limits before any signing or upstream work, so refused callers cost nothing.
+    admitted = await svc.admission.admit(
+        credentials(request), client_ip(request), room_id=query.room_id or None, unique_id=query.unique_id
+    )
+    if isinstance(admitted, Denied):
+        return denied_response(admitted, request_id, client_info(request), time.time())
     if query.session_id and svc.settings.session_id_policy == "refuse":
         return error_response(400, "session_forwarding_disabled", "this server does not accept session_id", request_id)
     if query.platform == "mobile":

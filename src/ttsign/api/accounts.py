@@ -1,0 +1,121 @@
+"""The caller's own account: where its rate limits stand, and short-lived JWTs for browser apps."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+
+from ttsign.api.access import client_info, client_ip, credentials, denied_response
+from ttsign.api.errors import REQUEST_ID_HEADER, error_response, new_request_id
+from ttsign.api.state import services
+from ttsign.service.admission import Denied
+from ttsign.service.jwt_auth import DEFAULT_LIFETIME_S, MAX_LIFETIME_S, JwtError
+
+router = APIRouter(tags=["account"])
+
+
+class WindowReply(BaseModel):
+    max: int
+    remaining: int
+    reset_at: int
+
+
+class RateLimitsReply(BaseModel):
+    code: int = 200
+    key_id: str | None = None
+    anonymous: bool
+    load_shedding: dict[str, Any] = Field(default_factory=lambda: {"at": None, "chance": 0})
+    minute: WindowReply | None = None
+    hour: WindowReply | None = None
+    day: WindowReply | None = None
+
+
+async def _rate_limits(request: Request) -> JSONResponse:
+    svc = services(request)
+    request_id = new_request_id()
+    caller = await svc.admission.identify(credentials(request), client_ip(request))
+    if isinstance(caller, Denied):
+        return denied_response(caller, request_id, client_info(request), time.time())
+    limits = svc.admission.limits_of(caller)
+    states = await svc.limiter.peek(caller.label, limits.windows())
+    windows = {s.label: WindowReply(max=s.limit, remaining=s.remaining, reset_at=int(s.reset_at)) for s in states}
+    reply = RateLimitsReply(
+        key_id=caller.key.key_id if caller.key else None,
+        anonymous=caller.key is None,
+        minute=windows.get("minute"),
+        hour=windows.get("hour"),
+        day=windows.get("day"),
+    )
+    return JSONResponse(reply.model_dump(), headers={REQUEST_ID_HEADER: request_id})
+
+
+@router.get("/webcast/rate_limits", response_model=RateLimitsReply)
+async def webcast_rate_limits(request: Request) -> JSONResponse:
+    """Where the caller's minute/hour/day windows stand; does not count as a request."""
+    return await _rate_limits(request)
+
+
+@router.get("/accounts/me/rate_limits", response_model=RateLimitsReply)
+async def account_rate_limits(request: Request) -> JSONResponse:
+    """The same, at the path of the newer SDKs."""
+    return await _rate_limits(request)
+
+
+class JwtRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    expire_after: int = Field(
+        default=DEFAULT_LIFETIME_S,
+        ge=1,
+        le=MAX_LIFETIME_S,
+        validation_alias=AliasChoices("expireAfter", "expire_after"),
+    )
+    allowed_creators: list[str] | None = Field(
+        default=None, max_length=100, validation_alias=AliasChoices("allowedCreators", "allowed_creators")
+    )
+    max_connections: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("maxWebSockets", "maxConnections", "max_connections")
+    )
+
+
+class JwtReply(BaseModel):
+    code: int = 200
+    token: str
+    expires_at: int
+    key_id: str
+
+
+@router.post("/accounts/me/jwt", response_model=JwtReply)
+async def create_jwt(request: Request) -> JSONResponse:
+    """Mint a short-lived x-jwt-key token for a browser app; needs the API key itself (X-Api-Key)."""
+    svc = services(request)
+    request_id = new_request_id()
+    creds = credentials(request)
+    if not creds.api_key:
+        return error_response(401, "api_key_required", "minting a token needs the API key itself", request_id)
+    caller = await svc.admission.identify(creds, client_ip(request))
+    if isinstance(caller, Denied):
+        return denied_response(caller, request_id, client_info(request), time.time())
+    try:
+        raw = await request.body()
+        body = JwtRequest.model_validate(json.loads(raw) if raw else {})
+    except (ValueError, ValidationError) as exc:
+        return error_response(400, "bad_request", f"invalid token request: {exc}".splitlines()[0], request_id)
+    authority = await svc.admission.jwt_authority()
+    assert caller.key is not None and authority is not None
+    try:
+        token, grant = authority.issue(
+            caller.key.key_id,
+            lifetime_s=body.expire_after,
+            allowed_creators=body.allowed_creators,
+            max_connections=body.max_connections,
+        )
+    except JwtError as exc:
+        return error_response(400, "bad_request", str(exc), request_id)
+    reply = JwtReply(token=token, expires_at=grant.expires_at, key_id=grant.key_id)
+    return JSONResponse(reply.model_dump(), headers={REQUEST_ID_HEADER: request_id})

@@ -1,0 +1,89 @@
+"""Streamer → room id: the clients' fallback when their own page scraping fails.
+
+`GET /webcast/room_id?uniqueId=` (Node 2.0-2.3) and `GET /webcast/anchors/{unique_id}/room_id` (Node 2.4+).
+Node reads the body whatever the status: `ok`, `code` (401/402/403 mean "no permission"), `room_id`,
+and `is_live` only when `code` is 200.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from ttsign.api.access import client_info, client_ip, credentials, denied_response
+from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id, refusal_status
+from ttsign.api.state import services
+from ttsign.service.admission import Denied
+from ttsign.service.room_lookup import ROUTE_NAME
+from ttsign.service.rooms import InvalidInput
+from ttsign.upstream.refusals import Refusal
+
+router = APIRouter(tags=["rooms"])
+
+
+class RoomIdReply(BaseModel):
+    code: int
+    ok: bool
+    message: str
+    routes_attempted: list[str]
+    room_id: str | None = None
+    is_live: bool | None = None
+    source: str | None = None
+
+
+def _reply(status: int, body: RoomIdReply, request_id: str, log_code: str | None = None) -> JSONResponse:
+    headers = {REQUEST_ID_HEADER: request_id}
+    if log_code:
+        headers[LOG_CODE_HEADER] = log_code
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+async def _room_id(request: Request, unique_id: str) -> JSONResponse:
+    svc = services(request)
+    request_id = new_request_id()
+    request.state.request_id = request_id
+    admitted = await svc.admission.admit(credentials(request), client_ip(request), unique_id=unique_id)
+    if isinstance(admitted, Denied):
+        denied = denied_response(admitted, request_id, client_info(request), time.time())
+        body: dict[str, Any] = {**json.loads(bytes(denied.body)), "ok": False, "routes_attempted": []}
+        return JSONResponse(body, status_code=denied.status_code, headers=dict(denied.headers))
+    try:
+        room = await svc.rooms.lookup(unique_id)
+    except InvalidInput as exc:
+        return _reply(400, RoomIdReply(code=400, ok=False, message=str(exc), routes_attempted=[]), request_id)
+    if isinstance(room, Refusal):
+        status = refusal_status(room)
+        reply = RoomIdReply(code=status, ok=False, message=room.message, routes_attempted=[ROUTE_NAME])
+        return _reply(status, reply, request_id, str(room.code))
+    reply = RoomIdReply(
+        code=200,
+        ok=True,
+        message="ok",
+        routes_attempted=[ROUTE_NAME],
+        room_id=room.room_id,
+        is_live=room.live,
+        source=ROUTE_NAME,
+    )
+    return _reply(200, reply, request_id)
+
+
+@router.get("/webcast/room_id", response_model=RoomIdReply)
+async def room_id_by_query(request: Request, uniqueId: str = "") -> JSONResponse:
+    """The room id and live status of a streamer (Node 2.0-2.3 fallback)."""
+    return await _room_id(request, uniqueId or request.query_params.get("unique_id", ""))
+
+
+@router.get("/webcast/room_id/", response_model=RoomIdReply, include_in_schema=False)
+async def room_id_by_query_slash(request: Request, uniqueId: str = "") -> JSONResponse:
+    return await _room_id(request, uniqueId or request.query_params.get("unique_id", ""))
+
+
+@router.get("/webcast/anchors/{unique_id}/room_id", response_model=RoomIdReply)
+async def room_id_by_anchor(request: Request, unique_id: str) -> JSONResponse:
+    """The room id and live status of a streamer (Node 2.4+ fallback)."""
+    return await _room_id(request, unique_id)

@@ -1,0 +1,101 @@
+"""The OpenAPI document: FastAPI's, plus the connect routes, which are plain Starlette routes for speed
+and so are described here by hand (parameters, the protobuf body, the headers the clients read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+_ERROR = {
+    "type": "object",
+    "required": ["code", "reason", "message"],
+    "properties": {
+        "code": {"type": "integer"},
+        "reason": {"type": "string", "description": "Refusal or error code, also sent as X-Log-Code."},
+        "message": {"type": "string"},
+        "hint": {"type": "string"},
+        "request_id": {"type": "string"},
+        "limit_label": {"type": "string", "description": "On 429: minute, hour, day, rooms or connections."},
+    },
+}
+
+
+def _query(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": description}
+
+
+_QUERY = [
+    _query("room_id", "TikTok room id (int64 digits). `0` with `unique_id` means: look the room up."),
+    _query("unique_id", "Streamer's @handle, when the room id is not known."),
+    _query("cursor", "The client's current cursor (passed to TikTok verbatim)."),
+    _query("internal_ext", "The client's internal_ext (passed to TikTok verbatim)."),
+    _query("user_agent", "Browser UA the client will use on the WebSocket; the fetch uses the same browser."),
+    _query("client", "Client id (ttlive-python, ttlive-node, ttlive-java, ...); informational."),
+    _query("apiKey", "API key (alternative to the X-Api-Key header)."),
+    _query("session_id", "Ignored (session forwarding is off); never logged."),
+]
+
+_SUCCESS_HEADERS = {
+    "X-Set-TT-Cookie": {"schema": {"type": "string"}, "description": "`ttwid=<value>` for the WebSocket handshake."},
+    "X-Room-Id": {"schema": {"type": "string"}},
+    "X-Request-Id": {"schema": {"type": "string"}},
+}
+
+
+def _connect_operation(summary: str, description: str, path_param: bool) -> dict[str, Any]:
+    parameters = list(_QUERY)
+    if path_param:
+        parameters = [p for p in parameters if p["name"] != "room_id"]
+        parameters.insert(0, {"name": "room_id", "in": "path", "required": True, "schema": {"type": "string"}})
+    error = {"content": {"application/json": {"schema": _ERROR}}}
+    return {
+        "get": {
+            "tags": ["connect"],
+            "summary": summary,
+            "description": description,
+            "parameters": parameters,
+            "responses": {
+                "200": {
+                    "description": "TikTok's raw `ProtoMessageFetchResult` (not gzip-wrapped).",
+                    "headers": _SUCCESS_HEADERS,
+                    "content": {"application/x-protobuf": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "400": {"description": "Bad input (room id, cursor, platform).", **error},
+                "401": {"description": "Unknown or revoked key, bad JWT, or anonymous access off.", **error},
+                "403": {"description": "JWT not scoped to this creator.", **error},
+                "404": {"description": "Room not live, or not found.", **error},
+                "413": {"description": "Request body too large.", **error},
+                "429": {"description": "Over a limit; Retry-After and RateLimit-* headers.", **error},
+                "502": {"description": "TikTok refused (empty 200, 403, captcha, bad payload...).", **error},
+                "504": {"description": "TikTok did not answer in time.", **error},
+            },
+        }
+    }
+
+
+def connect_paths() -> dict[str, Any]:
+    fetch = _connect_operation(
+        "First webcast payload of a room",
+        "TikTokLive 4.x-7.x, Node 2.0-2.3, Java, Go, C#. Also served at `/webcast/fetch/` (no redirect).",
+        path_param=False,
+    )
+    return {
+        "/webcast/fetch": fetch,
+        "/webcast/rooms/{room_id}/connect": _connect_operation(
+            "First webcast payload of a room (Node 2.4+)", "The room id is in the path.", path_param=True
+        ),
+    }
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            schema["paths"] = {**connect_paths(), **schema["paths"]}
+            schema["components"] = schema.get("components", {})
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,69 @@
+"""Streamer → room: the room id and live status behind a unique id, cached briefly and coalesced.
+
+Clients poll "is X live" and fall back to this route when their own lookup fails; N callers asking for
+the same streamer within the cache window share one TikTok request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from ttsign.service.rooms import InvalidInput
+from ttsign.signing import default_profile
+from ttsign.upstream.identity import IdentityPool
+from ttsign.upstream.refusals import Refusal
+from ttsign.upstream.rooms import Room, RoomDirectory, normalise_unique_id
+
+ROUTE_NAME = "api-live"  # the TikTok route the answer came from (reported as `routes_attempted`)
+
+
+class RoomLookupService:
+    def __init__(
+        self,
+        pool: IdentityPool,
+        directory: RoomDirectory,
+        *,
+        default_profile_name: str | None = None,
+        ttl_s: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pool = pool
+        self._directory = directory
+        self._profile = default_profile(default_profile_name)
+        self._ttl = ttl_s
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Room | Refusal]] = {}
+        self._pending: dict[str, asyncio.Task[Room | Refusal]] = {}
+
+    async def lookup(self, unique_id: str) -> Room | Refusal:
+        """Raise InvalidInput for something that cannot be a unique id."""
+        name = normalise_unique_id(unique_id)
+        if name is None:
+            raise InvalidInput("unique_id", "must be 1..64 letters, digits, '.' or '_'")
+        key = name.lower()
+        cached = self._cache.get(key)
+        if cached is not None and self._clock() - cached[0] < self._ttl:
+            return cached[1]
+        task = self._pending.get(key)
+        if task is None:
+            task = asyncio.create_task(self._fetch(key, name))
+            self._pending[key] = task
+        return await asyncio.shield(task)
+
+    async def _fetch(self, key: str, name: str) -> Room | Refusal:
+        try:
+            identity = await self._pool.acquire(self._profile)
+            if isinstance(identity, Refusal):
+                return identity
+            result = await self._directory.room_of(identity, name)
+            if isinstance(result, Refusal) and result.retires_identity:
+                self._pool.retire(identity, result.code)
+            if isinstance(result, Room) or not result.transient:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[key] = (self._clock(), result)
+            return result
+        finally:
+            self._pending.pop(key, None)
