@@ -124,3 +124,22 @@ def test_bench_signing_json_reports_each_signature() -> None:
     assert result.returncode == 0, result.stderr
     names = {row["signature"] for row in json.loads(result.stdout)}
     assert {"X-Bogus", "X-Gnarly (pure Python)", "_signature"} <= names
+
+
+def test_keys_lifecycle_with_the_plaintext_shown_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = tmp_path / "keys.sqlite3"
+    monkeypatch.setenv("TTSIGN_STORE_PATH", str(store))
+    created = ttsign("keys", "create", "--name", "overlay", "--per-minute", "5", "--chat")
+    assert created.returncode == 0, created.stderr
+    record = json.loads(created.stdout)
+    key, key_id = record["api_key"], record["key_id"]
+    assert key.startswith("tts_") and record["limits"] == {"per_minute": 5} and record["chat_enabled"] is True
+    listed = ttsign("keys", "list")
+    assert key_id in listed.stdout and key not in listed.stdout
+    assert key not in ttsign("keys", "show", key_id).stdout
+    changed = json.loads(ttsign("keys", "set-limits", key_id, "--per-day", "100", "--no-chat").stdout)
+    assert changed["limits"] == {"per_day": 100} and changed["chat_enabled"] is False
+    assert json.loads(ttsign("keys", "revoke", key_id).stdout)["revoked"] is True
+    assert key.split("_", 2)[2].encode() not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    missing = ttsign("keys", "revoke", "nope")
+    assert missing.returncode == 2 and missing.stderr.strip() == "error: no key with id nope"
