@@ -90,3 +90,9 @@ def test_invalid_settings(kwargs: dict[str, object]) -> None:
 def test_every_setting_is_documented() -> None:
     for name, field in Settings.model_fields.items():
         assert field.description, name
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [name for name in Settings.model_fields if f"`TTSIGN_{name.upper()}`" not in readme]
+    assert missing == []
