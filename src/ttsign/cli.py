@@ -53,11 +53,12 @@ def serve(
         str | None,
         typer.Option(help="Base URL that stands in for both TikTok hosts, e.g. http://127.0.0.1:18080."),
     ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes sharing the port.")] = 1,
 ) -> None:
     """Run the sign server."""
     from ttsign.api.server import run
 
-    run(host=host, port=port, upstream=upstream)
+    run(host=host, port=port, upstream=upstream, workers=workers)
 
 
 @app.command()

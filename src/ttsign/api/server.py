@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from ttsign.api import workers as workers_module
 from ttsign.api.app import create_app
 from ttsign.config import Settings
 
@@ -77,7 +78,7 @@ async def _announce_when_started(server: uvicorn.Server, sock: socket.socket) ->
     sys.stdout.flush()
 
 
-async def serve(app: FastAPI, sock: socket.socket) -> None:
+async def serve(app: FastAPI, sock: socket.socket, *, announce: bool = True) -> None:
     config = uvicorn.Config(
         app,
         log_config=None,  # keep our stderr logging; uvicorn's default sends access logs to stdout
@@ -91,11 +92,12 @@ async def serve(app: FastAPI, sock: socket.socket) -> None:
     # collections (the source of multi-millisecond pauses under load) only walk per-request objects.
     gc.collect()
     gc.freeze()
-    announcer = asyncio.create_task(_announce_when_started(server, sock))
+    announcer = asyncio.create_task(_announce_when_started(server, sock)) if announce else None
     try:
         await server.serve(sockets=[sock])
     finally:
-        announcer.cancel()
+        if announcer is not None:
+            announcer.cancel()
 
 
 def configure_logging(level: str) -> None:
@@ -106,7 +108,7 @@ def configure_logging(level: str) -> None:
     )
 
 
-def run(host: str, port: int, upstream: str | None = None) -> None:
+def run(host: str, port: int, upstream: str | None = None, workers: int = 1) -> None:
     """Entry point of `ttsign serve` (see the process contract in the module docstring)."""
     try:
         settings = Settings(host=host, port=port, upstream=upstream) if upstream else Settings(host=host, port=port)
@@ -114,16 +116,22 @@ def run(host: str, port: int, upstream: str | None = None) -> None:
         print(f"ttsign serve: invalid configuration: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging(settings.log_level)
-    app = create_app(settings)
     try:
         sock = bind_socket(settings.host, settings.port)
     except OSError as exc:
         logger.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc.strerror or exc)
         raise SystemExit(1) from None
     try:
-        _run_loop(serve(app, sock))
+        if workers > 1:
+            workers_module.supervise(sock, workers, lambda: _serve_one(settings, sock, announce=False), ready_line)
+        else:
+            _serve_one(settings, sock, announce=True)
     finally:
         sock.close()
+
+
+def _serve_one(settings: Settings, sock: socket.socket, *, announce: bool) -> None:
+    _run_loop(serve(create_app(settings), sock, announce=announce))
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
