@@ -15,11 +15,14 @@ sign server), so the signature and the query agree, as the strict emulator deman
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
+import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import uvicorn
@@ -99,13 +102,24 @@ def app() -> Starlette:
     )
 
 
+class _Server(uvicorn.Server):
+    """Signals are ours: uvicorn's own capture re-raises SIGTERM after shutdown (the exit code would be -15)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def main() -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app(), log_level="warning", lifespan="off"))
+    server = _Server(uvicorn.Config(app(), log_level="warning", lifespan="off"))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     ready = {"event": "ready", "service": "legacy-sign-stub", "url": f"http://127.0.0.1:{port}", "tls_url": None}
 
     async def announce() -> None:
