@@ -14,52 +14,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
-import selectors
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
+from procs import Proc
+
 from ttsign.signing import default_profile, generate_ms_token, sign_request
 
 ROOM = "7390000000000000001"  # the emulator's default scenario
 TTSIGN = str(Path(sys.executable).with_name("ttsign"))
-
-
-class Proc:
-    def __init__(self, *args: str) -> None:
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
-        self.popen = subprocess.Popen([TTSIGN, *args], stdout=subprocess.PIPE, stderr=self.log, env=dict(os.environ))
-        assert self.popen.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.popen.stdout, selectors.EVENT_READ)
-            if not sel.select(30):
-                self.stop()
-                raise SystemExit(f"{args[0]}: no ready line")
-        self.url: str = json.loads(self.popen.stdout.readline())["url"]
-
-    def cpu_s(self) -> float:
-        """User+system CPU seconds used so far (Linux /proc; 0 elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.popen.terminate()
-        try:
-            self.popen.wait(10)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(5)
 
 
 class Connection:

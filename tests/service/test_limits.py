@@ -35,7 +35,7 @@ async def test_concurrent_hits_never_exceed_the_limit() -> None:
 
 async def test_peek_does_not_consume_and_reports_the_tightest_window() -> None:
     limiter = RateLimiter()
-    ok = await limiter.hit("key:p", [("minute", 5), ("hour", 3)])
+    ok = await limiter.hit("key:p", [("minute", 5), ("hour", 3)], with_state=True)
     assert ok.tightest is not None and ok.tightest.label == "hour" and ok.tightest.remaining == 2
     states = await limiter.peek("key:p", [("minute", 5), ("hour", 3)])
     assert [(s.label, s.remaining) for s in states] == [("minute", 4), ("hour", 2)]

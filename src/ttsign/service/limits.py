@@ -53,18 +53,19 @@ class RateLimiter:
         self._strategy = FixedWindowRateLimiter(self.storage)
         self._clock = clock
 
-    async def hit(self, subject: str, windows: Sequence[Window]) -> Decision:
+    async def hit(self, subject: str, windows: Sequence[Window], *, with_state: bool = False) -> Decision:
         """Consume one request from every window, shortest first; stop at the first that refuses."""
         tightest: WindowState | None = None
         for label, limit in windows:
             item = _ITEMS[label](limit)
             allowed = await self._strategy.hit(item, subject)
-            stats = await self._strategy.get_window_stats(item, subject)
-            state = WindowState(label, limit, stats.remaining, stats.reset_time)
-            if not allowed:
-                return Decision(False, subject, refused_by=state)
-            if tightest is None or state.remaining < tightest.remaining:
-                tightest = state
+            if not allowed or with_state:  # window stats cost a second storage call: only when wanted
+                stats = await self._strategy.get_window_stats(item, subject)
+                state = WindowState(label, limit, stats.remaining, stats.reset_time)
+                if not allowed:
+                    return Decision(False, subject, refused_by=state)
+                if tightest is None or state.remaining < tightest.remaining:
+                    tightest = state
         return Decision(True, subject, tightest=tightest)
 
     async def peek(self, subject: str, windows: Sequence[Window]) -> list[WindowState]:

@@ -6,13 +6,11 @@ already percent-encoded: the only rewrites are the SDK's own (encodeURI of a raw
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 # encodeURI leaves these alone (besides ASCII letters, digits and "-_.~", which quote() keeps anyway).
 _ENCODE_URI_SAFE = ";,/?:@&=+$!*'()#"
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 SIGNATURE_PARAMS = frozenset({"X-Bogus", "X-Gnarly", "msToken", "_signature"})
 UNSIGNED_PARAM = "X-Tts-Oec-Bsid"
 
@@ -29,23 +27,18 @@ def split(url: str) -> SplitUrl:
     return SplitUrl(base, query, bool(sep))
 
 
-def _decode_uri_component(url: str) -> str | None:
-    """JS decodeURIComponent, or None where it would throw (a stray '%' or bytes that are not UTF-8)."""
-    if _BAD_ESCAPE.search(url):
-        return None
-    try:
-        return unquote(url, errors="strict")
-    except UnicodeDecodeError:
-        return None
-
-
 def normalize(url: str) -> str:
-    """The SDK's step 1: encodeURI a URL that decoding would not change, then `'` to `%27` in the query."""
-    if _decode_uri_component(url) == url:
+    """The SDK's step 1: encodeURI a URL that decoding would not change, then `'` to `%27` in the query.
+
+    `decodeURIComponent(url) === url` holds exactly when the URL has no '%' at all: a valid escape always
+    decodes to something shorter, and a stray '%' makes decoding throw. So the test is a substring check.
+    """
+    if "%" not in url:
         url = quote(url, safe=_ENCODE_URI_SAFE)
-    parts = split(url)
-    if parts.has_query:
-        url = f"{parts.base}?{parts.query.replace(chr(39), '%27')}"
+    if "'" in url:
+        parts = split(url)
+        if parts.has_query:
+            url = f"{parts.base}?{parts.query.replace(chr(39), '%27')}"
     return url
 
 
