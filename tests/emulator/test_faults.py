@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -117,3 +118,16 @@ async def test_replacing_the_scenario_resets_fault_counters(start_emulator) -> N
     assert (await emu.http.get("/webcast/gift/list/")).content == b""
     await set_faults(emu, {"gift_list": {"empty_200": True, "times": 1}})
     assert (await emu.http.get("/webcast/gift/list/")).content == b""
+
+
+async def test_a_caller_that_leaves_during_latency_is_still_logged(start_emulator) -> None:
+    emu = await start_emulator(strict=False)
+    await set_faults(emu, {"im_fetch": {"latency_ms": 400}})
+    with pytest.raises(httpx.TimeoutException):
+        await emu.http.get(FETCH, timeout=0.1)
+    for _ in range(100):
+        entries = [e for e in await emu.log("http") if e["route"] == "im_fetch"]
+        if entries:
+            break
+        await asyncio.sleep(0.05)
+    assert [(e["status"], e["fault"], e.get("client_gone")) for e in entries] == [(None, "latency", True)]

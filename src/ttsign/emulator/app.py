@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -54,7 +54,13 @@ def endpoint(route: faults.RouteKey, handler: Handler, *, stub: bool = False) ->
             _log_request(emu, request, route, None, fault=str(exc))
             return Response(b"", status_code=500)  # never reaches the client: its connection is gone
         if response is None:
-            response = await handler(request, emu)
+            try:
+                response = await handler(request, emu)
+            except ClientDisconnect:
+                # The caller gave up first (e.g. its own timeout during injected latency): nobody to answer,
+                # but the request is still logged, so tests can wait for it instead of racing it.
+                _log_request(emu, request, route, None, fault=outcome or None, client_gone=True)
+                return Response(b"", status_code=500)  # never reaches the client: it has left
         _log_request(emu, request, route, response.status_code, fault=outcome or None)
         return response
 
