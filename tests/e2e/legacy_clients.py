@@ -7,16 +7,18 @@ cannot run here (a test skips on exactly that, nothing else).
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+from typing import Any
 
-from tests.e2e.harness import E2E, NODE_DIR, PYTHON, ROOT, ClientRun, Proc, _run_driver
+from tests.e2e.harness import E2E, NODE_DIR, PYTHON, ROOT, ClientRun, Proc, _run_driver, run_python_client
 
 VENVS = ROOT / ".venv-e2e"
 CLIENTS = E2E / "clients"
 PY_DRIVERS = {"6.6.6": CLIENTS / "python_client_666.py", "5.0.8": CLIENTS / "python_client_508.py"}
 NODE_DIRS = {"2.5.0": NODE_DIR, "2.3.0-beta1": E2E / "node-2.3", "1.2.3": E2E / "node-1.2"}
-LEGACY_SIGN_STUB = E2E / "legacy_sign_stub.py"
+SIGN_STAND_IN = E2E / "sign_stand_in.py"
 
 
 def venv_python(version: str) -> Path:
@@ -83,8 +85,34 @@ def run_python_sign_url(web: str, sign: str, *, timeout: float = 20, extra: list
     return _run_driver([*argv, *(extra or [])], timeout, None, ROOT)
 
 
-def start_legacy_sign_stub() -> Proc:
-    """The test-only legacy GET /webcast/sign_url stand-in (for tiktok-live-connector 1.x); stop it by PID."""
-    proc = Proc([PYTHON, str(LEGACY_SIGN_STUB)], name="legacy-sign-stub").start()
+def start_sign_stand_in(reply: dict[str, Any] | None = None) -> Proc:
+    """The test-only sign stand-in (sign_stand_in.py): legacy sign_url, or ``reply`` on every sign route."""
+    argv = [PYTHON, str(SIGN_STAND_IN)] + (["--reply", json.dumps(reply)] if reply else [])
+    proc = Proc(argv, name="sign-stand-in").start()
     proc.wait_ready()
     return proc
+
+
+# Every client of issue 4's matrix by one name, for tests that treat them alike.
+CLIENTS_ALL = ("py-7.0.1", "py-6.6.6", "py-5.0.8", "node-2.5.0", "node-2.3.0-beta1", "node-1.2.3")
+
+
+def client_missing(client: str) -> str | None:
+    kind, version = client.split("-", 1)
+    if kind == "py":
+        return None if version == "7.0.1" else python_missing(version)
+    return node_missing(version)
+
+
+def run_client(
+    client: str, web: str, sign: str, *, tls_url: str | None = None, api_key: str | None = None, timeout: float = 20
+) -> ClientRun:
+    """Connect with ``client`` (a CLIENTS_ALL name) to ``web`` through the sign server ``sign``."""
+    kind, version = client.split("-", 1)
+    if kind == "py" and version == "7.0.1":
+        return run_python_client(web, sign, api_key=api_key, timeout=timeout)
+    if kind == "py":
+        return run_python(version, web, sign, api_key=api_key, timeout=timeout)
+    return run_node(
+        version, web, sign, tls_url=None if version == "1.2.3" else tls_url, api_key=api_key, timeout=timeout
+    )

@@ -24,7 +24,7 @@ from tests.e2e.legacy_clients import (
     run_node,
     run_python,
     run_python_sign_url,
-    start_legacy_sign_stub,
+    start_sign_stand_in,
 )
 from ttsign.signing import verify_request
 
@@ -277,7 +277,7 @@ def test_node_12_asks_the_legacy_sign_url_route(emulator, stub_scenario) -> None
 
 @pytest.fixture
 def legacy_sign_url() -> Any:
-    proc = start_legacy_sign_stub()
+    proc = start_sign_stand_in()
     yield proc.ready["url"]
     assert proc.stop() == 0, proc.stderr_text()
 

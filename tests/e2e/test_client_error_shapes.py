@@ -1,0 +1,134 @@
+"""How each real client of issue 4's matrix reacts to a sign-server error (spec sign-api.md §8), shown now.
+
+A test-only sign stand-in (sign_stand_in.py --reply) answers every sign route with one canned error; the
+emulator serves TikTok. These tests pin down the error shapes ttsign serve must send so that each client raises
+its own error with the retry time, and the client-side limits no server can get around. Each client is skipped
+only when it is not installed (scripts/e2e-deps.sh).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import ClientRun, EmulatorHandle
+from tests.e2e.legacy_clients import CLIENTS_ALL, client_missing, run_client, start_sign_stand_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+RETRY_S = 37
+# Node's formatSignServerMessage repeats "-" (len(message) - 19) / 2 times: a shorter message is a RangeError.
+LONG_MESSAGE = "Too many connections started"
+RATE_LIMITED = {
+    "status": 429,
+    "body": {"code": 429, "message": LONG_MESSAGE, "limit_label": "minute"},
+    "headers": {
+        "Retry-After": str(RETRY_S),
+        # Python 6.5-7.x print RateLimit-Remaining as "try again in %s seconds" (and int() it: required).
+        "RateLimit-Remaining": str(RETRY_S),
+        "RateLimit-Reset": str(RETRY_S),
+        "X-RateLimit-Reset": "1790000000",
+    },
+}
+
+SignStandIn = Callable[[dict[str, Any]], str]
+
+
+@pytest.fixture
+def sign_stand_in() -> Iterator[SignStandIn]:
+    started = []
+
+    def start(reply: dict[str, Any]) -> str:
+        proc = start_sign_stand_in(reply)
+        started.append(proc)
+        return str(proc.ready["url"])
+
+    yield start
+    for proc in started:
+        assert proc.stop() == 0, proc.stderr_text()
+
+
+@pytest.fixture
+def tiktok(emulator: Callable[..., EmulatorHandle], default_scenario: dict[str, Any]) -> EmulatorHandle:
+    return emulator(default_scenario)
+
+
+def connect(client: str, tiktok: EmulatorHandle, sign: str) -> ClientRun:
+    reason = client_missing(client)
+    if reason:
+        pytest.skip(reason)
+    run = run_client(client, tiktok.url, sign, tls_url=tiktok.tls_url)
+    assert run.returncode == 3, (run.outcome, run.stderr[-2000:])
+    assert not [e for e in tiktok.log() if e["kind"].startswith("ws_")], "no WebSocket after a sign error"
+    return run
+
+
+# What each client raises on the recommended 429, and the text that shows the retry time (or the limit label).
+RATE_LIMIT_OUTCOMES = {
+    "py-7.0.1": ("SignatureRateLimitError", f"(minute) Too many connections started, try again in {RETRY_S} seconds"),
+    "py-6.6.6": ("SignatureRateLimitError", f"(minute) Too many connections started, try again in {RETRY_S} seconds"),
+    "py-5.0.8": ("SignatureRateLimitReached", f"Try again in {RETRY_S} seconds"),
+    "node-2.5.0": ("SignatureRateLimitError", "(minute) Too many connections started"),  # retryAfter = 37000 ms
+    # 2.3.0-beta1 builds its SignatureRateLimitError from response.data instead of the response, so reading
+    # its headers throws: no server reply can make it raise its own rate-limit error (client bug).
+    "node-2.3.0-beta1": ("TypeError", "reading 'retry-after'"),
+    # 1.x has no rate-limit error; axios refuses the 429 and the provider reports a SignatureError.
+    "node-1.2.3": ("SignatureError", "status code 429"),
+}
+
+
+@pytest.mark.parametrize("client", CLIENTS_ALL)
+def test_rate_limit_reply_raises_each_clients_own_error(client, tiktok, sign_stand_in) -> None:
+    run = connect(client, tiktok, sign_stand_in(RATE_LIMITED))
+    error, text = RATE_LIMIT_OUTCOMES[client]
+    assert run.outcome["error"] == error
+    assert text in run.outcome["message"]
+    if error == "SignatureRateLimitError":
+        assert LONG_MESSAGE in run.outcome["message"], "the server's message is shown to the user"
+
+
+@pytest.mark.parametrize("client", ["py-7.0.1", "py-6.6.6"])
+def test_python_needs_an_integer_ratelimit_remaining_on_429(client, tiktok, sign_stand_in) -> None:
+    headers = {k: v for k, v in RATE_LIMITED["headers"].items() if k != "RateLimit-Remaining"}
+    run = connect(client, tiktok, sign_stand_in({**RATE_LIMITED, "headers": headers}))
+    assert run.outcome["error"] == "TypeError"  # int(None) inside SignatureRateLimitError
+
+
+def test_node_crashes_on_a_sign_server_message_under_19_characters(tiktok, sign_stand_in) -> None:
+    short = {**RATE_LIMITED, "body": {"code": 429, "message": "Slow down", "limit_label": "minute"}}
+    run = connect("node-2.5.0", tiktok, sign_stand_in(short))
+    assert (run.outcome["error"], run.outcome["message"]) == ("RangeError", "Invalid count value: -5")
+
+
+# An auth failure (unknown or revoked key) as JSON {"code": 401, "message": ...}.
+AUTH_OUTCOMES = {
+    "py-7.0.1": ("SignAPIError", "[SIGN_NOT_200] Failed request to Sign API with status code 401"),
+    "py-6.6.6": ("SignAPIError", "[SIGN_NOT_200] Failed request to Sign API with status code 401"),
+    # 4.x/5.x check no status but 429: they parse any body as protobuf.
+    "py-5.0.8": ("DecodeError", "Error parsing message"),
+    "node-2.5.0": ("SignAPIError", "Unexpected sign server status 401"),
+    "node-2.3.0-beta1": ("SignAPIError", "Unexpected sign server status 401"),
+    "node-1.2.3": ("SignatureError", "status code 401"),
+}
+
+
+@pytest.mark.parametrize("client", CLIENTS_ALL)
+def test_auth_failure_reply(client, tiktok, sign_stand_in) -> None:
+    reply = {"status": 401, "body": {"code": 401, "message": "Invalid or revoked API key"}}
+    run = connect(client, tiktok, sign_stand_in(reply))
+    error, text = AUTH_OUTCOMES[client]
+    assert run.outcome["error"] == error
+    assert text in run.outcome["message"]
+    if error == "SignAPIError":
+        assert "Invalid or revoked API key" in run.outcome["message"], "the JSON body reaches the user"
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [("Premium feature", "RangeError"), ("This route needs a paid plan key", "PremiumFeatureError")],
+)
+def test_node_402_is_a_premium_error_only_with_a_long_message(message, error, tiktok, sign_stand_in) -> None:
+    run = connect("node-2.5.0", tiktok, sign_stand_in({"status": 402, "body": {"code": 402, "message": message}}))
+    assert run.outcome["error"] == error
