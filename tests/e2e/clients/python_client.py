@@ -2,7 +2,7 @@
 
 Usage:
     python python_client.py --web http://127.0.0.1:E --sign http://127.0.0.1:S --unique-id emu_streamer
-        [--webcast URL] [--api-key KEY] [--timeout 30] [--room-info] [--gift-info] [--no-live-check]
+        [--webcast URL] [--api-key KEY] [--timeout 30] [--room-info] [--gift-info] [--room-id ID] [--no-live-check]
 
 Every event prints {"event": <class name without "Event">, ...fields}. The last line is the outcome:
 {"event": "outcome", "ok": true} when the client finished on its own, or
@@ -100,9 +100,12 @@ async def run(args: argparse.Namespace) -> int:
     for name in EVENT_NAMES:
         client.add_listener(getattr(events, name), lambda event: emit(describe(event)))
     try:
-        # Skipping the live check sends the client straight to the sign server, so a room that is not live is
-        # reported by the sign server instead of the client's own check_alive call. Only passed when asked.
+        # --room-id skips the room page scrape and --no-live-check the check_alive call, so the client goes
+        # straight to the sign server: a room that is not live (or not known) is then reported by the sign
+        # server instead of the client's own checks. Only passed when asked (older TikTokLive versions).
         start_kwargs: dict[str, Any] = {"fetch_live_check": False} if args.no_live_check else {}
+        if args.room_id:
+            start_kwargs["room_id"] = int(args.room_id)
         task = await asyncio.wait_for(
             client.start(fetch_room_info=args.room_info, fetch_gift_info=args.gift_info, **start_kwargs),
             args.timeout,
@@ -138,6 +141,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=float(env("TTSIGN_E2E_TIMEOUT", "30")))
     parser.add_argument("--room-info", action="store_true", help="also fetch room info (start(fetch_room_info=True))")
     parser.add_argument("--gift-info", action="store_true", help="also fetch the gift list")
+    parser.add_argument("--room-id", help="connect to this room id without scraping it (start(room_id=...))")
     parser.add_argument(
         "--no-live-check", action="store_true", help="skip the client's own live check (start(fetch_live_check=False))"
     )
