@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import ClientRun, EmulatorHandle
-from tests.e2e.legacy_clients import CLIENTS_ALL, client_missing, run_client, start_sign_stand_in
+from tests.e2e.legacy_clients import (
+    CLIENTS_ALL,
+    client_missing,
+    run_client,
+    run_node,
+    run_python_sign_url,
+    start_sign_stand_in,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -132,3 +139,35 @@ def test_auth_failure_reply(client, tiktok, sign_stand_in) -> None:
 def test_node_402_is_a_premium_error_only_with_a_long_message(message, error, tiktok, sign_stand_in) -> None:
     run = connect("node-2.5.0", tiktok, sign_stand_in({"status": 402, "body": {"code": 402, "message": message}}))
     assert run.outcome["error"] == error
+
+
+# sign_url denials: the clients disagree (spec §4.3). Python reads the body's code only on HTTP 200; Node reads
+# the HTTP status only. A server can satisfy both by keying on the `client` query param each one sends
+# (TikTokLive 6.6.6/7.x: client=ttlive-other, tiktok-live-connector 2.x: client=ttlive-node).
+DENIAL = "Signing this URL needs a paid plan key"
+SIGN_DENIALS = {
+    ("py-7.0.1", 200): "PremiumEndpointError",
+    ("py-7.0.1", 403): "UnexpectedSignatureError",
+    ("node-2.5.0", 200): "SignatureMissingTokensError",
+    ("node-2.5.0", 403): "PremiumFeatureError",
+    ("node-2.3.0-beta1", 200): "SignatureMissingTokensError",
+    ("node-2.3.0-beta1", 403): "PremiumFeatureError",
+}
+
+
+@pytest.mark.parametrize(("client", "status"), sorted(SIGN_DENIALS))
+def test_sign_url_denial(client, status, tiktok, sign_stand_in) -> None:
+    reason = client_missing(client)
+    if reason:
+        pytest.skip(reason)
+    # "response": {} keeps TTLC 2.0/2.1, which read response.tokens before the status, from a TypeError.
+    sign = sign_stand_in({"status": status, "body": {"code": 403, "message": DENIAL, "response": {}}})
+    if client == "py-7.0.1":
+        run = run_python_sign_url(tiktok.url, sign)
+    else:
+        script = "sign_gift_list.mjs" if client == "node-2.5.0" else "sign_url.mjs"
+        run = run_node(client.split("-", 1)[1], tiktok.url, sign, script=script, tls_url=tiktok.tls_url)
+    assert (run.returncode, run.outcome["error"]) == (3, SIGN_DENIALS[(client, status)])
+    if run.outcome["error"] in ("PremiumEndpointError", "PremiumFeatureError"):
+        assert DENIAL in run.outcome["message"]
+    assert run.events == [], "nothing was signed"
