@@ -6,11 +6,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-NODE_E2E := tests/e2e/node
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install lint typecheck unit e2e node-deps redis bench demo proto clean
+.PHONY: run test install lint typecheck e2e-deps redis bench demo proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +22,6 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/ttsign serve --host $(HOST) --port $(PORT)
 
-node-deps:
-	@if [ -f $(NODE_E2E)/package.json ]; then cd $(NODE_E2E) && npm ci --no-audit --no-fund --loglevel=error; fi
-
 redis:
 	@bash scripts/ensure-redis.sh
 
@@ -37,13 +33,15 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict src/ttsign
 
 # pytest exits 5 when it collected nothing: make treats any non-zero status as failure, so an empty run fails.
-test: $(STAMP) node-deps redis lint typecheck
+test: $(STAMP) e2e-deps redis lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/signing.py
+	cd benchmarks && ../$(BIN)/python connect.py
+	cd benchmarks && ../$(BIN)/python sign_url.py
 
-demo: $(STAMP) node-deps
+demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 proto: $(STAMP)
@@ -51,7 +49,7 @@ proto: $(STAMP)
 		src/ttsign/proto/webcast.proto
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(NODE_E2E)/node_modules
+	rm -rf $(VENV) .venv-e2e .pytest_cache .mypy_cache .ruff_cache tests/e2e/node*/node_modules
 
 # Older real clients for tests/e2e/test_client_versions.py: per-version venvs in .venv-e2e/, npm ci in tests/e2e/node*/.
 e2e-deps:
