@@ -150,6 +150,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(connect_dialect.router)
+    app.include_router(sign_url_dialect.serving)
     app.include_router(sign_url_dialect.router)
     app.include_router(rooms_dialect.router)
     app.include_router(chat_dialect.router)

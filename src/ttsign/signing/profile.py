@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from types import MappingProxyType
 
 MAX_UA_LENGTH = 512
@@ -135,8 +136,12 @@ def _family_of(user_agent: str) -> tuple[str, str, int]:
     raise ProfileError("unsupported browser in User-Agent; supported: desktop Chrome, Edge, Firefox and Safari")
 
 
+@lru_cache(maxsize=512)
 def profile_from_user_agent(user_agent: str, *, name: str | None = None) -> BrowserProfile:
-    """Derive a consistent profile from a real desktop browser UA, or raise ProfileError saying why not."""
+    """Derive a consistent profile from a real desktop browser UA, or raise ProfileError saying why not.
+
+    Cached: clients send the same few UAs over and over (a refusal is not cached; it raises again).
+    """
     if not user_agent or len(user_agent) > MAX_UA_LENGTH:
         raise ProfileError(f"User-Agent must be 1..{MAX_UA_LENGTH} characters")
     if not user_agent.isascii() or not user_agent.isprintable():

@@ -245,3 +245,21 @@ async def legacy_sign_url(request: Request, url: str) -> JSONResponse:
 @router.get("/webcast/sign_url/", response_model=LegacySignUrlReply, responses=_ERRORS, include_in_schema=False)
 async def legacy_sign_url_slash(request: Request, url: str) -> JSONResponse:
     return await _legacy(request)
+
+
+# Serving: plain Starlette routes, registered before the FastAPI routes above so they answer first. FastAPI's
+# per-request parameter and response handling cost about as much as signing itself; the FastAPI routes stay
+# (never reached) so the OpenAPI document is generated from the same models.
+async def _serve_post(request: Request) -> JSONResponse:
+    return await _sign(request, services(request), None, legacy=False)
+
+
+async def _serve_legacy(request: Request) -> JSONResponse:
+    return await _legacy(request)
+
+
+serving = APIRouter()
+for _path in ("/webcast/sign_url", "/webcast/sign_url/", "/tiktok/sign_url", "/tiktok/sign_url/"):
+    serving.add_route(_path, _serve_post, methods=["POST"], include_in_schema=False)
+for _path in ("/webcast/sign_url", "/webcast/sign_url/"):
+    serving.add_route(_path, _serve_legacy, methods=["GET"], include_in_schema=False)
