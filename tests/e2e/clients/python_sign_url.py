@@ -7,7 +7,7 @@ strips X-Bogus/X-Gnarly/msToken, POSTs JSON {url, userAgent, method, type[, payl
 Usage:
     python python_sign_url.py --web http://127.0.0.1:E --sign http://127.0.0.1:S
         [--webcast URL] [--path im/fetch/] [--room-id R] [--method GET] [--type xhr|fetch] [--payload BODY]
-        [--api-key KEY] [--send] [--timeout 20]
+        [--api-key KEY] [--user-agent UA] [--send] [--timeout 20]
 
 Prints {"event": "signed", "url": <signed URL>, "user_agent": ..., "method": ..., "tokens": [names in the URL]},
 with --send also {"event": "sent", "status": N, "content_type": ...} (the client's own httpx sends it), then the
@@ -34,6 +34,10 @@ async def sign(args: argparse.Namespace) -> dict[str, Any]:
 
     client = build_client(args)
     web = client.web
+    if args.user_agent:
+        # What a user does to pick a browser: the URL's browser_* params stay the random preset's, and the sign
+        # server has to make them agree with this UA.
+        web.headers["User-Agent"] = args.user_agent
     try:
         request = await web.build_request(
             url=f"{WebDefaults.tiktok_webcast_url}/{args.path.lstrip('/')}",
@@ -90,6 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--method", default="GET")
     parser.add_argument("--type", default="xhr", choices=("xhr", "fetch"))
     parser.add_argument("--payload", default="")
+    parser.add_argument("--user-agent", help="set client.web.headers['User-Agent'] before signing")
     parser.add_argument("--send", action="store_true", help="also send the signed request with the client's httpx")
     parser.add_argument("--timeout", type=float, default=float(env("TTSIGN_E2E_TIMEOUT", "20")))
     args = parser.parse_args(argv)
