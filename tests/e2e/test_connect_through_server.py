@@ -35,8 +35,17 @@ from tests.e2e.harness import (
     run_python_client,
     start_emulator,
 )
+from tests.e2e.session_log import (
+    assert_fetch_through_ttsign,
+    assert_push_session,
+    assert_same_browser,
+    http_calls,
+    multimap,
+    of_kind,
+    wait_for_log,
+    without_bootstrap,
+)
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
-from ttsign.signing import ProfileError, profile_from_user_agent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -142,27 +151,6 @@ def http() -> Iterator[httpx.Client]:
 # --- helpers -----------------------------------------------------------------------------------------------
 
 
-def multimap(pairs: list[list[str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for key, value in pairs:
-        out.setdefault(key, []).append(value)
-    return out
-
-
-def of_kind(log: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [e for e in log if e["kind"] == kind]
-
-
-def http_calls(log: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return [(e["method"], e["path"]) for e in of_kind(log, "http")]
-
-
-def without_bootstrap(calls: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The calls minus ttsign's identity bootstrap (``GET /``), which happens only for a new identity."""
-    assert calls.count(("GET", "/")) <= 1, calls
-    return [call for call in calls if call != ("GET", "/")]
-
-
 def python(emu: EmulatorHandle, server: Server, *extra: str) -> ClientRun:
     return run_python_client(emu.url, server.url, timeout=25, extra=list(extra))
 
@@ -203,95 +191,6 @@ def assert_error_answer(response: httpx.Response, status: int, reason: str) -> d
     return body
 
 
-def assert_fetch_through_ttsign(log: list[dict[str, Any]], room: str) -> dict[str, Any]:
-    """Exactly one im/fetch, from ttsign: strictly verified, Euler's notice, both signatures, our ttwid."""
-    (check,) = of_kind(log, "strict_check")
-    assert check["path"] == "/webcast/im/fetch/"
-    assert (check["enforced"], check["ok"], check["failed"]) == (True, True, []), check
-    required = {
-        "x_bogus.query",
-        "x_bogus.body",
-        "x_bogus.user_agent",
-        "x_bogus.time",
-        "x_gnarly.query",
-        "x_gnarly.version",
-        "x_gnarly.time",
-        "ms_token.format",
-        "browser.browser_name",
-        "browser.browser_version",
-        "ttwid_cookie",
-    }
-    assert required <= set(check["checks"]), check["checks"]
-    assert not of_kind(log, "strict_reject")
-    (fetch,) = [e for e in of_kind(log, "http") if e["route"] == "im_fetch"]
-    assert (fetch["method"], fetch["status"], fetch["fault"]) == ("GET", 200, None)
-    query = multimap(fetch["query"])
-    assert query["notice"] == ["CUSTOM_SIGN_SERVER"]
-    assert query["contact_us"] == [CONTACT]
-    assert query["room_id"] == [room]
-    for token in ("X-Bogus", "X-Gnarly"):
-        assert len(query[token]) == 1 and query[token][0], token
-    # msToken is logged redacted; it must be there and not empty. The signatures come last, in that order.
-    assert len(query["msToken"]) == 1 and query["msToken"][0] != "<redacted len=0>"
-    assert [key for key, _ in fetch["query"]][-3:] == ["msToken", "X-Bogus", "X-Gnarly"]
-    assert "ttwid" in fetch["cookies"] and fetch["ttwid_issued"] is True
-    return fetch
-
-
-def assert_push_session(
-    log: list[dict[str, Any]], scenario: dict[str, Any], room: str, *, client_close_code: int
-) -> dict[str, Any]:
-    """One push session: issued ttwid, route params echoed, one ack per frame, heartbeats, enter_room."""
-    (handshake,) = of_kind(log, "ws_handshake")
-    assert handshake["ttwid_issued"] is True
-    assert handshake["route_params_missing"] == []
-    query = multimap(handshake["query"])
-    assert room in query["room_id"]
-    for key, value in scenario["websocket"]["route_params"].items():
-        assert value in query[key], f"route param {key} not echoed"
-    (ws_check,) = of_kind(log, "ws_strict_check")
-    assert ws_check["ok"] is True and {"ttwid_cookie", "route_params_echo"} <= set(ws_check["checks"])
-    assert not of_kind(log, "ws_reject")
-    sent = [e for e in of_kind(log, "ws_sent") if e["payload_type"] == "msg"]
-    acks = [e for e in of_kind(log, "ws_recv") if e["payload_type"] == "ack"]
-    assert len(sent) == len(scenario["timeline"])
-    assert len({s["log_id"] for s in sent}) == len(sent), "every pushed frame has its own log_id"
-    assert sorted((a["log_id"], a["decoded"]["internal_ext"]) for a in acks) == sorted(
-        (s["log_id"], s["internal_ext"]) for s in sent
-    ), "one ack per pushed frame, echoing its log_id and internal_ext"
-    beats = [e["decoded"] for e in of_kind(log, "ws_recv") if e["payload_type"] == "hb"]
-    assert beats, "no heartbeat arrived"
-    assert beats[0]["seq"] == 1
-    assert {b["room_id"] for b in beats} == {room}
-    enters = [e["decoded"] for e in of_kind(log, "ws_recv") if e["payload_type"] == "im_enter_room"]
-    assert [e["room_id"] for e in enters] == [room]
-    closes = [(e["by"], e.get("code")) for e in of_kind(log, "ws_close")]
-    assert closes == [("client", client_close_code)]
-    unknown = [e["path"] for e in of_kind(log, "http") if e["route"] == "unknown"]
-    assert unknown == [], f"a client called routes the emulator does not serve: {unknown}"
-    return handshake
-
-
-def assert_same_browser(fetch: dict[str, Any], handshake: dict[str, Any]) -> None:
-    """ttsign signs with the client's own browser whenever that browser can be profiled consistently."""
-    try:
-        profile_from_user_agent(handshake["user_agent"])
-    except ProfileError:
-        return  # e.g. Opera: ttsign falls back to one of its own profiles
-    assert fetch["user_agent"] == handshake["user_agent"]
-
-
-def wait_for_log(emu: EmulatorHandle, predicate: Any, timeout: float = 10.0) -> list[dict[str, Any]]:
-    """Poll the emulator log until ``predicate(log)`` holds (bounded), so no late entry leaks into a test."""
-    deadline = time.monotonic() + timeout
-    log = emu.log()
-    while not predicate(log):
-        assert time.monotonic() < deadline, "the emulator log never reached the expected state"
-        time.sleep(0.1)
-        log = emu.log()
-    return log
-
-
 # --- 1. the clients receive the scenario through ttsign ------------------------------------------------------
 
 
@@ -315,7 +214,7 @@ def test_python_client_receives_the_scenario_through_ttsign(
         ("GET", "/webcast/room/check_alive/"),
         ("GET", "/webcast/im/fetch/"),  # from ttsign, on the client's behalf
     ]
-    fetch = assert_fetch_through_ttsign(log, room)
+    fetch = assert_fetch_through_ttsign(log, room, contact=CONTACT)
     handshake = assert_push_session(log, scenario, room, client_close_code=1000)
     assert_same_browser(fetch, handshake)
 
@@ -339,7 +238,7 @@ def test_node_client_receives_the_scenario_through_ttsign(
         ("GET", "/webcast/room/info/"),
         ("GET", "/webcast/im/fetch/"),
     ]
-    fetch = assert_fetch_through_ttsign(log, room)
+    fetch = assert_fetch_through_ttsign(log, room, contact=CONTACT)
     # The connector closes with an empty close frame (no status code).
     handshake = assert_push_session(log, scenario, room, client_close_code=1005)
     assert_same_browser(fetch, handshake)
@@ -372,7 +271,7 @@ def test_connect_answer_shape(
     assert response.headers["x-room-id"] == room
     assert response.headers["x-request-id"]
 
-    fetch = assert_fetch_through_ttsign(emu.log(), room)
+    fetch = assert_fetch_through_ttsign(emu.log(), room, contact=CONTACT)
     assert fetch["user_agent"] == CHROME_UA  # the caller's browser, honoured
 
     # The ttwid ttsign handed over is one the emulator issued: the strict push handshake accepts it.
