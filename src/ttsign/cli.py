@@ -200,11 +200,17 @@ def _keys_call(action: Callable[[KeyService], Awaitable[T]]) -> T:
     """Run one key-store action against the configured store, closing it afterwards."""
     from ttsign.config import ConfigFileError, Settings
     from ttsign.service.keys import KeyService
-    from ttsign.store.base import KeyNotFoundError
-    from ttsign.store.sqlite import SqliteKeyStore
+    from ttsign.store.backends import open_key_store
+    from ttsign.store.base import KeyNotFoundError, StoreUnavailable
 
     try:
-        store = SqliteKeyStore(Settings().store_path)
+        settings = Settings()
+        store = open_key_store(
+            store_path=settings.store_path,
+            redis_url=settings.redis_url,
+            prefix=settings.redis_key_prefix,
+            timeout_s=settings.redis_timeout_s,
+        )
     except (ConfigFileError, ValueError, OSError) as exc:
         fail(f"cannot open the store: {exc}")
 
@@ -218,6 +224,8 @@ def _keys_call(action: Callable[[KeyService], Awaitable[T]]) -> T:
         return asyncio.run(run())
     except KeyNotFoundError as exc:
         fail(f"no key with id {exc}")
+    except StoreUnavailable as exc:
+        fail(f"the store is unreachable: {exc}", 1)
 
 
 def _key_row(record: KeyRecord) -> dict[str, object]:

@@ -140,6 +140,28 @@ class Settings(BaseSettings):
         if value is None:
             return None
         value = value.strip().rstrip("/")
+    # --- shared state for many replicas ----------------------------------------------------------------
+    redis_url: str | None = Field(
+        default=None,
+        repr=False,  # may carry a password
+        description="Redis URL (redis://host:port/db) shared by every replica: keys, limit windows, room caps, "
+        "token counts and upstream identities. Unset: the embedded store and in-process limits.",
+    )
+    redis_key_prefix: str = Field(
+        default="ttsign:",
+        min_length=1,
+        description="Prefix of every Redis key ttsign writes (several deployments can share one Redis).",
+    )
+    redis_timeout_s: float = Field(
+        default=0.5, gt=0, le=10, description="Seconds a Redis connect or command may take before it counts as down."
+    )
+    redis_failure_mode: Literal["closed", "open"] = Field(
+        default="closed",
+        description="When Redis is unreachable: `closed` answers 503 `store_unavailable` (limits cannot be "
+        "enforced); `open` serves without the limits it cannot count and logs a warning. Keys this process "
+        "has not seen cannot be checked either way (503).",
+    )
+
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"base URL must start with http:// or https://, got {value!r}")
         return value
@@ -181,6 +203,16 @@ class Settings(BaseSettings):
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+        return value
+
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:

@@ -1,15 +1,18 @@
-"""API keys through both embedded stores: hashed at rest, shown once, revocable, limits kept."""
+"""API keys through every store (memory, SQLite, Redis): hashed at rest, shown once, revocable, limits kept."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from tests.redis_db import REDIS_URL, delete_prefix, new_prefix, require_redis
 from ttsign.service.keys import KeyService, hash_key
 from ttsign.store.base import KeyNotFoundError, KeyStore, Limits
 from ttsign.store.memory import MemoryKeyStore
+from ttsign.store.redis import RedisKeyStore, redis_client
 from ttsign.store.sqlite import SqliteKeyStore
 
 
@@ -21,11 +24,22 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[KeyStore]:
-    backend: KeyStore = MemoryKeyStore() if request.param == "memory" else SqliteKeyStore(tmp_path / "keys.sqlite3")
+    prefix = ""
+    backend: KeyStore
+    if request.param == "memory":
+        backend = MemoryKeyStore()
+    elif request.param == "sqlite":
+        backend = SqliteKeyStore(tmp_path / "keys.sqlite3")
+    else:
+        require_redis()
+        prefix = new_prefix()
+        backend = RedisKeyStore(redis_client(REDIS_URL), prefix=prefix)
     yield backend
     await backend.close()
+    if prefix:
+        delete_prefix(prefix)
 
 
 async def test_created_key_authenticates_and_carries_its_limits(store: KeyStore) -> None:
@@ -85,3 +99,52 @@ async def test_server_secret_is_created_once_and_shared(tmp_path: Path) -> None:
     assert await second.secret("jwt", lambda: "b" * 40) == value == "a" * 40
     memory = MemoryKeyStore()
     assert await memory.secret("jwt", lambda: "c") == await memory.secret("jwt", lambda: "d") == "c"
+
+
+async def test_store_refuses_a_duplicate_id_and_a_replace_of_an_unknown_one(store: KeyStore) -> None:
+    keys = KeyService(store)
+    record, _ = await keys.create("a")
+    with pytest.raises(ValueError, match="exists"):
+        await store.add(record)
+    with pytest.raises(KeyNotFoundError):
+        await store.replace(replace(record, key_id="missing"))
+    assert await store.by_id("missing") is None
+    assert await store.by_hash("0" * 64) is None
+
+
+async def test_listing_is_in_creation_order(store: KeyStore) -> None:
+    clock = Clock()
+    keys = KeyService(store, clock=clock)
+    created = []
+    for name in ("c", "a", "b"):
+        created.append((await keys.create(name))[0].key_id)
+        clock.now += 1
+    assert [r.key_id for r in await keys.list()] == created
+
+
+async def test_redis_holds_only_the_hash_and_shares_keys_between_clients() -> None:
+    require_redis()
+    prefix = new_prefix()
+    first = RedisKeyStore(redis_client(REDIS_URL), prefix=prefix)
+    second = RedisKeyStore(redis_client(REDIS_URL), prefix=prefix)  # another replica
+    try:
+        record, plaintext = await KeyService(first).create("canary", Limits(per_minute=3, rooms_per_hour=2))
+        dump = b""
+        raw = first.client
+        for key in [k async for k in raw.scan_iter(match=f"{prefix}*")]:
+            kind = await raw.type(key)
+            if kind == "hash":
+                dump += repr(await raw.hgetall(key)).encode()
+            elif kind == "string":
+                dump += (await raw.get(key) or "").encode()
+            dump += key.encode()
+        secret = plaintext.split("_", 2)[2]
+        assert secret.encode() not in dump and plaintext.encode() not in dump
+        assert hash_key(plaintext).encode() in dump
+        found = await KeyService(second).authenticate(plaintext)
+        assert found == record
+        assert await second.secret("jwt", lambda: "b" * 40) == await first.secret("jwt", lambda: "a" * 40)
+    finally:
+        await first.close()
+        await second.close()
+        delete_prefix(prefix)

@@ -77,4 +77,6 @@ def denied_response(denied: Denied, request_id: str, client: ClientInfo, now: fl
                 "X-RateLimit-Reset": str(reset_at),
             }
         )
+    if denied.status == 503:  # the shared store is down: worth retrying soon
+        headers["Retry-After"] = str(max(1, denied.retry_after_s))
     return JSONResponse(body, status_code=denied.status, headers=headers)

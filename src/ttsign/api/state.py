@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -30,6 +31,7 @@ class Services:
     admission: Admission
     sign: SignService
     rooms: RoomLookupService
+    closers: tuple[Callable[[], Awaitable[None]], ...] = ()  # run at shutdown, after the store closes
 
 
 def services(request: Request) -> Services:

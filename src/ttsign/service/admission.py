@@ -7,15 +7,22 @@ the shape its clients understand.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ttsign.service.jwt_auth import JwtAuthority, JwtError, JwtGrant
 from ttsign.service.keys import KeyService
-from ttsign.service.limits import Decision, RateLimiter, WindowState
-from ttsign.store.base import KeyRecord, Limits
+from ttsign.service.limits import Decision, RateLimiter, Window, WindowState
+from ttsign.store.base import ConnectCounter, KeyRecord, Limits, RoomLedger, StoreUnavailable
+from ttsign.store.memory import MemoryConnectCounter, MemoryRoomLedger
+
+logger = logging.getLogger(__name__)
+
+FailureMode = Literal["closed", "open"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,8 @@ class AccessPolicy:
     per_ip_limits: Limits = field(default_factory=lambda: Limits(per_minute=120, per_hour=2000))
     default_key_limits: Limits = field(default_factory=lambda: Limits(per_minute=60, per_hour=1000, per_day=10000))
     anonymous_rooms_per_hour: int | None = 4
+    # When the shared store (Redis) is unreachable: "closed" refuses with 503, "open" admits and logs.
+    store_failure_mode: FailureMode = "closed"
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ class Admitted:
 
 @dataclass(frozen=True)
 class Denied:
-    status: int  # 401 unauthenticated, 403 out of scope, 429 over a limit
+    status: int  # 401 unauthenticated, 403 out of scope, 429 over a limit, 503 store unreachable
     reason: str
     message: str
     limit_label: str | None = None  # minute | hour | day | rooms | connections
@@ -61,29 +70,8 @@ class Denied:
     reset_at: int = 0  # unix seconds
 
 
-_PRUNE_AT = 10_000  # entries before expired ones are swept out of the in-process tables
-
-
-class RoomCap:
-    """Distinct rooms per subject per hour (an abuse control: one key fanning out over many rooms)."""
-
-    def __init__(self, clock: Callable[[], float] = time.time, window_s: float = 3600.0) -> None:
-        self._clock = clock
-        self._window = window_s
-        self._rooms: dict[str, dict[str, float]] = {}
-
-    def admit(self, subject: str, room: str, cap: int) -> tuple[bool, float]:
-        """(allowed, when the oldest room frees up)."""
-        now = self._clock()
-        if len(self._rooms) > _PRUNE_AT:
-            self._rooms = {s: r for s, r in self._rooms.items() if any(now - t < self._window for t in r.values())}
-        rooms = {r: t for r, t in self._rooms.get(subject, {}).items() if now - t < self._window}
-        if room in rooms or len(rooms) < cap:
-            rooms[room] = rooms.get(room, now)
-            self._rooms[subject] = rooms
-            return True, 0.0
-        self._rooms[subject] = rooms
-        return False, min(rooms.values()) + self._window
+STORE_DOWN_MESSAGE = "the shared store (Redis) is unreachable; try again shortly"
+_WARN_EVERY_S = 10.0  # fail-open warnings: one line per interval, not one per request
 
 
 class Admission:
@@ -94,7 +82,8 @@ class Admission:
         *,
         policy: AccessPolicy | None = None,
         jwt: JwtAuthority | Callable[[], Awaitable[JwtAuthority]] | None = None,
-        rooms: RoomCap | None = None,
+        rooms: RoomLedger | None = None,
+        connections: ConnectCounter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
@@ -102,15 +91,22 @@ class Admission:
         self.policy = policy or AccessPolicy()
         # An authority, or how to make one on first use (its secret may live in the store).
         self._jwt = jwt
-        self.rooms = rooms or RoomCap(clock)
+        self.rooms = rooms or MemoryRoomLedger()
+        self.connections = connections or MemoryConnectCounter(clock)
         self._clock = clock
-        self._jwt_uses: dict[str, tuple[int, int]] = {}  # token id -> (connects made, token expiry)
+        self._warned_at = float("-inf")
+
+    @property
+    def fails_open(self) -> bool:
+        return self.policy.store_failure_mode == "open"
 
     async def identify(self, credentials: Credentials, ip: str) -> Caller | Denied:
+        """Who is calling. Raises StoreUnavailable when the store cannot say (even failing open, an
+        unknown key cannot be told from a forged one)."""
         if credentials.jwt:
             return await self._identify_jwt(credentials.jwt, ip)
         if credentials.api_key:
-            record = await self.keys.authenticate(credentials.api_key)
+            record = await self.keys.authenticate(credentials.api_key, stale_ok=self.fails_open)
             if record is None:
                 return Denied(401, "invalid_api_key", "the API key is unknown or has been revoked")
             return Caller(ip, key=record)
@@ -132,7 +128,14 @@ class Admission:
             grant = authority.verify(token)
         except JwtError as exc:
             return Denied(401, "invalid_jwt", str(exc))
-        record = await self.keys.store.by_id(grant.key_id)
+        try:
+            record = await self.keys.store.by_id(grant.key_id)
+        except StoreUnavailable as exc:
+            if not self.fails_open:
+                raise
+            # The token's signature and expiry were checked; only its key's revocation is unknown.
+            self._warn_open(exc, "jwt key revocation")
+            return Caller(ip, grant=grant)
         if record is None or not record.active:
             return Denied(401, "invalid_jwt", "the key this token was issued for has been revoked")
         return Caller(ip, key=record, grant=grant)
@@ -140,24 +143,54 @@ class Admission:
     async def admit(
         self, credentials: Credentials, ip: str, *, room_id: str | None = None, unique_id: str | None = None
     ) -> Admitted | Denied:
-        """Authenticate, check scope, then count the request against every limit that applies."""
-        caller = await self.identify(credentials, ip)
+        """Authenticate, check scope, then count the request against every limit that applies.
+
+        A store outage is answered per `store_failure_mode`: Denied 503 `store_unavailable` when closed;
+        when open the limits that could not be counted are skipped (a warning is logged).
+        """
+        try:
+            caller = await self.identify(credentials, ip)
+        except StoreUnavailable as exc:
+            return self._store_down(exc, "authentication")
         if isinstance(caller, Denied):
             return caller
-        scoped = self._check_grant(caller, room_id=room_id, unique_id=unique_id)
+        scoped = await self._check_grant(caller, room_id=room_id, unique_id=unique_id)
         if scoped is not None:
             return scoped
-        ip_decision = await self.limiter.hit(f"ip:{ip}", self.policy.per_ip_limits.windows())
+        ip_decision = await self._hit(f"ip:{ip}", self.policy.per_ip_limits.windows())
+        if isinstance(ip_decision, Denied):
+            return ip_decision
         if not ip_decision.allowed:
             return self._over_limit(ip_decision, "too many requests from this address")
         limits = self.limits_of(caller)
-        decision = await self.limiter.hit(caller.label, limits.windows())
+        decision = await self._hit(caller.label, limits.windows())
+        if isinstance(decision, Denied):
+            return decision
         if not decision.allowed:
             return self._over_limit(decision, "too many requests for this key" if caller.key else "anonymous limit")
-        capped = self._check_rooms(caller, limits, room_id)
+        capped = await self._check_rooms(caller, limits, room_id)
         if capped is not None:
             return capped
         return Admitted(caller, decision.tightest or ip_decision.tightest)
+
+    async def _hit(self, subject: str, windows: Sequence[Window]) -> Decision | Denied:
+        try:
+            return await self.limiter.hit(subject, windows)
+        except StoreUnavailable as exc:
+            if self.fails_open:
+                self._warn_open(exc, "rate limits")
+                return Decision(True, subject)
+            return self._store_down(exc, "rate limits")
+
+    def _store_down(self, exc: StoreUnavailable, what: str) -> Denied:
+        logger.warning("store unavailable (%s): %s; answering 503", what, exc)
+        return Denied(503, "store_unavailable", STORE_DOWN_MESSAGE, retry_after_s=1)
+
+    def _warn_open(self, exc: StoreUnavailable, what: str) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY_S:
+            self._warned_at = now
+            logger.warning("store unavailable (%s): %s; failing open, %s not enforced", what, exc, what)
 
     def limits_of(self, caller: Caller) -> Limits:
         if caller.key is None:
@@ -169,29 +202,38 @@ class Admission:
             )
         return caller.key.limits if caller.key.limits.windows() else self.policy.default_key_limits
 
-    def _check_grant(self, caller: Caller, *, room_id: str | None, unique_id: str | None) -> Denied | None:
+    async def _check_grant(self, caller: Caller, *, room_id: str | None, unique_id: str | None) -> Denied | None:
         grant = caller.grant
         if grant is None:
             return None
         if (room_id or unique_id) and not grant.allows_creator(unique_id=unique_id, room_id=room_id):
             return Denied(403, "creator_not_allowed", "this token is not scoped to that creator")
-        if grant.max_connections is not None:
-            used = self._jwt_uses.get(grant.token_id, (0, grant.expires_at))[0]
-            if used >= grant.max_connections:
-                return Denied(429, "token_exhausted", "this token has made all its connections", "connections")
-            if len(self._jwt_uses) > _PRUNE_AT:
-                now = self._clock()
-                self._jwt_uses = {t: u for t, u in self._jwt_uses.items() if u[1] > now}
-            self._jwt_uses[grant.token_id] = (used + 1, grant.expires_at)
+        if grant.max_connections is None:
+            return None
+        try:
+            taken = await self.connections.take(grant.token_id, grant.max_connections, grant.expires_at)
+        except StoreUnavailable as exc:
+            if not self.fails_open:
+                return self._store_down(exc, "token connection counts")
+            self._warn_open(exc, "token connection counts")
+            return None
+        if not taken:
+            return Denied(429, "token_exhausted", "this token has made all its connections", "connections")
         return None
 
-    def _check_rooms(self, caller: Caller, limits: Limits, room_id: str | None) -> Denied | None:
+    async def _check_rooms(self, caller: Caller, limits: Limits, room_id: str | None) -> Denied | None:
         if room_id is None or limits.rooms_per_hour is None:
             return None
-        allowed, frees_at = self.rooms.admit(caller.label, room_id, limits.rooms_per_hour)
+        now = self._clock()
+        try:
+            allowed, frees_at = await self.rooms.admit(caller.label, room_id, limits.rooms_per_hour, now)
+        except StoreUnavailable as exc:
+            if not self.fails_open:
+                return self._store_down(exc, "room caps")
+            self._warn_open(exc, "room caps")
+            return None
         if allowed:
             return None
-        now = self._clock()
         return Denied(
             429,
             "too_many_rooms",

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from ttsign.store.base import KeyNotFoundError, KeyRecord, KeyStore, Limits
+from ttsign.store.base import KeyNotFoundError, KeyRecord, KeyStore, Limits, StoreUnavailable
 
 KEY_PREFIX = "tts_"
 Clock = Callable[[], float]
@@ -52,8 +52,12 @@ class KeyService:
         await self.store.add(record)
         return record, plaintext
 
-    async def authenticate(self, plaintext: str) -> KeyRecord | None:
-        """The active record for a presented key, or None (unknown, malformed or revoked)."""
+    async def authenticate(self, plaintext: str, *, stale_ok: bool = False) -> KeyRecord | None:
+        """The active record for a presented key, or None (unknown, malformed or revoked).
+
+        Raises StoreUnavailable when the store does not answer, unless `stale_ok` and this process has
+        seen the key before: then the last record it read stands in (the fail-open mode).
+        """
         if not looks_like_key(plaintext):
             return None
         digest = hash_key(plaintext)
@@ -62,10 +66,16 @@ class KeyService:
         if cached is not None and now - cached[0] < self._ttl:
             record = cached[1]
         else:
-            record = await self.store.by_hash(digest)
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[digest] = (now, record)
+            try:
+                record = await self.store.by_hash(digest)
+            except StoreUnavailable:
+                if not stale_ok or cached is None:
+                    raise
+                record = cached[1]
+            else:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[digest] = (now, record)
         if record is None or not record.active or not hmac.compare_digest(record.key_hash, digest):
             return None
         return record

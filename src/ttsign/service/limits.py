@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
+from limits.errors import StorageError
+
+from ttsign.store.base import StoreUnavailable
 
 _ITEMS: dict[str, Callable[[int], RateLimitItem]] = {
     "minute": RateLimitItemPerMinute,
@@ -54,7 +57,16 @@ class RateLimiter:
         self._clock = clock
 
     async def hit(self, subject: str, windows: Sequence[Window], *, with_state: bool = False) -> Decision:
-        """Consume one request from every window, shortest first; stop at the first that refuses."""
+        """Consume one request from every window, shortest first; stop at the first that refuses.
+
+        Raises StoreUnavailable when a shared storage (Redis) does not answer.
+        """
+        try:
+            return await self._hit(subject, windows, with_state)
+        except StorageError as exc:
+            raise StoreUnavailable(f"rate-limit storage: {type(exc.storage_error).__name__}") from exc
+
+    async def _hit(self, subject: str, windows: Sequence[Window], with_state: bool) -> Decision:
         tightest: WindowState | None = None
         for label, limit in windows:
             item = _ITEMS[label](limit)
@@ -71,9 +83,12 @@ class RateLimiter:
     async def peek(self, subject: str, windows: Sequence[Window]) -> list[WindowState]:
         """Where each window stands, without consuming anything (for /webcast/rate_limits)."""
         states = []
-        for label, limit in windows:
-            stats = await self._strategy.get_window_stats(_ITEMS[label](limit), subject)
-            states.append(WindowState(label, limit, stats.remaining, stats.reset_time))
+        try:
+            for label, limit in windows:
+                stats = await self._strategy.get_window_stats(_ITEMS[label](limit), subject)
+                states.append(WindowState(label, limit, stats.remaining, stats.reset_time))
+        except StorageError as exc:
+            raise StoreUnavailable(f"rate-limit storage: {type(exc.storage_error).__name__}") from exc
         return states
 
     def now(self) -> float:

@@ -64,3 +64,59 @@ class KeyStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class StoreUnavailable(RuntimeError):
+    """The shared store (Redis) did not answer in time; the caller decides whether to fail open or closed."""
+
+
+class RoomLedger(Protocol):
+    """Distinct rooms per subject over a sliding window (the abuse control on fan-out over many rooms)."""
+
+    async def admit(self, subject: str, room: str, cap: int, now: float) -> tuple[bool, float]:
+        """(allowed, unix time the oldest room frees up when refused; 0.0 when allowed)."""
+        ...
+
+
+class ConnectCounter(Protocol):
+    """Connections made with one short-lived token (JWT `maxWebSockets`), counted until the token expires."""
+
+    async def take(self, token_id: str, limit: int, expires_at: int) -> bool:
+        """Count one connection; False (and nothing counted) once `limit` were made."""
+        ...
+
+
+@dataclass(frozen=True)
+class IdentityRecord:
+    """What replicas share about a TikTok identity: enough to use it, no client secret, cookies included.
+
+    `cookies` are secrets (ttwid, msToken): never log them; `repr` leaves them out.
+    """
+
+    identity_id: str  # opaque, safe to log
+    device_id: str
+    profile_name: str
+    user_agent: str
+    cookies: dict[str, str] = field(repr=False)
+    created_at: float  # unix seconds (wall clock: replicas compare it)
+    retired: bool = False  # TikTok refused it: nobody uses it again, a fresh one replaces it
+
+
+class IdentityShelf(Protocol):
+    """Identities shared between replicas, one slot per browser profile."""
+
+    async def load(self, slot: str) -> IdentityRecord | None:
+        """The slot's identity (possibly retired); None when the slot is empty or expired."""
+        ...
+
+    async def save(self, slot: str, record: IdentityRecord, ttl_s: float) -> None: ...
+
+    async def retire(self, slot: str, identity_id: str) -> None:
+        """Drop the slot's identity if it is still this one (a newer one stays)."""
+        ...
+
+    async def try_lock(self, slot: str, ttl_s: float) -> str | None:
+        """A token when this caller may bootstrap the slot's identity, None while another replica does."""
+        ...
+
+    async def unlock(self, slot: str, token: str) -> None: ...

@@ -1,4 +1,4 @@
-"""An in-process key store: zero setup, gone on restart. For tests and throwaway servers."""
+"""In-process stores: zero setup, gone on restart, private to one process (the embedded default)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,43 @@ class MemoryKeyStore:
 
     async def close(self) -> None:
         return None
+
+
+_PRUNE_AT = 10_000  # subjects/tokens before expired entries are swept out of the tables
+
+
+class MemoryRoomLedger:
+    """Distinct rooms per subject, in this process only."""
+
+    def __init__(self, window_s: float = 3600.0) -> None:
+        self._window = window_s
+        self._rooms: dict[str, dict[str, float]] = {}
+
+    async def admit(self, subject: str, room: str, cap: int, now: float) -> tuple[bool, float]:
+        if len(self._rooms) > _PRUNE_AT:
+            self._rooms = {s: r for s, r in self._rooms.items() if any(now - t < self._window for t in r.values())}
+        rooms = {r: t for r, t in self._rooms.get(subject, {}).items() if now - t < self._window}
+        if room in rooms or len(rooms) < cap:
+            rooms[room] = rooms.get(room, now)
+            self._rooms[subject] = rooms
+            return True, 0.0
+        self._rooms[subject] = rooms
+        return False, min(rooms.values()) + self._window
+
+
+class MemoryConnectCounter:
+    """Connections per token, in this process only."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._uses: dict[str, tuple[int, int]] = {}  # token id -> (connections made, token expiry)
+
+    async def take(self, token_id: str, limit: int, expires_at: int) -> bool:
+        used = self._uses.get(token_id, (0, expires_at))[0]
+        if used >= limit:
+            return False
+        if len(self._uses) > _PRUNE_AT:
+            now = self._clock()
+            self._uses = {t: u for t, u in self._uses.items() if u[1] > now}
+        self._uses[token_id] = (used + 1, expires_at)
+        return True

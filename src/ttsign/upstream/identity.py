@@ -8,6 +8,7 @@ sure concurrent requests for the same profile share a single bootstrap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import secrets
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ttsign.signing import BrowserProfile, SdkSession, generate_ms_token, is_valid_ms_token
+from ttsign.store.base import IdentityRecord, IdentityShelf, StoreUnavailable
 from ttsign.upstream.cookies import CookieJar
 from ttsign.upstream.refusals import Refusal, classify_bootstrap, classify_transport_failure
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
@@ -102,10 +104,17 @@ async def bootstrap_identity(
 
 
 IdentityFactory = Callable[[BrowserProfile], Awaitable["Identity | Refusal"]]
+_SHELF_POLL_S = 0.05  # while another replica bootstraps a profile, how often to look for its identity
 
 
 class IdentityPool:
-    """One warm identity per browser profile, at most `size` profiles, least recently used evicted."""
+    """One warm identity per browser profile, at most `size` profiles, least recently used evicted.
+
+    With a `shelf` (Redis), replicas share identities: before bootstrapping, a replica looks on the shelf
+    and adopts what another one obtained; one replica at a time bootstraps a profile (a short lock); a
+    retirement marks the identity retired for all, and every replica re-checks its warm identity against
+    the shelf at least every `recheck_s`. When the shelf is unreachable the pool carries on in-process.
+    """
 
     def __init__(
         self,
@@ -114,13 +123,24 @@ class IdentityPool:
         size: int = 16,
         max_age_s: float = 1800.0,
         clock: Callable[[], float] = time.monotonic,
+        shelf: IdentityShelf | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        recheck_s: float = 1.0,
+        lock_ttl_s: float = 5.0,
     ) -> None:
         self._factory = factory
         self._size = size
         self._max_age_s = max_age_s
         self._clock = clock
+        self._shelf = shelf
+        self._wall = wall_clock
+        self._recheck_s = recheck_s
+        self._lock_ttl_s = lock_ttl_s
         self._warm: OrderedDict[str, Identity] = OrderedDict()
         self._pending: dict[str, asyncio.Task[Identity | Refusal]] = {}
+        self._confirmed: dict[str, float] = {}  # slot -> when the shelf last agreed with our warm identity
+        self._background: set[asyncio.Task[None]] = set()
+        self._warned_at = float("-inf")
 
     @staticmethod
     def _key(profile: BrowserProfile) -> str:
@@ -130,13 +150,13 @@ class IdentityPool:
         """A usable identity for this profile, bootstrapping one (once, shared) when needed."""
         key = self._key(profile)
         identity = self._warm.get(key)
-        if identity is not None and self._usable(identity):
+        if identity is not None and self._usable(identity) and self._confirmed_recently(key):
             self._warm.move_to_end(key)
             identity.uses += 1
             return identity
         task = self._pending.get(key)
         if task is None:
-            task = asyncio.create_task(self._bootstrap(key, profile))
+            task = asyncio.create_task(self._obtain(key, profile))
             self._pending[key] = task
         # shield: one caller giving up must not cancel the bootstrap the others wait on.
         result = await asyncio.shield(task)
@@ -144,31 +164,164 @@ class IdentityPool:
             result.uses += 1
         return result
 
-    async def _bootstrap(self, key: str, profile: BrowserProfile) -> Identity | Refusal:
+    def _confirmed_recently(self, key: str) -> bool:
+        return self._shelf is None or self._clock() - self._confirmed.get(key, float("-inf")) < self._recheck_s
+
+    async def _obtain(self, key: str, profile: BrowserProfile) -> Identity | Refusal:
         try:
-            result = await self._factory(profile)
+            if self._shelf is None:
+                return await self._bootstrap(key, profile)
+            return await self._obtain_shared(key, profile, self._shelf)
         finally:
             self._pending.pop(key, None)
+
+    async def _bootstrap(self, key: str, profile: BrowserProfile) -> Identity | Refusal:
+        result = await self._factory(profile)
         if isinstance(result, Identity):
-            self._warm[key] = result
-            self._warm.move_to_end(key)
-            while len(self._warm) > self._size:
-                self._warm.popitem(last=False)
+            self._keep(key, result)
             logger.info("identity %s bootstrapped for profile %s", result.key, profile.name)
         else:
             logger.warning("identity bootstrap refused for profile %s: %s", profile.name, result.code)
         return result
 
+    def _keep(self, key: str, identity: Identity) -> None:
+        self._warm[key] = identity
+        self._warm.move_to_end(key)
+        while len(self._warm) > self._size:
+            evicted, _ = self._warm.popitem(last=False)
+            self._confirmed.pop(evicted, None)
+
+    def _drop(self, key: str, identity: Identity) -> None:
+        if self._warm.get(key) is identity:
+            del self._warm[key]
+            self._confirmed.pop(key, None)
+
     def _usable(self, identity: Identity) -> bool:
         return not identity.retired and self._clock() - identity.created_at < self._max_age_s
 
     def retire(self, identity: Identity, reason: str) -> None:
-        """Stop using an identity TikTok refused; the next acquire bootstraps a fresh one."""
+        """Stop using an identity TikTok refused (everywhere, with a shelf); the next acquire replaces it."""
         identity.retired = True
         key = self._key(identity.profile)
-        if self._warm.get(key) is identity:
-            del self._warm[key]
+        self._drop(key, identity)
         logger.info("identity %s retired: %s", identity.key, reason)
+        if self._shelf is not None:
+            task = asyncio.get_running_loop().create_task(self._retire_shared(self._shelf, key, identity.key))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def settle(self) -> None:
+        """Wait for retirements still being written to the shelf (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     def __len__(self) -> int:
         return len(self._warm)
+
+    # --- sharing through the shelf --------------------------------------------------------------------
+
+    async def _obtain_shared(self, key: str, profile: BrowserProfile, shelf: IdentityShelf) -> Identity | Refusal:
+        current = self._warm.get(key)
+        if current is not None and not self._usable(current):
+            self._drop(key, current)
+            current = None
+        try:
+            return await self._sync_with_shelf(key, profile, shelf, current)
+        except StoreUnavailable as exc:
+            self._warn(exc)
+            if current is not None:
+                self._confirmed[key] = self._clock()  # ask again in `recheck_s`, not on every request
+                return current
+            return await self._bootstrap(key, profile)
+
+    async def _sync_with_shelf(
+        self, key: str, profile: BrowserProfile, shelf: IdentityShelf, current: Identity | None
+    ) -> Identity | Refusal:
+        record = await shelf.load(key)
+        if record is not None and current is not None and record.identity_id == current.key:
+            if not record.retired:
+                self._confirmed[key] = self._clock()
+                return current
+            current.retired = True  # another replica saw TikTok refuse it
+            self._drop(key, current)
+            current = None
+        adopted = self._adopt(key, profile, record)
+        if adopted is not None:
+            return adopted
+        if current is not None:  # the shelf lost it (expired, flushed, Redis restarted): share ours again
+            await self._publish(shelf, key, current)
+            return current
+        return await self._bootstrap_shared(key, profile, shelf)
+
+    def _adopt(self, key: str, profile: BrowserProfile, record: IdentityRecord | None) -> Identity | None:
+        """Take over another replica's identity for this profile, if the record is live and matches."""
+        if record is None or record.retired:
+            return None
+        if record.profile_name != profile.name or record.user_agent != profile.user_agent:
+            return None
+        age = max(0.0, self._wall() - record.created_at)
+        identity = Identity(
+            record.device_id, profile, CookieJar(record.cookies), created_at=self._clock() - age, key=record.identity_id
+        )
+        if not self._usable(identity):
+            return None
+        self._keep(key, identity)
+        self._confirmed[key] = self._clock()
+        logger.info("identity %s adopted from the shared pool for profile %s", identity.key, profile.name)
+        return identity
+
+    async def _bootstrap_shared(self, key: str, profile: BrowserProfile, shelf: IdentityShelf) -> Identity | Refusal:
+        token = await shelf.try_lock(key, self._lock_ttl_s)
+        for _ in range(max(1, round(self._lock_ttl_s / _SHELF_POLL_S))):
+            if token is not None:
+                break
+            await asyncio.sleep(_SHELF_POLL_S)  # another replica is bootstrapping this profile
+            adopted = self._adopt(key, profile, await shelf.load(key))
+            if adopted is not None:
+                return adopted
+            token = await shelf.try_lock(key, self._lock_ttl_s)
+        try:
+            if token is not None:  # it may have finished between our last look and our lock
+                adopted = self._adopt(key, profile, await shelf.load(key))
+                if adopted is not None:
+                    return adopted
+            result = await self._bootstrap(key, profile)
+            if isinstance(result, Identity):
+                try:
+                    await self._publish(shelf, key, result)
+                except StoreUnavailable as exc:
+                    self._warn(exc)
+            return result
+        finally:
+            if token is not None:
+                with contextlib.suppress(StoreUnavailable):
+                    await shelf.unlock(key, token)
+
+    async def _publish(self, shelf: IdentityShelf, key: str, identity: Identity) -> None:
+        age = self._clock() - identity.created_at
+        ttl_s = self._max_age_s - age
+        if ttl_s <= 0:
+            return
+        cookies = {name: identity.cookies.get(name) or "" for name in identity.cookies}
+        record = IdentityRecord(
+            identity_id=identity.key,
+            device_id=identity.device_id,
+            profile_name=identity.profile.name,
+            user_agent=identity.profile.user_agent,
+            cookies=cookies,
+            created_at=self._wall() - age,
+        )
+        await shelf.save(key, record, ttl_s)
+        self._confirmed[key] = self._clock()
+
+    async def _retire_shared(self, shelf: IdentityShelf, key: str, identity_id: str) -> None:
+        try:
+            await shelf.retire(key, identity_id)
+        except StoreUnavailable as exc:
+            self._warn(exc)
+
+    def _warn(self, exc: StoreUnavailable) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= 10.0:  # one line per interval during an outage, not one per request
+            self._warned_at = now
+            logger.warning("shared identity pool unavailable (%s); using identities of this process only", exc)

@@ -1,0 +1,76 @@
+"""Which backend holds the shared state: the embedded default (SQLite keys, in-process counters) or Redis.
+
+One switch, `redis_url`: without it a single process needs no setup; with it every replica shares keys,
+rate-limit windows, room caps, token counts and upstream identities.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from limits.aio.storage import Storage
+
+from ttsign.store.base import ConnectCounter, IdentityShelf, KeyStore, RoomLedger
+from ttsign.store.redis import DEFAULT_PREFIX, DEFAULT_TIMEOUT_S, RedisKeyStore, redis_client
+from ttsign.store.redis_identities import RedisIdentityShelf
+from ttsign.store.redis_limits import RedisConnectCounter, RedisRoomLedger, rate_limit_storage
+from ttsign.store.sqlite import SqliteKeyStore
+
+
+@dataclass
+class Backends:
+    """The stores one process uses. None means the in-process default of the component that uses it."""
+
+    keys: KeyStore
+    limits_storage: Storage | None = None
+    rooms: RoomLedger | None = None
+    connections: ConnectCounter | None = None
+    identities: IdentityShelf | None = None
+    shared: bool = False  # True when every replica sees the same state (Redis)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        """Close the connections opened here (the key store closes itself)."""
+        for close in self.closers:
+            with contextlib.suppress(Exception):  # shutting down: a dead connection is not an error
+                await close()
+
+
+def open_backends(
+    *,
+    store_path: Path,
+    redis_url: str | None = None,
+    prefix: str = DEFAULT_PREFIX,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    keys: KeyStore | None = None,
+) -> Backends:
+    """The embedded default, or everything on the Redis at `redis_url`; `keys` overrides the key store."""
+    if redis_url is None:
+        return Backends(keys or SqliteKeyStore(store_path))
+    client = redis_client(redis_url, timeout_s=timeout_s)
+    storage, pool = rate_limit_storage(redis_url, prefix=prefix, timeout_s=timeout_s)
+    return Backends(
+        keys=keys or RedisKeyStore(client, prefix=prefix, owns_client=False),
+        limits_storage=storage,
+        rooms=RedisRoomLedger(client, prefix=prefix),
+        connections=RedisConnectCounter(client, prefix=prefix),
+        identities=RedisIdentityShelf(client, prefix=prefix),
+        shared=True,
+        closers=[client.aclose, pool.aclose],
+    )
+
+
+def open_key_store(
+    *,
+    store_path: Path,
+    redis_url: str | None = None,
+    prefix: str = DEFAULT_PREFIX,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> KeyStore:
+    """Only the key store (for `ttsign keys`): the SQLite file, or Redis when `redis_url` is set."""
+    if redis_url is None:
+        return SqliteKeyStore(store_path)
+    return RedisKeyStore(redis_client(redis_url, timeout_s=timeout_s), prefix=prefix)
