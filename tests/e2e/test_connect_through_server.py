@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -74,6 +74,8 @@ METHODS = {
 class Server:
     proc: Proc
     url: str
+    # Cookie values the server handed out; none may show up in its log.
+    secrets: list[str] = field(default_factory=list)
 
 
 # --- fixtures ----------------------------------------------------------------------------------------------
@@ -129,10 +131,13 @@ def server(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Ite
     ready = proc.wait_ready()
     assert ready["service"] == "server"
     assert ready["url"].startswith("http://127.0.0.1:")
-    yield Server(proc, ready["url"])
+    server = Server(proc, ready["url"])
+    yield server
     code = proc.stop()
-    assert code == 0, f"server did not shut down cleanly (exit {code}):\n{proc.stderr_text()}"
-    assert "Traceback" not in proc.stderr_text()
+    stderr = proc.stderr_text()
+    assert code == 0, f"server did not shut down cleanly (exit {code}):\n{stderr}"
+    assert "Traceback" not in stderr
+    assert not [secret for secret in server.secrets if secret in stderr], "a cookie value reached the server log"
 
 
 @pytest.fixture(autouse=True)
@@ -268,6 +273,7 @@ def test_connect_answer_shape(
     assert [str(m.msg_id) for m in result.messages] == [str(s["id"]) for s in scenario["initial"]]
     cookie = response.headers["x-set-tt-cookie"]
     assert cookie.startswith("ttwid=")
+    server.secrets.append(cookie.split(";", 1)[0].removeprefix("ttwid="))
     assert response.headers["x-room-id"] == room
     assert response.headers["x-request-id"]
 
