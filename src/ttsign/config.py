@@ -73,6 +73,35 @@ class Settings(BaseSettings):
         default=4 * 1024 * 1024, ge=1024, description="Largest TikTok response body accepted; larger is refused."
     )
 
+    # --- upstream resilience ---------------------------------------------------------------------------
+    upstream_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Tries per TikTok request for transient faults (timeouts, connection errors, 5xx); "
+        "refusals are never retried. All tries share upstream_total_timeout_s.",
+    )
+    upstream_attempt_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds one try may take before it is abandoned and retried; unset = half of "
+        "upstream_total_timeout_s, so a hung connection gets a second try inside the budget.",
+    )
+    upstream_retry_base_delay_s: float = Field(
+        default=0.05, ge=0, description="Backoff before the first retry (doubling, full jitter)."
+    )
+    upstream_retry_max_delay_s: float = Field(default=0.4, ge=0, description="Cap on the backoff between retries.")
+    breaker_failure_threshold: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive failed connects of one room (or one identity) that open its circuit breaker.",
+    )
+    breaker_cooldown_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds an open breaker answers 503 circuit_open at once before letting one probe through.",
+    )
+
     # --- identities ------------------------------------------------------------------------------------
     default_profile: str | None = Field(
         default=None, description="Browser profile name used when the caller's User-Agent cannot be honoured."
@@ -96,11 +125,41 @@ class Settings(BaseSettings):
         "Session forwarding is not offered; a session id is never logged.",
     )
     log_level: str = Field(default="INFO", description="stdlib logging level for ttsign's own loggers.")
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="Log lines on stderr: one JSON object per line (with request_id), or plain text.",
+    )
+    ready_requires_upstream: bool = Field(
+        default=False,
+        description="GET /readyz also fails (503) while the default identity's circuit breaker is open.",
+    )
 
     # --- store -----------------------------------------------------------------------------------------
     store_path: Path = Field(
         default_factory=lambda: _data_home() / "ttsign" / "ttsign.sqlite3",
         description="SQLite file of the embedded store (API keys, hashed). Default under $XDG_DATA_HOME.",
+    )
+
+    # --- shared state for many replicas ----------------------------------------------------------------
+    redis_url: str | None = Field(
+        default=None,
+        repr=False,  # may carry a password
+        description="Redis URL (redis://host:port/db) shared by every replica: keys, limit windows, room caps, "
+        "token counts and upstream identities. Unset: the embedded store and in-process limits.",
+    )
+    redis_key_prefix: str = Field(
+        default="ttsign:",
+        min_length=1,
+        description="Prefix of every Redis key ttsign writes (several deployments can share one Redis).",
+    )
+    redis_timeout_s: float = Field(
+        default=0.5, gt=0, le=10, description="Seconds a Redis connect or command may take before it counts as down."
+    )
+    redis_failure_mode: Literal["closed", "open"] = Field(
+        default="closed",
+        description="When Redis is unreachable: `closed` answers 503 `store_unavailable` (limits cannot be "
+        "enforced); `open` serves without the limits it cannot count and logs a warning. Keys this process "
+        "has not seen cannot be checked either way (503).",
     )
 
     # --- access and rate limits ------------------------------------------------------------------------
@@ -140,30 +199,18 @@ class Settings(BaseSettings):
         if value is None:
             return None
         value = value.strip().rstrip("/")
-    # --- shared state for many replicas ----------------------------------------------------------------
-    redis_url: str | None = Field(
-        default=None,
-        repr=False,  # may carry a password
-        description="Redis URL (redis://host:port/db) shared by every replica: keys, limit windows, room caps, "
-        "token counts and upstream identities. Unset: the embedded store and in-process limits.",
-    )
-    redis_key_prefix: str = Field(
-        default="ttsign:",
-        min_length=1,
-        description="Prefix of every Redis key ttsign writes (several deployments can share one Redis).",
-    )
-    redis_timeout_s: float = Field(
-        default=0.5, gt=0, le=10, description="Seconds a Redis connect or command may take before it counts as down."
-    )
-    redis_failure_mode: Literal["closed", "open"] = Field(
-        default="closed",
-        description="When Redis is unreachable: `closed` answers 503 `store_unavailable` (limits cannot be "
-        "enforced); `open` serves without the limits it cannot count and logs a warning. Keys this process "
-        "has not seen cannot be checked either way (503).",
-    )
-
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"base URL must start with http:// or https://, got {value!r}")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
         return value
 
     @field_validator("log_level")
@@ -185,7 +232,17 @@ class Settings(BaseSettings):
     def _check_timeouts(self) -> Settings:
         if self.upstream_connect_timeout_s > self.upstream_total_timeout_s:
             raise ValueError("upstream_connect_timeout_s must not exceed upstream_total_timeout_s")
+        if (
+            self.upstream_attempt_timeout_s is not None
+            and self.upstream_attempt_timeout_s > self.upstream_total_timeout_s
+        ):
+            raise ValueError("upstream_attempt_timeout_s must not exceed upstream_total_timeout_s")
         return self
+
+    @property
+    def attempt_timeout_s(self) -> float:
+        """Effective per-try limit (see upstream_attempt_timeout_s)."""
+        return self.upstream_attempt_timeout_s or self.upstream_total_timeout_s / 2
 
     @property
     def www_base(self) -> str:
@@ -203,16 +260,6 @@ class Settings(BaseSettings):
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_scheme(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
-        return value
-
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:

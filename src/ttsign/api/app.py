@@ -12,15 +12,18 @@ from functools import partial
 from fastapi import FastAPI
 
 from ttsign import __version__
-from ttsign.api import accounts, health, openapi
+from ttsign.api import accounts, health, openapi, ops
 from ttsign.api.body_limit import BodyLimit
 from ttsign.api.dialects import chat as chat_dialect
 from ttsign.api.dialects import connect as connect_dialect
 from ttsign.api.dialects import rooms as rooms_dialect
 from ttsign.api.dialects import sign_url as sign_url_dialect
 from ttsign.api.errors import install_error_handlers
+from ttsign.api.observe import Observe
+from ttsign.api.resilience import connect_breakers, count_retries, retry_policy
 from ttsign.api.state import Services
 from ttsign.config import Settings
+from ttsign.metrics import Metrics, timed
 from ttsign.service.admission import AccessPolicy, Admission
 from ttsign.service.connect import ConnectService
 from ttsign.service.jwt_auth import JwtAuthority
@@ -29,6 +32,7 @@ from ttsign.service.limits import RateLimiter
 from ttsign.service.policy import SigningPolicy
 from ttsign.service.room_lookup import RoomLookupService
 from ttsign.service.sign import SignService
+from ttsign.signing import sign_request
 from ttsign.store.backends import Backends, open_backends, open_key_store
 from ttsign.store.base import KeyStore, Limits
 from ttsign.upstream.identity import IdentityPool, bootstrap_identity
@@ -80,7 +84,11 @@ def jwt_loader(settings: Settings, store: KeyStore) -> Callable[[], Awaitable[Jw
 
 
 def build_services(
-    settings: Settings, transport: Transport | None = None, *, store: KeyStore | None = None
+    settings: Settings,
+    transport: Transport | None = None,
+    *,
+    store: KeyStore | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
     """Everything the routes need, from settings alone (plus an optional transport and store for tests)."""
     if transport is None:
@@ -101,8 +109,13 @@ def build_services(
         max_age_s=settings.identity_max_age_s,
         shelf=backends.identities,
     )
+    metrics = metrics or Metrics()
     webcast = WebcastClient(
-        transport, webcast_base=settings.webcast_base, contact_email=settings.contact_email, rng=rng
+        transport,
+        webcast_base=settings.webcast_base,
+        contact_email=settings.contact_email,
+        rng=rng,
+        signer=timed(sign_request, metrics.signing_timer("im_fetch")),
     )
     connect = ConnectService(
         pool,
@@ -111,6 +124,10 @@ def build_services(
         honour_client_user_agent=settings.honour_client_user_agent,
         deadline_s=settings.upstream_total_timeout_s,
         rooms=RoomDirectory(transport, www_base=settings.www_base),
+        retry=retry_policy(settings),
+        breakers=connect_breakers(settings, metrics),
+        on_retry=count_retries(metrics),
+        rng=rng,
     )
     store = backends.keys
     keys = KeyService(store)
@@ -129,6 +146,7 @@ def build_services(
         default_profile_name=settings.default_profile,
         honour_client_user_agent=settings.honour_client_user_agent,
         rng=rng,
+        signer=timed(sign_request, metrics.signing_timer("sign_url")),
     )
     rooms = RoomLookupService(
         pool, RoomDirectory(transport, www_base=settings.www_base), default_profile_name=settings.default_profile
@@ -153,13 +171,15 @@ def create_app(
 ) -> FastAPI:
     """A ready ASGI app. `transport` replaces the curl_cffi backend and `store` the SQLite file (tests)."""
     settings = settings or Settings()
-    services = build_services(settings, transport, store=store)
+    metrics = Metrics()
+    services = build_services(settings, transport, store=store, metrics=metrics)
     if not settings.contact_email:
         logger.warning("contact_email is not set: TikTok gets an empty contact_us= (set TTSIGN_CONTACT_EMAIL)")
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with ops.gauge_refresher(app):
+            yield
         await services.transport.aclose()
         await services.store.close()
         for close in services.closers:
@@ -177,8 +197,10 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.services = services
+    app.state.metrics = metrics
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(ops.router)
     app.include_router(connect_dialect.router)
     app.include_router(sign_url_dialect.serving)
     app.include_router(sign_url_dialect.router)
@@ -187,4 +209,5 @@ def create_app(
     app.include_router(accounts.router)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(Observe, metrics=metrics)  # outermost: counts and ids even the 413s
     return app

@@ -7,6 +7,7 @@ what went wrong and what to try. Nothing here ever returns a traceback.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Mapping
 
@@ -15,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ttsign.logs import REQUEST_ID
 from ttsign.service.rooms import InvalidInput
 from ttsign.store.base import StoreUnavailable
 from ttsign.upstream.refusals import Refusal, RefusalCode
@@ -24,11 +26,17 @@ logger = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Request-Id"
 LOG_CODE_HEADER = "X-Log-Code"
 
-_ROOM_STATUS = {RefusalCode.ROOM_NOT_LIVE: 404, RefusalCode.ROOM_NOT_FOUND: 404, RefusalCode.TIMEOUT: 504}
+_ROOM_STATUS = {
+    RefusalCode.ROOM_NOT_LIVE: 404,
+    RefusalCode.ROOM_NOT_FOUND: 404,
+    RefusalCode.TIMEOUT: 504,
+    RefusalCode.CIRCUIT_OPEN: 503,  # ttsign itself paused the calls: unavailable for now, not a bad gateway
+}
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """The id of the request being handled (set by the Observe middleware, so logs carry the same one)."""
+    return REQUEST_ID.get() or uuid.uuid4().hex
 
 
 def request_id_of(request: Request) -> str:
@@ -59,7 +67,10 @@ def refusal_status(refusal: Refusal) -> int:
 
 
 def refusal_response(refusal: Refusal, request_id: str) -> JSONResponse:
-    return error_response(refusal_status(refusal), str(refusal.code), refusal.message, request_id, hint=refusal.hint)
+    headers = {"Retry-After": str(max(1, math.ceil(refusal.retry_after_s)))} if refusal.retry_after_s else None
+    return error_response(
+        refusal_status(refusal), str(refusal.code), refusal.message, request_id, hint=refusal.hint, headers=headers
+    )
 
 
 def invalid_input_response(error: InvalidInput, request_id: str) -> JSONResponse:

@@ -15,11 +15,12 @@ import signal
 import socket
 import sys
 from collections.abc import Coroutine, Generator
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from fastapi import FastAPI
 
+from ttsign import logs
 from ttsign.api import workers as workers_module
 from ttsign.api.app import create_app
 from ttsign.config import Settings
@@ -100,12 +101,9 @@ async def serve(app: FastAPI, sock: socket.socket, *, announce: bool = True) -> 
             announcer.cancel()
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def configure_logging(level: str, log_format: Literal["json", "text"] = "json") -> None:
+    """Everything on stderr, one JSON object per line by default, request ids stamped, secrets masked."""
+    logs.configure(level, log_format)
 
 
 def run(host: str, port: int, upstream: str | None = None, workers: int = 1) -> None:
@@ -115,7 +113,7 @@ def run(host: str, port: int, upstream: str | None = None, workers: int = 1) -> 
     except ValueError as exc:  # pydantic's ValidationError and ConfigFileError: say what, no traceback
         print(f"ttsign serve: invalid configuration: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         sock = bind_socket(settings.host, settings.port)
     except OSError as exc:

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from ttsign import metrics
+
 logger = logging.getLogger(__name__)
 _RESTART_BACKOFF_S = 0.5
 
@@ -45,6 +47,14 @@ def _spawn(target: Callable[[], None]) -> int:
 def supervise(
     sock: socket.socket, count: int, target: Callable[[], None], ready_line: Callable[[socket.socket], str]
 ) -> None:
+    # Workers write metrics to one shared directory, so a scrape of any worker reports them all.
+    with metrics.shared_directory():
+        _supervise(sock, count, target, ready_line)
+
+
+def _supervise(
+    sock: socket.socket, count: int, target: Callable[[], None], ready_line: Callable[[socket.socket], str]
+) -> None:
     sock.listen(2048)
     stopping = False
 
@@ -70,6 +80,7 @@ def supervise(
         except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
             continue
         children.discard(pid)
+        metrics.worker_exited(pid)
         if not stopping:
             logger.error("worker %s exited (status %s); starting a new one", pid, status)
             time.sleep(_RESTART_BACKOFF_S)

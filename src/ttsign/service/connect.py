@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+from ttsign.service.resilience import ConnectBreakers
 from ttsign.service.rooms import InvalidInput, check_opaque, check_room_id
 from ttsign.signing import BrowserProfile, ProfileError, default_profile, profile_from_user_agent
 from ttsign.upstream.identity import Identity, IdentityPool
 from ttsign.upstream.refusals import Refusal, RefusalCode
+from ttsign.upstream.retry import NO_RETRY, RetryPolicy, call_with_retries
 from ttsign.upstream.rooms import RoomDirectory, normalise_unique_id
 from ttsign.upstream.webcast import Fetched, RoomRequest, WebcastClient
+
+T = TypeVar("T")
+OnRetry = Callable[[str, Refusal], None]  # (step: bootstrap | room_lookup | im_fetch, the refusal retried)
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +69,27 @@ class ConnectService:
         honour_client_user_agent: bool = True,
         deadline_s: float | None = None,
         rooms: RoomDirectory | None = None,
+        retry: RetryPolicy = NO_RETRY,
+        breakers: ConnectBreakers | None = None,
+        on_retry: OnRetry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self._deadline_s = deadline_s
+        self._retry = retry
+        self.breakers = breakers
+        self._on_retry = on_retry
+        self._clock = clock
+        self._rng = rng or random.SystemRandom()
         self._rooms = rooms
         self._pool = pool
         self._webcast = webcast
         self._default = default_profile(default_profile_name)
         self._honour_ua = honour_client_user_agent
+
+    @property
+    def default_profile(self) -> BrowserProfile:
+        return self._default
 
     def choose_profile(self, user_agent: str | None) -> BrowserProfile:
         """The caller's browser when consistent, else the default (see the module docstring)."""
@@ -95,23 +119,49 @@ class ConnectService:
         cursor = check_opaque("cursor", cursor)
         internal_ext = check_opaque("internal_ext", internal_ext)
         profile = self.choose_profile(user_agent)
+        if self.breakers is not None:
+            paused = self.breakers.check(target.label, profile)
+            if paused is not None:
+                self._log_refusal(request_id, target.label, paused, None)
+                return paused
+        outcome, bootstrap_failed = await self._within_budget(target, profile, cursor, internal_ext, request_id)
+        if self.breakers is not None:
+            refusal = outcome if isinstance(outcome, Refusal) else None
+            self.breakers.record(target.label, profile, refusal, bootstrap=bootstrap_failed)
+        return outcome
+
+    async def _within_budget(
+        self, target: _Target, profile: BrowserProfile, cursor: str, internal_ext: str, request_id: str
+    ) -> tuple[Connected | Refusal, bool]:
+        """The connect steps under one deadline; also says whether the identity never came (for breakers)."""
+        deadline = self._clock() + (self._deadline_s if self._deadline_s is not None else math.inf)
         try:
-            # One budget for the whole connect: a cold identity costs another TikTok round trip, and the
-            # client's own timeout (3 s in Java) does not care which of them was slow.
+            # One budget for the whole connect, retries included: a cold identity costs another TikTok round
+            # trip, and the client's own timeout (3 s in Java) does not care which of them was slow.
             async with asyncio.timeout(self._deadline_s):
-                identity = await self._pool.acquire(profile)
+                identity = await self._retrying("bootstrap", deadline, lambda: self._pool.acquire(profile))
                 if isinstance(identity, Refusal):
                     self._log_refusal(request_id, target.label, identity, None)
-                    return identity
-                room = await self._room(target, identity, cursor, internal_ext)
+                    return identity, True
+                room = await self._room(target, identity, cursor, internal_ext, deadline)
                 if isinstance(room, Refusal):
                     self._log_refusal(request_id, target.label, room, identity)
-                    return room
-                return await self._fetch(room, identity, request_id)
+                    return room, False
+                return await self._fetch(room, identity, request_id, deadline), False
         except TimeoutError:
             refusal = Refusal(RefusalCode.TIMEOUT, f"connect took over {self._deadline_s:g} s")
             self._log_refusal(request_id, target.label, refusal, None)
-            return refusal
+            return refusal, False
+
+    async def _retrying(self, step: str, deadline: float, attempt: Callable[[], Awaitable[T | Refusal]]) -> T | Refusal:
+        def retried(refusal: Refusal, number: int, delay: float) -> None:
+            logger.info("%s attempt %d: %s; retrying in %.0f ms", step, number, refusal.code, delay * 1000)
+            if self._on_retry is not None:
+                self._on_retry(step, refusal)
+
+        return await call_with_retries(
+            attempt, self._retry, deadline=deadline, clock=self._clock, rng=self._rng, on_retry=retried
+        )
 
     def _target(self, room_id: str | None, unique_id: str | None) -> _Target:
         if room_id and room_id.strip() not in ("", "0"):  # Euler: room_id=0 means "use unique_id"
@@ -125,11 +175,14 @@ class ConnectService:
             raise InvalidInput("unique_id", "must be 1..64 letters, digits, '.' or '_'")
         return _Target(unique_id=normalised)
 
-    async def _room(self, target: _Target, identity: Identity, cursor: str, internal_ext: str) -> RoomRequest | Refusal:
+    async def _room(
+        self, target: _Target, identity: Identity, cursor: str, internal_ext: str, deadline: float
+    ) -> RoomRequest | Refusal:
         room_id = target.room_id
         if room_id is None:
-            assert self._rooms is not None and target.unique_id is not None
-            looked_up = await self._rooms.room_id_of(identity, target.unique_id)
+            rooms, unique_id = self._rooms, target.unique_id
+            assert rooms is not None and unique_id is not None
+            looked_up = await self._retrying("room_lookup", deadline, lambda: rooms.room_id_of(identity, unique_id))
             if isinstance(looked_up, Refusal):
                 if looked_up.retires_identity:
                     self._pool.retire(identity, looked_up.code)
@@ -137,8 +190,11 @@ class ConnectService:
             room_id = looked_up
         return RoomRequest(room_id, cursor, internal_ext)
 
-    async def _fetch(self, room: RoomRequest, identity: Identity, request_id: str) -> Connected | Refusal:
-        outcome = await self._webcast.fetch(identity, room)
+    async def _fetch(
+        self, room: RoomRequest, identity: Identity, request_id: str, deadline: float
+    ) -> Connected | Refusal:
+        # Each attempt signs afresh: a retried request carries its own timestamp and counters.
+        outcome = await self._retrying("im_fetch", deadline, lambda: self._webcast.fetch(identity, room))
         if isinstance(outcome, Refusal):
             if outcome.retires_identity:
                 self._pool.retire(identity, outcome.code)

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from ttsign.service.policy import SigningPolicy
 from ttsign.signing import BrowserProfile, ProfileError, default_profile, generate_ms_token, profile_from_user_agent
 from ttsign.signing import url as urls
-from ttsign.signing.signer import sign_request
+from ttsign.signing.signer import SignedRequest, sign_request
 from ttsign.upstream.identity import Identity, IdentityPool
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,9 @@ class SignService:
         honour_client_user_agent: bool = True,
         rng: random.Random | None = None,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        signer: Callable[..., SignedRequest] = sign_request,  # wrapped by the app to time each signature
     ) -> None:
+        self._signer = signer
         self._pool = pool
         self.policy = policy or SigningPolicy()
         self._default = default_profile(default_profile_name)
@@ -97,7 +99,7 @@ class SignService:
                 "sign_url: no TikTok identity for %s (%s); using a generated msToken", profile.name, acquired
             )
         ms_token = identity.ms_token if identity else generate_ms_token(self._rng)
-        signed = sign_request(
+        signed = self._signer(
             request.method,
             align_browser_params(request.url, profile),
             request.body,

@@ -29,6 +29,7 @@ class RefusalCode(StrEnum):
     MALFORMED_PAYLOAD = "malformed_payload"
     UPSTREAM_5XX = "upstream_5xx"
     UPSTREAM_4XX = "upstream_4xx"
+    CIRCUIT_OPEN = "circuit_open"
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,13 @@ _KINDS: dict[RefusalCode, _Kind] = {
         retires_identity=False,
         transient=False,
     ),
+    # Not `transient`: retrying inside the same budget is pointless; the client retries after Retry-After.
+    RefusalCode.CIRCUIT_OPEN: _Kind(
+        "ttsign paused calls to TikTok for this room or identity after repeated failures.",
+        "Retry after the cooldown (Retry-After); if it keeps happening, TikTok or the egress path is failing.",
+        retires_identity=False,
+        transient=False,
+    ),
 }
 
 
@@ -116,6 +124,7 @@ class Refusal:
     code: RefusalCode
     detail: str = ""
     upstream_status: int | None = None
+    retry_after_s: float | None = None  # when it is worth asking again (an open circuit's cooldown)
 
     @property
     def message(self) -> str:

@@ -1,0 +1,112 @@
+"""The outermost middleware: a request id for every request (logs and X-Request-Id), and request metrics.
+
+Pure ASGI (no per-request task) so it costs microseconds. Routes are labelled by their template
+(`/webcast/rooms/{room_id}/connect`), never by the raw path or query, which may carry keys or session ids.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ttsign.api.access import client_info
+from ttsign.logs import REQUEST_ID
+from ttsign.metrics import Metrics
+from ttsign.upstream.refusals import RefusalCode
+
+logger = logging.getLogger("ttsign.access")
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+_REFUSALS = frozenset(code.value for code in RefusalCode)
+_WINDOWS = frozenset({"minute", "hour", "day", "rooms", "connections", "concurrency"})
+
+
+def incoming_request_id(scope: Scope) -> str:
+    """The caller's X-Request-Id when it is a plain token (a load balancer's), else a fresh one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            candidate: str = value.decode("latin-1")
+            if _SAFE_ID.fullmatch(candidate):
+                return candidate
+    return uuid.uuid4().hex
+
+
+def route_label(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None) if isinstance(route, BaseRoute) else None
+    return path if isinstance(path, str) else "unmatched"
+
+
+class Observe:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        request_id = incoming_request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        seen = _Seen()
+        try:
+            await self._app(scope, receive, seen.wrap(send))
+        except BaseException:
+            seen.status = seen.status or 500
+            raise
+        finally:
+            self._record(scope, seen, time.perf_counter() - started)
+            REQUEST_ID.reset(token)
+
+    def _record(self, scope: Scope, seen: _Seen, elapsed: float) -> None:
+        route = route_label(scope)
+        dialect = client_info(Request(scope)).family
+        status = str(seen.status or 0)
+        metrics = self._metrics
+        metrics.requests.labels(route, scope["method"], dialect, status).inc()
+        metrics.request_seconds.labels(route, dialect).observe(elapsed)
+        if seen.log_code in _REFUSALS:
+            metrics.upstream_refusals.labels(seen.log_code).inc()
+        if seen.status == 429:
+            window = seen.limit_label()
+            metrics.rate_limited.labels(window if window in _WINDOWS else "other").inc()
+        logger.debug("%s %s %s %.1f ms %s", scope["method"], route, status, elapsed * 1000, seen.log_code or "-")
+
+
+class _Seen:
+    """What the app sent: status, X-Log-Code and (for 429s only) the small JSON body naming the window."""
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.log_code = ""
+        self._body = b""
+
+    def wrap(self, send: Send) -> Send:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.status = int(message["status"])
+                for name, value in message.get("headers", ()):
+                    if name.lower() == b"x-log-code":
+                        self.log_code = value.decode("latin-1")
+            elif message["type"] == "http.response.body" and self.status == 429 and len(self._body) < 4096:
+                self._body += message.get("body", b"")
+            await send(message)
+
+        return sending
+
+    def limit_label(self) -> str:
+        try:
+            document = json.loads(self._body)
+        except ValueError:
+            return ""
+        label = document.get("limit_label") if isinstance(document, dict) else None
+        return label if isinstance(label, str) else ""

@@ -1,0 +1,39 @@
+"""Settings → the upstream retry policy and circuit breakers, reporting to the metrics."""
+
+from __future__ import annotations
+
+from ttsign.config import Settings
+from ttsign.metrics import Metrics
+from ttsign.service.connect import OnRetry
+from ttsign.service.resilience import ConnectBreakers
+from ttsign.upstream.breaker import BreakerBoard, BreakerPolicy, BreakerState
+from ttsign.upstream.refusals import Refusal
+from ttsign.upstream.retry import RetryPolicy
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.upstream_max_attempts,
+        base_delay_s=settings.upstream_retry_base_delay_s,
+        max_delay_s=settings.upstream_retry_max_delay_s,
+        attempt_timeout_s=settings.attempt_timeout_s,
+    )
+
+
+def connect_breakers(settings: Settings, metrics: Metrics) -> ConnectBreakers:
+    policy = BreakerPolicy(settings.breaker_failure_threshold, settings.breaker_cooldown_s)
+
+    def changed(scope: str, state: BreakerState) -> None:
+        metrics.breaker_transitions.labels(scope, str(state)).inc()
+
+    return ConnectBreakers(
+        rooms=BreakerBoard("room", policy, on_change=changed),
+        identities=BreakerBoard("identity", policy, on_change=changed),
+    )
+
+
+def count_retries(metrics: Metrics) -> OnRetry:
+    def retried(step: str, refusal: Refusal) -> None:
+        metrics.upstream_retries.labels(step, str(refusal.code)).inc()
+
+    return retried
