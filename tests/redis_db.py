@@ -15,12 +15,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from redis.asyncio import Redis
 
 REDIS_URL = os.environ.get("TTSIGN_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
@@ -45,23 +43,6 @@ def delete_prefix(prefix: str, url: str = REDIS_URL) -> None:
             client.delete(*keys)
     finally:
         client.close()
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A fresh key prefix on the test database, deleted after the test."""
-    require_redis()
-    prefix = new_prefix()
-    yield prefix
-    delete_prefix(prefix)
-
-
-@pytest.fixture
-async def redis_client() -> AsyncIterator[Redis]:
-    """A decoding client on the test database (closed after the test)."""
-    client: Redis = Redis.from_url(REDIS_URL, decode_responses=True, socket_timeout=2)
-    yield client
-    await client.aclose()
 
 
 def free_port() -> int:
