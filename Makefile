@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install lint typecheck e2e-deps redis bench demo proto clean
+.PHONY: run test install lint typecheck e2e-deps redis nginx bench demo proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ run: $(STAMP)
 redis:
 	@bash scripts/ensure-redis.sh
 
+# The replica test (tests/e2e/test_replicas.py) runs its own nginx in front of two servers: install the binary.
+nginx:
+	@bash scripts/ensure-nginx.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
@@ -33,7 +37,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict src/ttsign
 
 # pytest exits 5 when it collected nothing: make treats any non-zero status as failure, so an empty run fails.
-test: $(STAMP) e2e-deps redis lint typecheck
+test: $(STAMP) e2e-deps redis nginx lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
