@@ -11,6 +11,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 from ttsign.service.resilience import ConnectBreakers, identity_key
 from ttsign.signing import BrowserProfile, generate_ms_token, sign_request, verify_request
@@ -36,9 +37,9 @@ def signer_probe(profile: BrowserProfile, *, now_ms: int | None = None) -> Probe
     now_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
     rng = random.Random(now_ms)
     try:
-        signed = sign_request(
-            "GET", SELF_TEST_URL, "", profile, now_ms=now_ms, rng=rng, ms_token=generate_ms_token(rng)
-        )
+        # With the profile's browser_* parameters, as every real request carries them (and verify checks).
+        url = f"{SELF_TEST_URL}&{urlencode(profile.browser_query(), quote_via=quote, safe='')}"
+        signed = sign_request("GET", url, "", profile, now_ms=now_ms, rng=rng, ms_token=generate_ms_token(rng))
         verdict = verify_request(signed.url, "", profile.user_agent, now_ms=now_ms)
     except Exception as exc:  # a signer that raises is exactly what this probe is for
         return Probe("signer", False, f"{type(exc).__name__} while signing")
