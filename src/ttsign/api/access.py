@@ -61,6 +61,12 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def with_body(response: JSONResponse, body: dict[str, object]) -> JSONResponse:
+    """The same status and headers with another JSON body (Content-Length recomputed, not copied)."""
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    return JSONResponse(body, status_code=response.status_code, headers=headers)
+
+
 def denied_response(denied: Denied, request_id: str, client: ClientInfo, now: float) -> JSONResponse:
     body: dict[str, object] = {"code": denied.status, "message": denied.message, "reason": denied.reason}
     headers = {REQUEST_ID_HEADER: request_id, LOG_CODE_HEADER: denied.reason}

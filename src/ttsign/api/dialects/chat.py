@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ttsign.api.access import client_info, client_ip, credentials, denied_response
+from ttsign.api.access import client_info, client_ip, credentials, denied_response, with_body
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id
 from ttsign.api.state import services
 from ttsign.service.admission import Denied
@@ -43,7 +43,7 @@ async def _chat(request: Request, room_id: str | None) -> JSONResponse:
     if isinstance(admitted, Denied):
         denied = denied_response(admitted, request_id, client_info(request), time.time())
         body = {**json.loads(bytes(denied.body)), "data": None}
-        return JSONResponse(body, status_code=denied.status_code, headers=dict(denied.headers))
+        return with_body(denied, body)
     key = admitted.caller.key
     if not svc.settings.chat_enabled or key is None or not key.chat_enabled:
         message = "Sending chat is not enabled on this ttsign server (the operator can enable it per API key)."

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ttsign.api.access import client_info, client_ip, credentials, denied_response
+from ttsign.api.access import client_info, client_ip, credentials, denied_response, with_body
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id, refusal_status
 from ttsign.api.state import services
 from ttsign.service.admission import Denied
@@ -51,7 +51,7 @@ async def _room_id(request: Request, unique_id: str) -> JSONResponse:
     if isinstance(admitted, Denied):
         denied = denied_response(admitted, request_id, client_info(request), time.time())
         body: dict[str, Any] = {**json.loads(bytes(denied.body)), "ok": False, "routes_attempted": []}
-        return JSONResponse(body, status_code=denied.status_code, headers=dict(denied.headers))
+        return with_body(denied, body)
     try:
         room = await svc.rooms.lookup(unique_id)
     except InvalidInput as exc:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
-from ttsign.api.access import ClientInfo, client_info, client_ip, credentials, denied_response
+from ttsign.api.access import ClientInfo, client_info, client_ip, credentials, denied_response, with_body
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id
 from ttsign.api.state import Services, services
 from ttsign.service.admission import Denied
@@ -140,7 +140,7 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
         response = denied_response(admitted, request_id, client, time.time())
         body = json.loads(bytes(response.body))
         body["response"] = {}
-        return JSONResponse(body, status_code=response.status_code, headers=dict(response.headers))
+        return with_body(response, body)
     try:
         if fields is None:
             fields = await _read_body(request)

@@ -1,0 +1,241 @@
+"""Stateless replicas: two `ttsign serve` processes behind nginx, sharing one Redis, act as one server.
+
+Everything real and on loopback: the strict emulator, two servers on port 0, the real Redis on
+127.0.0.1:6379 (database 12 and a key prefix of this test, deleted afterwards), and an nginx of this test
+(its own config, a free loopback port, foreground, stopped by PID). Proves: a key allowed N per minute gets
+exactly N successes across both replicas under concurrent load; a key revoked through the shared store is
+refused by the other replica within one second; an identity one replica bootstrapped is reused by the other
+(the emulator sees one cookie-page bootstrap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.harness import TTSIGN, EmulatorHandle, Proc, start_emulator
+from tests.redis_db import delete_prefix, free_port, new_prefix, require_redis
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+REDIS_URL = os.environ.get("TTSIGN_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/12")
+ROOM = "7390000000000000001"  # the default scenario's room
+SIGN_BODY = {"url": f"https://webcast.tiktok.com/webcast/im/fetch/?aid=1988&room_id={ROOM}"}
+NGINX_CONF = """
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log info;
+events {{ worker_connections 512; }}
+http {{
+    log_format replicas '$status $upstream_addr';
+    access_log {dir}/access.log replicas;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream ttsign {{
+        server {a};
+        server {b};
+        keepalive 16;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://ttsign;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_next_upstream off;
+            proxy_read_timeout 10s;
+        }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    """nginx in the foreground with a generated config in `workdir`; no ready line, so readiness is polled."""
+
+    def __init__(self, workdir: Path, upstreams: tuple[str, str]) -> None:
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not Path(binary).exists():
+            pytest.fail("nginx is not installed: run `make nginx`")
+        self.dir = workdir
+        self.port = free_port()
+        conf = NGINX_CONF.format(dir=workdir, a=upstreams[0], b=upstreams[1], port=self.port)
+        (workdir / "nginx.conf").write_text(conf)
+        argv = [binary, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-e", str(workdir / "error.log")]
+        self.process = subprocess.Popen(
+            [*argv, "-g", "daemon off;"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+                pytest.fail(f"nginx exited ({self.process.returncode}): {stderr}\n{self.error_log()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"nginx did not answer on {self.url}\n{self.error_log()}")
+
+    def error_log(self) -> str:
+        path = self.dir / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def access_log(self) -> list[tuple[int, str]]:
+        path = self.dir / "access.log"
+        lines = path.read_text().split("\n") if path.exists() else []
+        return [(int(status), addr) for status, addr in (line.split(" ", 1) for line in lines if line.strip())]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)  # fast shutdown of the master and its worker
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+
+
+@dataclass
+class Deployment:
+    emulator: EmulatorHandle
+    servers: list[Proc]
+    urls: list[str]
+    nginx: Nginx
+    env: dict[str, str]
+
+    def keys(self, *args: str) -> dict[str, Any]:
+        """`ttsign keys ...` against the shared Redis (the CLI reads TTSIGN_REDIS_URL like the servers)."""
+        done = subprocess.run(
+            [TTSIGN, "keys", *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, **self.env},
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    require_redis(REDIS_URL)
+    prefix = new_prefix()
+    env = {
+        "TTSIGN_REDIS_URL": REDIS_URL,
+        "TTSIGN_REDIS_KEY_PREFIX": prefix,
+        "TTSIGN_STORE_PATH": str(tmp_path / "unused.sqlite3"),  # must stay untouched: Redis holds the keys
+        "TTSIGN_CONTACT_EMAIL": "ops@example.org",
+    }
+    emulator = start_emulator(None, strict=True, tls=False)
+    servers: list[Proc] = []
+    nginx: Nginx | None = None
+    try:
+        for name in ("replica-a", "replica-b"):
+            argv = [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", emulator.url]
+            servers.append(Proc(argv, name=name, env=env).start())
+        urls = [str(proc.wait_ready()["url"]) for proc in servers]
+        nginx = Nginx(tmp_path, (urls[0].removeprefix("http://"), urls[1].removeprefix("http://")))
+        nginx.wait_ready()
+        yield Deployment(emulator, servers, urls, nginx, env)
+        assert not (tmp_path / "unused.sqlite3").exists()
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        codes = {proc.name: proc.stop() for proc in servers}
+        emulator.proc.stop()
+        delete_prefix(prefix, REDIS_URL)
+    assert all(code == 0 for code in codes.values()), codes
+
+
+async def _sign_many(url: str, api_key: str, count: int) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=count)
+    async with httpx.AsyncClient(timeout=15, limits=limits) as client:
+        return await asyncio.gather(
+            *(
+                client.post(url + "/webcast/sign_url", json=SIGN_BODY, headers={"X-Api-Key": api_key})
+                for _ in range(count)
+            )
+        )
+
+
+def test_a_per_minute_limit_holds_exactly_across_both_replicas(deployment: Deployment) -> None:
+    created = deployment.keys("create", "--name", "replicas", "--per-minute", "20")
+    responses = asyncio.run(_sign_many(deployment.nginx.url, created["api_key"], 60))
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {200: 20, 429: 40}, statuses
+    refused = next(r for r in responses if r.status_code == 429)
+    assert refused.json()["limit_label"] == "minute" and int(refused.headers["Retry-After"]) >= 1
+    signed = next(r for r in responses if r.status_code == 200).json()
+    assert "X-Bogus=" in signed["response"]["signedUrl"]
+    # nginx spread the load: each replica served some requests, and successes came from both.
+    served = deployment.nginx.access_log()
+    upstreams = {addr for _, addr in served}
+    assert upstreams == {u.removeprefix("http://") for u in deployment.urls}, served
+    assert len({addr for status, addr in served if status == 200}) == 2, served
+    # One identity for both replicas: the emulator handed out cookies once.
+    bootstraps = [e for e in deployment.emulator.log("http") if e["path"] == "/"]
+    assert len(bootstraps) == 1, bootstraps
+
+
+def test_a_key_revoked_is_refused_by_the_other_replica_within_a_second(deployment: Deployment) -> None:
+    created = deployment.keys("create", "--name", "to-revoke")
+    headers = {"X-Api-Key": created["api_key"]}
+    replica_b = deployment.urls[1]
+    with httpx.Client(timeout=10) as http:
+        assert http.post(replica_b + "/webcast/sign_url", json=SIGN_BODY, headers=headers).status_code == 200
+        assert http.get(deployment.urls[0] + "/webcast/rate_limits", headers=headers).status_code == 200
+        # Revoke through the shared store (as an operator would, from any host); replica B just used the key.
+        assert http.post(replica_b + "/webcast/sign_url", json=SIGN_BODY, headers=headers).status_code == 200
+        deployment.keys("revoke", created["key_id"])
+        revoked_at = time.monotonic()
+        while True:
+            status = http.post(replica_b + "/webcast/sign_url", json=SIGN_BODY, headers=headers).status_code
+            elapsed = time.monotonic() - revoked_at
+            if status == 401:
+                break
+            assert status == 200 and elapsed < 2.0, (status, elapsed)
+            time.sleep(0.02)
+        assert elapsed <= 1.1, elapsed
+        for url in (deployment.urls[0], deployment.nginx.url):
+            assert http.post(url + "/webcast/sign_url", json=SIGN_BODY, headers=headers).status_code == 401
+
+
+def test_an_identity_bootstrapped_by_one_replica_is_reused_by_the_other(deployment: Deployment) -> None:
+    created = deployment.keys("create", "--name", "connect")
+    headers = {"X-Api-Key": created["api_key"]}
+    params = {"client": "ttlive-python", "room_id": ROOM}
+    with httpx.Client(timeout=10) as http:
+        first = http.get(deployment.urls[0] + "/webcast/fetch", params=params, headers=headers)
+        assert first.status_code == 200, first.text
+        second = http.get(deployment.urls[1] + "/webcast/fetch", params=params, headers=headers)
+        assert second.status_code == 200, second.text
+    # Replica B connected with A's identity: same ttwid handed to the client, one cookie-page visit.
+    assert first.headers["X-Set-TT-Cookie"] == second.headers["X-Set-TT-Cookie"]
+    bootstraps = [e for e in deployment.emulator.log("http") if e["path"] == "/"]
+    assert len(bootstraps) == 1, bootstraps
+    fetches = [e for e in deployment.emulator.log("http") if e["path"].startswith("/webcast/im/fetch")]
+    assert len(fetches) == 2 and all(e["ttwid_issued"] and e["status"] == 200 for e in fetches), fetches
