@@ -33,11 +33,15 @@ DEFAULT_TIMEOUT_S = 0.5
 
 
 def redis_options(timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
-    """Connection options shared by our clients and the rate limiter's: short timeouts, one quick retry."""
+    """Connection options shared by our clients and the rate limiter's: short timeouts, one quick retry.
+
+    The retry is for a dropped connection only (a pooled socket Redis closed when it restarted); a Redis
+    that does not answer is not asked twice, so one command costs at most `timeout_s`.
+    """
     return {
         "socket_timeout": timeout_s,
         "socket_connect_timeout": timeout_s,
-        "retry": Retry(NoBackoff(), 1),
+        "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         "health_check_interval": 0,
     }
 
