@@ -279,3 +279,18 @@ def test_identity_breaker_makes_the_server_unready_when_asked_to(
         assert http.get(f"{url}/healthz").status_code == 200  # alive all the same
     finally:
         assert proc.stop() == 0
+
+
+def test_every_log_line_of_a_request_carries_its_id(
+    server: tuple[Proc, str], emulator: EmulatorHandle, http: httpx.Client
+) -> None:
+    proc, url = server
+    inject(emulator, http, {"status_5xx": 503})
+    response, _ = connect(http, url)
+    request_id = response.headers["x-request-id"]
+    lines = [json.loads(line) for line in proc.stderr_text().splitlines()]
+    mine = [line for line in lines if line.get("request_id") == request_id]
+    # two retries and the final refusal, all logged while the request was handled
+    assert sum("retrying" in line["message"] for line in mine) == 2
+    assert any("refused: upstream_5xx" in line["message"] for line in mine)
+    assert all(line.get("request_id") for line in lines if "retrying" in line["message"])

@@ -11,9 +11,10 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ttsign.api.access import client_info
@@ -38,16 +39,41 @@ def incoming_request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def route_label(scope: Scope) -> str:
+def route_label(scope: Scope, plain_routes: Mapping[object, list[Route]] | None = None) -> str:
+    """The template of the route that served the request, or "unmatched"."""
     route = scope.get("route")
-    path = getattr(route, "path", None) if isinstance(route, BaseRoute) else None
-    return path if isinstance(path, str) else "unmatched"
+    if isinstance(route, BaseRoute):
+        path = getattr(route, "path", None)
+        return path if isinstance(path, str) else "unmatched"
+    # Plain Starlette routes on a FastAPI router (the connect routes) leave no "route" in the scope, only the
+    # endpoint: match again among the few routes sharing it (/webcast/fetch and /webcast/fetch/).
+    for candidate in (plain_routes or {}).get(scope.get("endpoint"), ()):
+        if candidate.matches(scope)[0] is Match.FULL:
+            return str(candidate.path)
+    return "unmatched"
+
+
+def routes_by_endpoint(app: object) -> dict[object, list[Route]]:
+    """Every plain route of the app, by endpoint, looking inside included routers."""
+    index: dict[object, list[Route]] = {}
+
+    def walk(container: object) -> None:
+        for route in getattr(container, "routes", ()):
+            inner = getattr(route, "original_router", None)  # FastAPI's lazily included router
+            if inner is not None:
+                walk(inner)
+            elif isinstance(route, Route):
+                index.setdefault(route.endpoint, []).append(route)
+
+    walk(app)
+    return index
 
 
 class Observe:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self._app = app
         self._metrics = metrics
+        self._plain_routes: dict[object, list[Route]] | None = None  # built on the first request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,7 +94,9 @@ class Observe:
             REQUEST_ID.reset(token)
 
     def _record(self, scope: Scope, seen: _Seen, elapsed: float) -> None:
-        route = route_label(scope)
+        if self._plain_routes is None:
+            self._plain_routes = routes_by_endpoint(scope.get("app"))
+        route = route_label(scope, self._plain_routes)
         dialect = client_info(Request(scope)).family
         status = str(seen.status or 0)
         metrics = self._metrics

@@ -1,0 +1,48 @@
+"""`ttsign serve --workers 2`: /metrics in any worker reports every worker's samples (multiprocess mode)."""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.e2e.harness import TTSIGN, Proc
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+REQUESTS = 60
+
+
+def healthz_count(text: str) -> float:
+    total = 0.0
+    for labels, value in re.findall(r"^ttsign_http_requests_total\{(.*)\} (\S+)$", text, re.MULTILINE):
+        if 'route="/healthz"' in labels:
+            total += float(value)
+    return total
+
+
+def test_metrics_add_up_across_workers() -> None:
+    proc = Proc([TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--workers", "2"], name="metrics-workers")
+    proc.start()
+    try:
+        url = proc.wait_ready()["url"]
+
+        def one(_: int) -> int:
+            with httpx.Client(base_url=url, timeout=5) as fresh:  # a new connection: any worker may take it
+                return fresh.get("/healthz").status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(one, range(REQUESTS))) == {200}
+        for _ in range(10):  # whichever worker answers the scrape, it reports all of them
+            with httpx.Client(base_url=url, timeout=5) as fresh:
+                scrape = fresh.get("/metrics")
+            assert scrape.status_code == 200
+            assert healthz_count(scrape.text) == REQUESTS
+    finally:
+        assert proc.stop() == 0
+    stderr = proc.stderr_text()
+    assert "Traceback" not in stderr
+    for line in stderr.splitlines():
+        json.loads(line)
