@@ -131,3 +131,16 @@ async def test_a_caller_that_leaves_during_latency_is_still_logged(start_emulato
             break
         await asyncio.sleep(0.05)
     assert [(e["status"], e["fault"], e.get("client_gone")) for e in entries] == [(None, "latency", True)]
+
+
+async def test_state_counts_requests_on_arrival(start_emulator) -> None:
+    emu = await start_emulator(strict=False)
+    await set_faults(emu, {"im_fetch": {"latency_ms": 300}})
+    assert (await emu.http.get("/__emu/state")).json()["hits"] == {}
+    pending = asyncio.create_task(emu.http.get(FETCH))
+    await asyncio.sleep(0.1)
+    # Received but not answered yet: counted, not logged.
+    assert (await emu.http.get("/__emu/state")).json()["hits"] == {"im_fetch": 1}
+    assert not [e for e in await emu.log("http") if e["route"] == "im_fetch"]
+    await pending
+    assert len([e for e in await emu.log("http") if e["route"] == "im_fetch"]) == 1

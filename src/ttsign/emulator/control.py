@@ -7,7 +7,7 @@
   session if none is open). Step mode is a scenario with ``timeline: []`` driven through this route.
 - ``POST /__emu/close``: ``{"code": 4001, "reason": "x"}`` closes open sessions with that code;
   ``{"clean": true}`` sends a stream-end control message and closes the way the scenario's ``end`` says.
-- ``GET /__emu/state``: listener URLs, strict flag, open sessions.
+- ``GET /__emu/state``: listener URLs, strict flag, open sessions, requests received per route.
 """
 
 from __future__ import annotations
@@ -124,5 +124,8 @@ async def state(request: Request) -> Response:
             "strict": emu.strict,
             "sessions": [{"id": s.id, "entered": s.entered.is_set()} for s in emu.sessions],
             "push_server": emu.push_server,
+            # Requests received per route since the scenario was last replaced, counted on arrival: a test
+            # compares them with the logged (finished) requests to wait until nothing is in flight.
+            "hits": dict(emu.hits),
         }
     )

@@ -108,25 +108,30 @@ async def apply(
 
     Returns ``(outcome, response)``: the outcome name for the log ("" when none applies) and the response to
     send instead of the normal one, or None to carry on normally. A reset aborts the transport through
-    ``abort`` and raises AbortConnection so the caller sends nothing. A hang ends early once ``stopping`` is
-    set, so shutting the emulator down never waits for a fault.
+    ``abort`` and raises AbortConnection so the caller sends nothing. Latency and hangs end early once
+    ``stopping`` is set, so shutting the emulator down never waits for a fault.
     """
     if fault is None or (fault.times is not None and hit > fault.times):
         return "", None
     if fault.latency_ms:
-        await asyncio.sleep(fault.latency_ms / 1000)
+        await _pause(fault.latency_ms / 1000, stopping)
     outcome = fault.outcome
     if outcome is None:
         return "latency" if fault.latency_ms else "", None
     if outcome == "timeout_s":
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for((stopping or asyncio.Event()).wait(), fault.timeout_s)
+        await _pause(fault.timeout_s or 0.0, stopping)
         abort()
         raise AbortConnection(outcome)
     if outcome == "reset":
         abort()
         raise AbortConnection(outcome)
     return outcome, _response_for(fault, outcome)
+
+
+async def _pause(seconds: float, stopping: asyncio.Event | None) -> None:
+    """Sleep, but wake up at once when the emulator shuts down (a cancelled sleep would log a traceback)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for((stopping or asyncio.Event()).wait(), seconds)
 
 
 def _response_for(fault: RouteFault, outcome: str) -> Response:
