@@ -115,6 +115,7 @@ def test_redis_outage_fails_closed_or_open_and_recovers(setup: Setup) -> None:
         assert_store_unavailable(*sign(http, opened, unseen))
         for base in (closed, opened):
             assert http.get(base + "/healthz").status_code == 200  # alive, not crashed
+            assert http.get(base + "/readyz").status_code == 503  # but not ready: a balancer can route around
 
         restarted = PrivateRedis(port=setup.redis.port).start()  # back, on the same port, empty
         setup.redis.process = restarted.process  # so the fixture stops this one
@@ -125,6 +126,7 @@ def test_redis_outage_fails_closed_or_open_and_recovers(setup: Setup) -> None:
             time.sleep(0.1)
         fresh = setup.create_key()["api_key"]
         for base in (closed, opened):
+            assert http.get(base + "/readyz").status_code == 200
             assert sign(http, base)[0].status_code == 200
             assert sign(http, base, fresh)[0].status_code == 200
         time.sleep(1.1)

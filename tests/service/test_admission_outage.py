@@ -88,6 +88,7 @@ async def test_fail_open_admits_and_warns_once(dead: DeadRedis, caplog: pytest.L
     authority = await admission.jwt_authority()
     assert authority is not None
     token, _ = authority.issue(record.key_id, lifetime_s=60, max_connections=1)
+    assert await admission.keys.authenticate(key) is not None  # seen by this process before the outage
     # Far over every limit, yet admitted: nothing can be counted while Redis is away.
     for _ in range(3):
         assert isinstance(await admission.admit(Credentials(), "10.0.0.1", room_id="1"), Admitted)
@@ -95,6 +96,27 @@ async def test_fail_open_admits_and_warns_once(dead: DeadRedis, caplog: pytest.L
         assert isinstance(await admission.admit(Credentials(jwt=token), "10.0.0.1", room_id="3"), Admitted)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "failing open" in warnings[0].getMessage()
+    # The first failure marks the store down for a moment: the requests after it did not wait on Redis.
+    assert admission.outage.down
+
+
+async def test_after_a_failure_the_store_is_not_asked_again_for_a_moment(dead: DeadRedis) -> None:
+    class Counting(RateLimiter):
+        calls = 0
+
+        async def hit(self, subject: str, windows: object, *, with_state: bool = False) -> object:  # type: ignore[override]
+            Counting.calls += 1
+            return await super().hit(subject, windows, with_state=with_state)  # type: ignore[arg-type]
+
+    admission = gate(dead, "closed")
+    admission.limiter = Counting(dead.limiter.storage)
+    for _ in range(5):
+        denied = await admission.admit(Credentials(), "10.0.0.1")
+        assert isinstance(denied, Denied) and denied.status == 503
+    assert Counting.calls == 1
+    admission.outage._down_until = 0.0  # the hold has passed: the next request probes the store again
+    assert isinstance(await admission.admit(Credentials(), "10.0.0.1"), Denied)
+    assert Counting.calls == 2
 
 
 async def test_keys_cannot_be_checked_without_the_store_unless_seen_before(dead: DeadRedis) -> None:

@@ -71,7 +71,34 @@ class Denied:
 
 
 STORE_DOWN_MESSAGE = "the shared store (Redis) is unreachable; try again shortly"
-_WARN_EVERY_S = 10.0  # fail-open warnings: one line per interval, not one per request
+_WARN_EVERY_S = 10.0  # outage warnings: one line per interval, not one per request
+_HOLD_S = 1.0  # after a store failure, how long requests skip the store instead of each waiting on it
+
+
+class StoreOutage:
+    """What this process knows of the shared store's health.
+
+    After a failure the store is treated as down for `hold_s`: requests meanwhile are answered at once
+    (503, or without limits when failing open) instead of each waiting out a hung Redis's timeout. The
+    first request after that probes the store again, so recovery needs nothing but Redis coming back.
+    """
+
+    def __init__(self, hold_s: float = _HOLD_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self._hold_s = hold_s
+        self._clock = clock
+        self._down_until = float("-inf")
+        self._warned_at = float("-inf")
+
+    @property
+    def down(self) -> bool:
+        return self._clock() < self._down_until
+
+    def failed(self, exc: StoreUnavailable, consequence: str) -> None:
+        now = self._clock()
+        self._down_until = now + self._hold_s
+        if now - self._warned_at >= _WARN_EVERY_S:
+            self._warned_at = now
+            logger.warning("store unavailable: %s; %s", exc, consequence)
 
 
 class Admission:
@@ -94,19 +121,19 @@ class Admission:
         self.rooms = rooms or MemoryRoomLedger()
         self.connections = connections or MemoryConnectCounter(clock)
         self._clock = clock
-        self._warned_at = float("-inf")
+        self.outage = StoreOutage()
 
     @property
     def fails_open(self) -> bool:
         return self.policy.store_failure_mode == "open"
 
-    async def identify(self, credentials: Credentials, ip: str) -> Caller | Denied:
+    async def identify(self, credentials: Credentials, ip: str, *, offline: bool = False) -> Caller | Denied:
         """Who is calling. Raises StoreUnavailable when the store cannot say (even failing open, an
-        unknown key cannot be told from a forged one)."""
+        unknown key cannot be told from a forged one). `offline`: the store is down, do not ask it."""
         if credentials.jwt:
-            return await self._identify_jwt(credentials.jwt, ip)
+            return await self._identify_jwt(credentials.jwt, ip, offline=offline)
         if credentials.api_key:
-            record = await self.keys.authenticate(credentials.api_key, stale_ok=self.fails_open)
+            record = await self.keys.authenticate(credentials.api_key, stale_ok=self.fails_open, offline=offline)
             if record is None:
                 return Denied(401, "invalid_api_key", "the API key is unknown or has been revoked")
             return Caller(ip, key=record)
@@ -120,7 +147,7 @@ class Admission:
         self._jwt = await self._jwt()
         return self._jwt
 
-    async def _identify_jwt(self, token: str, ip: str) -> Caller | Denied:
+    async def _identify_jwt(self, token: str, ip: str, *, offline: bool) -> Caller | Denied:
         authority = await self.jwt_authority()
         if authority is None:
             return Denied(401, "jwt_not_enabled", "this server does not accept x-jwt-key tokens")
@@ -129,12 +156,14 @@ class Admission:
         except JwtError as exc:
             return Denied(401, "invalid_jwt", str(exc))
         try:
+            if offline:
+                raise StoreUnavailable("store marked down")
             record = await self.keys.store.by_id(grant.key_id)
         except StoreUnavailable as exc:
             if not self.fails_open:
                 raise
             # The token's signature and expiry were checked; only its key's revocation is unknown.
-            self._warn_open(exc, "jwt key revocation")
+            self.outage.failed(exc, "failing open: tokens are not checked for revoked keys")
             return Caller(ip, grant=grant)
         if record is None or not record.active:
             return Denied(401, "invalid_jwt", "the key this token was issued for has been revoked")
@@ -148,12 +177,17 @@ class Admission:
         A store outage is answered per `store_failure_mode`: Denied 503 `store_unavailable` when closed;
         when open the limits that could not be counted are skipped (a warning is logged).
         """
+        offline = self.outage.down
+        if offline and not self.fails_open:
+            return self._unavailable()
         try:
-            caller = await self.identify(credentials, ip)
+            caller = await self.identify(credentials, ip, offline=offline)
         except StoreUnavailable as exc:
-            return self._store_down(exc, "authentication")
+            return self._store_down(exc)
         if isinstance(caller, Denied):
             return caller
+        if offline:  # failing open while the store is down: nothing can be counted
+            return self._check_scope(caller, room_id=room_id, unique_id=unique_id) or Admitted(caller, None)
         scoped = await self._check_grant(caller, room_id=room_id, unique_id=unique_id)
         if scoped is not None:
             return scoped
@@ -178,19 +212,20 @@ class Admission:
             return await self.limiter.hit(subject, windows)
         except StoreUnavailable as exc:
             if self.fails_open:
-                self._warn_open(exc, "rate limits")
+                self._failed_open(exc)
                 return Decision(True, subject)
-            return self._store_down(exc, "rate limits")
+            return self._store_down(exc)
 
-    def _store_down(self, exc: StoreUnavailable, what: str) -> Denied:
-        logger.warning("store unavailable (%s): %s; answering 503", what, exc)
+    def _store_down(self, exc: StoreUnavailable) -> Denied:
+        self.outage.failed(exc, "answering 503 store_unavailable (redis_failure_mode=closed)")
+        return self._unavailable()
+
+    @staticmethod
+    def _unavailable() -> Denied:
         return Denied(503, "store_unavailable", STORE_DOWN_MESSAGE, retry_after_s=1)
 
-    def _warn_open(self, exc: StoreUnavailable, what: str) -> None:
-        now = time.monotonic()
-        if now - self._warned_at >= _WARN_EVERY_S:
-            self._warned_at = now
-            logger.warning("store unavailable (%s): %s; failing open, %s not enforced", what, exc, what)
+    def _failed_open(self, exc: StoreUnavailable) -> None:
+        self.outage.failed(exc, "failing open: limits, room caps and token counts are not enforced")
 
     def limits_of(self, caller: Caller) -> Limits:
         if caller.key is None:
@@ -202,20 +237,28 @@ class Admission:
             )
         return caller.key.limits if caller.key.limits.windows() else self.policy.default_key_limits
 
-    async def _check_grant(self, caller: Caller, *, room_id: str | None, unique_id: str | None) -> Denied | None:
+    @staticmethod
+    def _check_scope(caller: Caller, *, room_id: str | None, unique_id: str | None) -> Denied | None:
         grant = caller.grant
-        if grant is None:
-            return None
-        if (room_id or unique_id) and not grant.allows_creator(unique_id=unique_id, room_id=room_id):
+        if (
+            grant is not None
+            and (room_id or unique_id)
+            and not grant.allows_creator(unique_id=unique_id, room_id=room_id)
+        ):
             return Denied(403, "creator_not_allowed", "this token is not scoped to that creator")
-        if grant.max_connections is None:
-            return None
+        return None
+
+    async def _check_grant(self, caller: Caller, *, room_id: str | None, unique_id: str | None) -> Denied | None:
+        scoped = self._check_scope(caller, room_id=room_id, unique_id=unique_id)
+        grant = caller.grant
+        if scoped is not None or grant is None or grant.max_connections is None:
+            return scoped
         try:
             taken = await self.connections.take(grant.token_id, grant.max_connections, grant.expires_at)
         except StoreUnavailable as exc:
             if not self.fails_open:
-                return self._store_down(exc, "token connection counts")
-            self._warn_open(exc, "token connection counts")
+                return self._store_down(exc)
+            self._failed_open(exc)
             return None
         if not taken:
             return Denied(429, "token_exhausted", "this token has made all its connections", "connections")
@@ -229,8 +272,8 @@ class Admission:
             allowed, frees_at = await self.rooms.admit(caller.label, room_id, limits.rooms_per_hour, now)
         except StoreUnavailable as exc:
             if not self.fails_open:
-                return self._store_down(exc, "room caps")
-            self._warn_open(exc, "room caps")
+                return self._store_down(exc)
+            self._failed_open(exc)
             return None
         if allowed:
             return None

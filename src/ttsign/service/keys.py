@@ -52,11 +52,12 @@ class KeyService:
         await self.store.add(record)
         return record, plaintext
 
-    async def authenticate(self, plaintext: str, *, stale_ok: bool = False) -> KeyRecord | None:
+    async def authenticate(self, plaintext: str, *, stale_ok: bool = False, offline: bool = False) -> KeyRecord | None:
         """The active record for a presented key, or None (unknown, malformed or revoked).
 
-        Raises StoreUnavailable when the store does not answer, unless `stale_ok` and this process has
-        seen the key before: then the last record it read stands in (the fail-open mode).
+        Raises StoreUnavailable when the store does not answer (or, `offline`, is known to be down),
+        unless `stale_ok` and this process has seen the key before: then the last record it read stands
+        in (the fail-open mode).
         """
         if not looks_like_key(plaintext):
             return None
@@ -67,6 +68,8 @@ class KeyService:
             record = cached[1]
         else:
             try:
+                if offline:
+                    raise StoreUnavailable("store marked down")
                 record = await self.store.by_hash(digest)
             except StoreUnavailable:
                 if not stale_ok or cached is None:
