@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
 from tests.e2e.harness import EmulatorHandle
 from ttsign.signing import ProfileError, profile_from_user_agent
 
@@ -122,3 +124,17 @@ def wait_for_log(emu: EmulatorHandle, predicate: Callable[[Log], bool], timeout:
         time.sleep(0.1)
         log = emu.log()
     return log
+
+
+def wait_until_answered(emu: EmulatorHandle, route: str, timeout: float = 10.0) -> Log:
+    """Wait until every request the emulator received on ``route`` is logged, so none is still in flight.
+
+    A slow answer (injected latency) outlives the caller that gave up on it; waiting keeps its log entry out
+    of the next test. ``hits`` counts requests on arrival since the scenario was last replaced.
+    """
+
+    def settled(log: Log) -> bool:
+        hits = httpx.get(f"{emu.url}/__emu/state", timeout=5).json()["hits"].get(route, 0)
+        return hits == len([e for e in of_kind(log, "http") if e["route"] == route])
+
+    return wait_for_log(emu, settled, timeout)
