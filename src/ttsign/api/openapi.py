@@ -69,6 +69,7 @@ def _connect_operation(summary: str, description: str, path_param: bool) -> dict
                 "413": {"description": "Request body too large.", **error},
                 "429": {"description": "Over a limit; Retry-After and RateLimit-* headers.", **error},
                 "502": {"description": "TikTok refused (empty 200, 403, captcha, bad payload...).", **error},
+                "503": {"description": "Calls paused (circuit_open) or the store is down; Retry-After.", **error},
                 "504": {"description": "TikTok did not answer in time.", **error},
             },
         }
@@ -89,11 +90,39 @@ def connect_paths() -> dict[str, Any]:
     }
 
 
+# Answers any keyed route may give before its own logic runs (admission, body limit, store outage).
+_COMMON_ERRORS = {
+    "400": "Bad input (a malformed query, form or JSON value).",
+    "401": "Unknown or revoked key, bad JWT, or anonymous access off.",
+    "403": "Not allowed for this key or token.",
+    "413": "Request body too large.",
+    "429": "Over a limit; Retry-After and RateLimit-* headers.",
+    "503": "The shared store is unreachable; Retry-After.",
+}
+_OPERATIONS_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def document_errors(paths: dict[str, Any]) -> None:
+    """Say what the error handlers really answer: 400 (not FastAPI's 422) for validation, the common errors."""
+    for path, operations in paths.items():
+        for operation in operations.values():
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            validation = responses.pop("422", None)
+            if path in _OPERATIONS_ROUTES:
+                continue
+            if validation is not None and "400" not in responses:
+                responses["400"] = {"description": _COMMON_ERRORS["400"]}
+            for status, description in _COMMON_ERRORS.items():
+                responses.setdefault(status, {"description": description})
+                responses[status].setdefault("content", {"application/json": {"schema": _ERROR}})
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
             schema["paths"] = {**connect_paths(), **schema["paths"]}
+            document_errors(schema["paths"])
             schema["components"] = schema.get("components", {})
             app.openapi_schema = schema
         return app.openapi_schema

@@ -72,7 +72,22 @@ async def _room_id(request: Request, unique_id: str) -> JSONResponse:
     return _reply(200, reply, request_id)
 
 
-@router.get("/webcast/room_id", response_model=RoomIdReply)
+# Node reads this body whatever the status, so errors carry the same shape (plus `reason` when refused).
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": RoomIdReply, "description": description}
+    for status, description in [
+        (400, "Not a TikTok unique id."),
+        (401, "Unknown or revoked key."),
+        (404, "No such user, or no live room."),
+        (429, "Over a limit."),
+        (502, "TikTok refused."),
+        (503, "Calls paused or the store is down."),
+        (504, "TikTok did not answer in time."),
+    ]
+}
+
+
+@router.get("/webcast/room_id", response_model=RoomIdReply, responses=_ERRORS)
 async def room_id_by_query(request: Request, uniqueId: str = "") -> JSONResponse:
     """The room id and live status of a streamer (Node 2.0-2.3 fallback)."""
     return await _room_id(request, uniqueId or request.query_params.get("unique_id", ""))
@@ -83,7 +98,7 @@ async def room_id_by_query_slash(request: Request, uniqueId: str = "") -> JSONRe
     return await _room_id(request, uniqueId or request.query_params.get("unique_id", ""))
 
 
-@router.get("/webcast/anchors/{unique_id}/room_id", response_model=RoomIdReply)
+@router.get("/webcast/anchors/{unique_id}/room_id", response_model=RoomIdReply, responses=_ERRORS)
 async def room_id_by_anchor(request: Request, unique_id: str) -> JSONResponse:
     """The room id and live status of a streamer (Node 2.4+ fallback)."""
     return await _room_id(request, unique_id)
