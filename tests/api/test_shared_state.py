@@ -118,3 +118,23 @@ async def test_store_outage_is_a_503_on_every_route_and_healthz_stays_up() -> No
         assert (await replica.http.get("/healthz")).status_code == 200
     finally:
         await replica.close()
+
+
+async def test_a_token_minted_by_one_instance_is_honoured_and_counted_by_the_other(pair: list[Replica]) -> None:
+    a, b = pair
+    record, key = await a.services.keys.create("browser-app", Limits(per_minute=100))
+    minted = await a.http.post(
+        "/accounts/me/jwt", json={"expireAfter": 60, "maxWebSockets": 2}, headers={"X-Api-Key": key}
+    )
+    assert minted.status_code == 200, minted.text
+    token = {"x-jwt-key": minted.json()["token"]}  # signed with the JWT secret both read from Redis
+    params = {"room_id": STREAMER_ROOM}
+    assert (await b.http.get("/webcast/fetch", params=params, headers=token)).status_code == 200
+    assert (await a.http.get("/webcast/fetch", params=params, headers=token)).status_code == 200
+    spent = await b.http.get("/webcast/fetch", params=params, headers=token)
+    assert spent.status_code == 429 and spent.json()["limit_label"] == "connections"
+    # Revoking the key revokes its tokens on every instance (looked up per request, no cache).
+    other = await a.http.post("/accounts/me/jwt", json={"expireAfter": 60}, headers={"X-Api-Key": key})
+    await a.services.keys.revoke(record.key_id)
+    revoked = await b.http.get("/webcast/fetch", params=params, headers={"x-jwt-key": other.json()["token"]})
+    assert revoked.status_code == 401
