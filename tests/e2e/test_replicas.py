@@ -191,11 +191,11 @@ def test_a_per_minute_limit_holds_exactly_across_both_replicas(deployment: Deplo
     assert refused.json()["limit_label"] == "minute" and int(refused.headers["Retry-After"]) >= 1
     signed = next(r for r in responses if r.status_code == 200).json()
     assert "X-Bogus=" in signed["response"]["signedUrl"]
-    # nginx spread the load: each replica served some requests, and successes came from both.
-    served = deployment.nginx.access_log()
-    upstreams = {addr for _, addr in served}
-    assert upstreams == {u.removeprefix("http://") for u in deployment.urls}, served
-    assert len({addr for status, addr in served if status == 200}) == 2, served
+    # nginx spread the load and each replica alone saw more than 20 requests: had either counted in its
+    # own memory, more than 20 would have passed. Exactly 20 did, so the window is the shared one.
+    served = Counter(addr for _, addr in deployment.nginx.access_log())
+    assert set(served) == {u.removeprefix("http://") for u in deployment.urls}, served
+    assert all(count > 20 for count in served.values()), served
     # One identity for both replicas: the emulator handed out cookies once.
     bootstraps = [e for e in deployment.emulator.log("http") if e["path"] == "/"]
     assert len(bootstraps) == 1, bootstraps
@@ -211,15 +211,17 @@ def test_a_key_revoked_is_refused_by_the_other_replica_within_a_second(deploymen
         # Revoke through the shared store (as an operator would, from any host); replica B just used the key.
         assert http.post(replica_b + "/webcast/sign_url", json=SIGN_BODY, headers=headers).status_code == 200
         deployment.keys("revoke", created["key_id"])
-        revoked_at = time.monotonic()
+        revoked_at = time.monotonic()  # the CLI has written the revocation to Redis before exiting
+        # Every request replica B still accepts must have been sent within 1 s of the revocation (its key
+        # cache lives 1 s); measured at sending, so a slow, loaded machine cannot make this flaky.
         while True:
+            sent = time.monotonic() - revoked_at
             status = http.post(replica_b + "/webcast/sign_url", json=SIGN_BODY, headers=headers).status_code
-            elapsed = time.monotonic() - revoked_at
             if status == 401:
                 break
-            assert status == 200 and elapsed < 2.0, (status, elapsed)
+            assert status == 200 and sent < 1.0, (status, sent)
             time.sleep(0.02)
-        assert elapsed <= 1.1, elapsed
+        assert sent < 3.0, sent  # and the refusal followed (bounded even on a loaded machine)
         for url in (deployment.urls[0], deployment.nginx.url):
             assert http.post(url + "/webcast/sign_url", json=SIGN_BODY, headers=headers).status_code == 401
 
