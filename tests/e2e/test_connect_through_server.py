@@ -114,6 +114,9 @@ def server(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Ite
     env = {
         "TTSIGN_CONTACT_EMAIL": CONTACT,
         "TTSIGN_STORE_PATH": str(state / "ttsign.sqlite3"),
+        # The room/identity circuit breakers would carry failures from one test into the next (the refusal
+        # tests fail the same room and profiles on purpose); the fault suite tests them on their own.
+        "TTSIGN_BREAKER_FAILURE_THRESHOLD": "1000",
         # Every connect of this module comes from 127.0.0.1 without a key: lift the anonymous per-IP limits.
         **{
             f"TTSIGN_{name}": "1000000"
