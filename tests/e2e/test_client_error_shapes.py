@@ -109,27 +109,7 @@ def test_node_crashes_on_a_sign_server_message_under_19_characters(tiktok, sign_
     assert (run.outcome["error"], run.outcome["message"]) == ("RangeError", "Invalid count value: -5")
 
 
-# An auth failure (unknown or revoked key) as JSON {"code": 401, "message": ...}.
-AUTH_OUTCOMES = {
-    "py-7.0.1": ("SignAPIError", "[SIGN_NOT_200] Failed request to Sign API with status code 401"),
-    "py-6.6.6": ("SignAPIError", "[SIGN_NOT_200] Failed request to Sign API with status code 401"),
-    # 4.x/5.x check no status but 429: they parse any body as protobuf.
-    "py-5.0.8": ("DecodeError", "Error parsing message"),
-    "node-2.5.0": ("SignAPIError", "Unexpected sign server status 401"),
-    "node-2.3.0-beta1": ("SignAPIError", "Unexpected sign server status 401"),
-    "node-1.2.3": ("SignatureError", "status code 401"),
-}
-
-
-@pytest.mark.parametrize("client", CLIENTS_ALL)
-def test_auth_failure_reply(client, tiktok, sign_stand_in) -> None:
-    reply = {"status": 401, "body": {"code": 401, "message": "Invalid or revoked API key"}}
-    run = connect(client, tiktok, sign_stand_in(reply))
-    error, text = AUTH_OUTCOMES[client]
-    assert run.outcome["error"] == error
-    assert text in run.outcome["message"]
-    if error == "SignAPIError":
-        assert "Invalid or revoked API key" in run.outcome["message"], "the JSON body reaches the user"
+# Auth failures (401) per client: test_client_versions_through_server.py::test_revoked_key_gets_each_clients_auth_error.
 
 
 @pytest.mark.parametrize(
