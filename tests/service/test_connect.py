@@ -104,7 +104,18 @@ async def test_bootstrap_refusal_is_returned() -> None:
 
 @pytest.mark.parametrize(
     ("room_id", "cursor"),
-    [("", ""), ("abc", ""), ("-1", ""), ("0", ""), ("1" * 21, ""), ("1 2", ""), ("1", "x" * 5000), ("1", "a b")],
+    [
+        ("", ""),
+        ("abc", ""),
+        ("-1", ""),
+        ("0", ""),
+        ("1" * 21, ""),
+        ("9" * 20, ""),
+        (str(2**63), ""),
+        ("1 2", ""),
+        ("1", "x" * 5000),
+        ("1", "a b"),
+    ],
 )
 async def test_bad_input_raises_before_touching_tiktok(room_id: str, cursor: str) -> None:
     tiktok = FakeTikTok()

@@ -9,7 +9,7 @@ import pytest
 
 from ttsign.service.policy import PolicyError
 from ttsign.service.sign import SignService, SignUrlRequest, align_browser_params
-from ttsign.signing import BrowserProfile, ProfileError, default_profile, verify_request
+from ttsign.signing import BrowserProfile, default_profile, verify_request
 from ttsign.upstream.cookies import CookieJar
 from ttsign.upstream.identity import Identity, IdentityPool
 from ttsign.upstream.refusals import Refusal, RefusalCode
@@ -95,9 +95,10 @@ async def test_urls_outside_the_policy_are_refused(url: str) -> None:
         await service(Factory()).sign_url(SignUrlRequest(url))
 
 
-async def test_a_user_agent_that_cannot_be_profiled_is_refused() -> None:
-    with pytest.raises(ProfileError):
-        await service(Factory()).sign_url(SignUrlRequest(gift_list_url(FIREFOX), user_agent="python-requests/2.32"))
+async def test_a_user_agent_that_cannot_be_profiled_gets_the_default_browser() -> None:
+    result = await service(Factory()).sign_url(SignUrlRequest(gift_list_url(FIREFOX), user_agent="python-requests/2"))
+    assert result.profile == default_profile()
+    assert verify_request(result.signed_url, "", default_profile().user_agent, now_ms=NOW_MS).ok
 
 
 def test_align_leaves_agreeing_and_unrelated_params_byte_for_byte() -> None:

@@ -33,6 +33,14 @@ def test_edge_is_told_apart_from_chrome_and_uses_chromes_tls() -> None:
     assert p.impersonate.startswith("chrome")
 
 
+def test_opera_is_a_chromium_browser_with_its_own_version() -> None:
+    ua = CHROME_WIN.replace("Chrome/140.0.0.0", "Chrome/147.0.0.0") + " OPR/131.0.0.0"
+    p = profile_from_user_agent(ua)
+    assert (p.family, p.family_version) == ("Opera", "131.0.0.0")
+    assert p.impersonate == "chrome146"  # by its Chromium version, not its own
+    assert p.browser_version == ua.removeprefix("Mozilla/")
+
+
 def test_firefox_app_version_is_the_short_platform_form() -> None:
     p = profile_from_user_agent(FIREFOX_MAC)
     assert (p.family, p.os, p.browser_platform) == ("Firefox", "mac", "MacIntel")
@@ -57,7 +65,6 @@ def test_safari_and_linux_chrome() -> None:
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 "
         "Mobile/15E148 Safari/604.1",
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36",
-        CHROME_WIN + " OPR/110.0.0.0",
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/134.0",
         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/605.1.15 (KHTML, like Gecko) "

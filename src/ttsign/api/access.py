@@ -35,12 +35,19 @@ class ClientInfo:
         return self.family == "node"
 
 
+# TikTokLive 4.5-6.4 call the sign server through their TikTok HTTP client: a browser User-Agent and the
+# whole TikTok query, with `client=ttlive-python`. They read `RateLimit-Reset` as a delay in seconds.
+LEGACY_PYTHON = (6, 4)
+
+
 def client_info(request: Request) -> ClientInfo:
     ua = request.headers.get("user-agent", "")
     match = _PY_CLIENT.search(ua)
     if match:
         return ClientInfo("python", (int(match.group(1)), int(match.group(2))))
     client = request.query_params.get("client", "")
+    if client == "ttlive-python" and ua.startswith("Mozilla/"):
+        return ClientInfo("python", LEGACY_PYTHON)
     if ua.startswith("tiktok-live-connector") or client == "ttlive-node":
         return ClientInfo("node")
     if client == "ttlive-java":

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-# int64 room ids: up to 19 digits; a little slack for future growth, never anything but digits.
-_ROOM_ID = re.compile(r"[1-9][0-9]{0,19}")
+# Room ids are positive int64 values: at most 19 digits and at most 2^63 - 1.
+_ROOM_ID = re.compile(r"[1-9][0-9]{0,18}")
+_INT64_MAX = 2**63 - 1
 _OPAQUE_MAX = 4096
 _OPAQUE = re.compile(r"[\x21-\x7e]*")  # printable ASCII, no spaces: TikTok's cursors and internal_ext
 
@@ -23,8 +24,8 @@ def check_room_id(room_id: str) -> str:
     room_id = room_id.strip()
     if not room_id:
         raise InvalidInput("room_id", "missing")
-    if not _ROOM_ID.fullmatch(room_id):
-        raise InvalidInput("room_id", "must be a positive integer of at most 20 digits")
+    if not _ROOM_ID.fullmatch(room_id) or int(room_id) > _INT64_MAX:
+        raise InvalidInput("room_id", "must be a positive 64-bit integer")
     return room_id
 
 

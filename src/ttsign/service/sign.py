@@ -83,13 +83,20 @@ class SignService:
         self._clock_ms = clock_ms
 
     def profile_for(self, user_agent: str | None) -> BrowserProfile:
-        """The caller's browser when it can be made consistent; else ProfileError if they insisted on it."""
+        """The caller's browser when a consistent profile can be derived from its UA, else the default one.
+
+        Falling back is safe: both client families send the signed request with the `userAgent` we answer.
+        """
         if not user_agent or not self._honour_ua:
             return self._default
-        return profile_from_user_agent(user_agent)
+        try:
+            return profile_from_user_agent(user_agent)
+        except ProfileError:
+            logger.debug("sign_url: User-Agent cannot be profiled consistently; signing as %s", self._default.name)
+            return self._default
 
     async def sign_url(self, request: SignUrlRequest) -> SignUrlResult:
-        """Raise PolicyError for a URL this server will not sign, ProfileError for an unusable UA."""
+        """Raise PolicyError for a URL this server will not sign."""
         self.policy.check(request.url)
         profile = self.profile_for(request.user_agent)
         acquired = await self._pool.acquire(profile)
@@ -125,4 +132,4 @@ class SignService:
         )
 
 
-__all__ = ["ProfileError", "SignService", "SignUrlRequest", "SignUrlResult", "align_browser_params"]
+__all__ = ["SignService", "SignUrlRequest", "SignUrlResult", "align_browser_params"]

@@ -26,7 +26,7 @@ class BrowserProfile:
     browser_name: str  # navigator.appCodeName, what TikTok's `browser_name` param carries
     browser_version: str  # navigator.appVersion, what TikTok's `browser_version` param carries
     browser_platform: str  # navigator.platform
-    family: str  # Chrome | Edge | Firefox | Safari
+    family: str  # Chrome | Edge | Opera | Firefox | Safari
     family_version: str
     os: str  # windows | mac | linux
     screen_width: int
@@ -86,17 +86,19 @@ _TARGETS: dict[str, tuple[tuple[int, str], ...]] = {
 }  # fmt: skip
 
 _REFUSED_MARKERS = (
-    "Mobile", "Android", "iPhone", "iPad", "CrOS", "Headless", "OPR/", "Opera", "YaBrowser",
+    "Mobile", "Android", "iPhone", "iPad", "CrOS", "Headless", "Opera Mini", "OPT/", "YaBrowser",
     "SamsungBrowser", "UCBrowser", "Electron", "bot", "Bot", "spider", "crawl",
 )  # fmt: skip
 _EDGE = re.compile(r"\bEdg/(\d+)(?:\.\d+)*")
+_OPERA = re.compile(r"\bOPR/(\d+)(?:\.\d+)*")
 _CHROME = re.compile(r"\bChrome/(\d+)\.(\d+)\.(\d+)\.(\d+) Safari/537\.36\b")
 _FIREFOX = re.compile(r"\brv:(\d+)\.\d+\) Gecko/20100101 Firefox/((\d+)\.\d+)$")
 _SAFARI = re.compile(r"\bVersion/((\d+)(?:\.\d+)*) (?:Mobile/\w+ )?Safari/(\d+)(?:\.\d+)*$")
 
 
 def _impersonation(family: str, major: int) -> str:
-    table = _TARGETS["Chrome" if family == "Edge" else family]
+    """The closest curl_cffi target at or below `major` of the browser engine (Chromium for Edge and Opera)."""
+    table = _TARGETS["Chrome" if family in ("Edge", "Opera") else family]
     chosen = table[0][1]
     for version, target in table:
         if version <= major:
@@ -118,13 +120,16 @@ def _os_of(user_agent: str) -> str:
 
 
 def _family_of(user_agent: str) -> tuple[str, str, int]:
-    """(family, family_version, major) of a desktop Chrome, Edge, Firefox or Safari UA."""
+    """(family, family_version, engine major) of a desktop Chrome, Edge, Opera, Firefox or Safari UA."""
     chrome = _CHROME.search(user_agent)
     if chrome:
-        edge = _EDGE.search(user_agent)
-        if edge:
-            return "Edge", user_agent[edge.start() + 4 :].split(" ", maxsplit=1)[0], int(edge.group(1))
-        return "Chrome", ".".join(chrome.groups()), int(chrome.group(1))
+        chromium_major = int(chrome.group(1))
+        for family, pattern in (("Edge", _EDGE), ("Opera", _OPERA)):
+            found = pattern.search(user_agent)
+            if found:
+                prefix = len(found.group(0).split("/")[0]) + 1
+                return family, user_agent[found.start() + prefix :].split(" ", maxsplit=1)[0], chromium_major
+        return "Chrome", ".".join(chrome.groups()), chromium_major
     firefox = _FIREFOX.search(user_agent)
     if firefox:
         if firefox.group(1) != firefox.group(3):
@@ -133,7 +138,7 @@ def _family_of(user_agent: str) -> tuple[str, str, int]:
     safari = _SAFARI.search(user_agent)
     if safari and "Chrome/" not in user_agent and "Chromium/" not in user_agent:
         return "Safari", safari.group(1), int(safari.group(2))
-    raise ProfileError("unsupported browser in User-Agent; supported: desktop Chrome, Edge, Firefox and Safari")
+    raise ProfileError("unsupported browser in User-Agent; supported: desktop Chrome, Edge, Opera, Firefox and Safari")
 
 
 @lru_cache(maxsize=512)

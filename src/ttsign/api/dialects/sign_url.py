@@ -25,7 +25,6 @@ from ttsign.api.state import Services, services
 from ttsign.service.admission import Denied
 from ttsign.service.policy import PolicyError
 from ttsign.service.sign import SignUrlRequest, SignUrlResult
-from ttsign.signing import ProfileError
 
 router = APIRouter(tags=["signing"])
 MAX_URL = 16_384
@@ -101,7 +100,7 @@ _BODY_DOC: dict[str, Any] = {
     }
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": SignError, "description": "Malformed body, URL outside the signing policy, unusable UA"},
+    400: {"model": SignError, "description": "Malformed body, or a URL outside the signing policy"},
     401: {"model": SignError, "description": "Unknown or revoked key"},
     403: {"model": SignError, "description": "Not allowed (Node clients)"},
     413: {"model": SignError, "description": "Body too large"},
@@ -156,8 +155,6 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
         )
     except PolicyError as exc:
         return _error(400, "url_not_allowed", str(exc), request_id, client)
-    except ProfileError as exc:
-        return _error(400, "user_agent_unusable", str(exc), request_id, client)
     except ValueError as exc:
         return _error(400, "bad_request", str(exc), request_id, client)
     reply = _legacy_reply(result) if legacy else _reply(result)
