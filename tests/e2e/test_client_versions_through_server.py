@@ -134,12 +134,9 @@ USER_AGENTS = {
     "Version/26.0 Safari/605.1.15",
     "edge-mac": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/129.0.0.0 Safari/537.36 Edg/128.0.2739.79",
-    # Two of TikTokLive 7.0.1's nine device presets are Opera: a process that draws one cannot sign at all.
-    "opera-windows": pytest.param(
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/147.0.0.0 Safari/537.36 OPR/131.0.0.0",
-        marks=pytest.mark.xfail(strict=True, reason="sign_url answers 400 user_agent_unusable for Opera UAs"),
-    ),
+    # Two of TikTokLive 7.0.1's nine device presets are Opera.
+    "opera-windows": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/147.0.0.0 Safari/537.36 OPR/131.0.0.0",
 }
 
 
@@ -198,13 +195,10 @@ def retry_seconds(message: str) -> int:
 
 
 # The 429 each client raises for a key over its limit (the first connect of the minute succeeds).
-RATE_LIMIT_RESET_AS_UNIX_TIME = pytest.mark.xfail(
-    strict=True, reason="RateLimit-Reset is sent as a unix time; 4.x/5.x print it as 'try again in N seconds'"
-)
 RATE_LIMITED = [
     pytest.param("py-7.0.1", "SignatureRateLimitError", id="py-7.0.1"),
     pytest.param("py-6.6.6", "SignatureRateLimitError", id="py-6.6.6"),
-    pytest.param("py-5.0.8", "SignatureRateLimitReached", id="py-5.0.8", marks=RATE_LIMIT_RESET_AS_UNIX_TIME),
+    pytest.param("py-5.0.8", "SignatureRateLimitReached", id="py-5.0.8"),
     pytest.param("node-2.5.0", "SignatureRateLimitError", id="node-2.5.0"),
     # 2.3.0-beta1 reads the headers of response.data instead of the response: no reply can avoid this.
     pytest.param("node-2.3.0-beta1", "TypeError", id="node-2.3.0-beta1"),
