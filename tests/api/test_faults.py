@@ -294,3 +294,21 @@ def test_every_log_line_of_a_request_carries_its_id(
     assert sum("retrying" in line["message"] for line in mine) == 2
     assert any("refused: upstream_5xx" in line["message"] for line in mine)
     assert all(line.get("request_id") for line in lines if "retrying" in line["message"])
+
+
+def test_a_hanging_room_lookup_is_a_504_inside_the_budget(
+    server: tuple[Proc, str], emulator: EmulatorHandle, http: httpx.Client
+) -> None:
+    _, url = server
+    http.patch(f"{emulator.url}/__emu/scenario", json={"faults": {"api_live": {"timeout_s": 4}}})
+    started = time.monotonic()
+    response = http.get(f"{url}/webcast/room_id", params={"uniqueId": "emu_streamer"})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504, response.text
+    assert response.json()["code"] == 504 and response.json()["ok"] is False
+    assert response.headers["x-log-code"] == "timeout"
+    assert elapsed < CLIENT_TIMEOUT_S
+    http.patch(f"{emulator.url}/__emu/scenario", json={"faults": {}})
+    time.sleep(1.6)  # the abandoned lookup ends with the transport's own timeout; timeouts are not cached
+    healed = http.get(f"{url}/webcast/room_id", params={"uniqueId": "emu_streamer"})
+    assert healed.status_code == 200 and healed.json()["room_id"] == ROOM

@@ -149,7 +149,10 @@ def build_services(
         signer=timed(sign_request, metrics.signing_timer("sign_url")),
     )
     rooms = RoomLookupService(
-        pool, RoomDirectory(transport, www_base=settings.www_base), default_profile_name=settings.default_profile
+        pool,
+        RoomDirectory(transport, www_base=settings.www_base),
+        default_profile_name=settings.default_profile,
+        deadline_s=settings.upstream_total_timeout_s,
     )
     return Services(
         settings=settings,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from ttsign.service.rooms import InvalidInput
 from ttsign.signing import default_profile
 from ttsign.upstream.identity import IdentityPool
-from ttsign.upstream.refusals import Refusal
+from ttsign.upstream.refusals import Refusal, RefusalCode
 from ttsign.upstream.rooms import Room, RoomDirectory, normalise_unique_id
 
 ROUTE_NAME = "api-live"  # the TikTok route the answer came from (reported as `routes_attempted`)
@@ -28,7 +28,9 @@ class RoomLookupService:
         default_profile_name: str | None = None,
         ttl_s: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
+        deadline_s: float | None = None,
     ) -> None:
+        self._deadline_s = deadline_s
         self._pool = pool
         self._directory = directory
         self._profile = default_profile(default_profile_name)
@@ -50,7 +52,12 @@ class RoomLookupService:
         if task is None:
             task = asyncio.create_task(self._fetch(key, name))
             self._pending[key] = task
-        return await asyncio.shield(task)
+        try:
+            # The caller's answer is bounded by the budget; the shared lookup may finish later for others.
+            async with asyncio.timeout(self._deadline_s):
+                return await asyncio.shield(task)
+        except TimeoutError:
+            return Refusal(RefusalCode.TIMEOUT, f"room lookup took over {self._deadline_s:g} s")
 
     async def _fetch(self, key: str, name: str) -> Room | Refusal:
         try:
