@@ -147,6 +147,7 @@ def build_services(
         honour_client_user_agent=settings.honour_client_user_agent,
         rng=rng,
         signer=timed(sign_request, metrics.signing_timer("sign_url")),
+        identity_timeout_s=settings.attempt_timeout_s,  # then sign with a generated msToken
     )
     rooms = RoomLookupService(
         pool,

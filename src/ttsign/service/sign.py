@@ -7,6 +7,7 @@ UA and browser parameters disagree. msToken and cookies come from a TikTok ident
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -19,6 +20,7 @@ from ttsign.signing import BrowserProfile, ProfileError, default_profile, genera
 from ttsign.signing import url as urls
 from ttsign.signing.signer import SignedRequest, sign_request
 from ttsign.upstream.identity import Identity, IdentityPool
+from ttsign.upstream.refusals import Refusal, RefusalCode
 
 logger = logging.getLogger(__name__)
 _BROWSER_PARAMS = ("browser_name", "browser_version", "browser_platform")
@@ -73,8 +75,10 @@ class SignService:
         rng: random.Random | None = None,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         signer: Callable[..., SignedRequest] = sign_request,  # wrapped by the app to time each signature
+        identity_timeout_s: float | None = None,
     ) -> None:
         self._signer = signer
+        self._identity_timeout_s = identity_timeout_s
         self._pool = pool
         self.policy = policy or SigningPolicy()
         self._default = default_profile(default_profile_name)
@@ -95,11 +99,19 @@ class SignService:
             logger.debug("sign_url: User-Agent cannot be profiled consistently; signing as %s", self._default.name)
             return self._default
 
+    async def _identity(self, profile: BrowserProfile) -> Identity | Refusal:
+        """A TikTok identity, or why not; a slow cookie page is not waited on past `identity_timeout_s`."""
+        try:
+            async with asyncio.timeout(self._identity_timeout_s):
+                return await self._pool.acquire(profile)
+        except TimeoutError:  # the bootstrap goes on (shielded in the pool) for the next caller
+            return Refusal(RefusalCode.TIMEOUT, f"no identity within {self._identity_timeout_s:g} s")
+
     async def sign_url(self, request: SignUrlRequest) -> SignUrlResult:
         """Raise PolicyError for a URL this server will not sign."""
         self.policy.check(request.url)
         profile = self.profile_for(request.user_agent)
-        acquired = await self._pool.acquire(profile)
+        acquired = await self._identity(profile)
         identity = acquired if isinstance(acquired, Identity) else None
         if identity is None:
             logger.warning(
