@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -46,10 +46,23 @@ def redis_options(timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
     }
 
 
+POOL_SIZE = 512  # Redis takes thousands of clients; a busy event loop holds many at once
+
+
+def connection_pool(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, **extra: Any) -> BlockingConnectionPool:
+    """A bounded pool that waits (up to `timeout_s`) for a free connection under load.
+
+    redis-py's default pool raises MaxConnectionsError the moment more than 100 commands are in flight,
+    which under a burst of requests would look like a Redis outage; waiting briefly is the right answer.
+    """
+    return BlockingConnectionPool.from_url(
+        url, max_connections=POOL_SIZE, timeout=timeout_s, **redis_options(timeout_s), **extra
+    )
+
+
 def redis_client(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Redis:
     """A client for `url` (redis://host:port/db); connects lazily, on first use, in the running loop."""
-    client: Redis = Redis.from_url(url, decode_responses=True, **redis_options(timeout_s))
-    return client
+    return Redis(connection_pool=connection_pool(url, timeout_s=timeout_s, decode_responses=True))
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from typing import Any
 from limits.aio.storage import RedisStorage
 from redis.asyncio import ConnectionPool, Redis
 
-from ttsign.store.redis import DEFAULT_PREFIX, DEFAULT_TIMEOUT_S, redis_options, unavailable_on_error
+from ttsign.store.redis import DEFAULT_PREFIX, DEFAULT_TIMEOUT_S, connection_pool, unavailable_on_error
 
 _SCHEMES = {"redis://": "async+redis://", "rediss://": "async+rediss://", "unix://": "async+redis+unix://"}
 
@@ -35,7 +35,7 @@ def rate_limit_storage(
 
     Storage errors come out as `limits.errors.StorageError`, which the RateLimiter reports as an outage.
     """
-    pool = ConnectionPool.from_url(url, **redis_options(timeout_s))
+    pool = connection_pool(url, timeout_s=timeout_s)
     options: dict[str, Any] = {"connection_pool": pool}
     storage = RedisStorage(
         limits_uri(url), implementation="redispy", wrap_exceptions=True, key_prefix=f"{prefix}limits", **options
