@@ -11,7 +11,15 @@ import pytest
 from redis.asyncio import ConnectionPool, Redis
 
 from tests.redis_db import free_port
-from ttsign.service.admission import AccessPolicy, Admission, Admitted, Credentials, Denied, FailureMode
+from ttsign.service.admission import (
+    AccessPolicy,
+    Admission,
+    Admitted,
+    Credentials,
+    Denied,
+    FailureMode,
+    StoreOutage,
+)
 from ttsign.service.jwt_auth import JwtAuthority
 from ttsign.service.keys import KeyService
 from ttsign.service.limits import RateLimiter
@@ -143,3 +151,18 @@ async def test_redis_key_store_outage_is_store_unavailable(dead: DeadRedis) -> N
         await keys.create("x")
     with pytest.raises(StoreUnavailable):
         await store.secret("jwt", lambda: "s" * 40)
+
+
+async def test_the_hold_runs_out_even_under_steady_traffic(dead: DeadRedis) -> None:
+    now = [100.0]
+    store = SwitchableKeyStore()
+    admission = gate(dead, "open", store)
+    admission.outage = StoreOutage(hold_s=1.0, clock=lambda: now[0])
+    _, key = await admission.keys.create("new")
+    store.down = True
+    for _ in range(3):  # requests during the hold are answered without asking the store ...
+        denied = await admission.admit(Credentials(api_key=key), "10.0.0.1")
+        assert isinstance(denied, Denied) and denied.status == 503
+        now[0] += 0.4
+    store.down = False  # ... and do not extend it: 1.2 s after the one real failure, the store is asked again
+    assert isinstance(await admission.admit(Credentials(api_key=key), "10.0.0.1"), Admitted)

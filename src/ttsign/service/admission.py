@@ -155,9 +155,9 @@ class Admission:
             grant = authority.verify(token)
         except JwtError as exc:
             return Denied(401, "invalid_jwt", str(exc))
+        if offline and self.fails_open:  # the store is down: not asked, no new failure recorded
+            return Caller(ip, grant=grant)
         try:
-            if offline:
-                raise StoreUnavailable("store marked down")
             record = await self.keys.store.by_id(grant.key_id)
         except StoreUnavailable as exc:
             if not self.fails_open:
@@ -183,7 +183,8 @@ class Admission:
         try:
             caller = await self.identify(credentials, ip, offline=offline)
         except StoreUnavailable as exc:
-            return self._store_down(exc)
+            # Offline, the store was not asked: no new failure to hold on to (the hold must run out).
+            return self._unavailable() if offline else self._store_down(exc)
         if isinstance(caller, Denied):
             return caller
         if offline:  # failing open while the store is down: nothing can be counted
