@@ -11,7 +11,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route
@@ -83,14 +83,14 @@ class Observe:
         scope.setdefault("state", {})["request_id"] = request_id
         token = REQUEST_ID.set(request_id)
         started = time.perf_counter()
-        seen = _Seen()
+        seen = _Seen(lambda: self._record(scope, seen, time.perf_counter() - started))
         try:
             await self._app(scope, receive, seen.wrap(send))
         except BaseException:
             seen.status = seen.status or 500
             raise
         finally:
-            self._record(scope, seen, time.perf_counter() - started)
+            seen.complete()  # when the app never finished a response (an error, a disconnect)
             REQUEST_ID.reset(token)
 
     def _record(self, scope: Scope, seen: _Seen, elapsed: float) -> None:
@@ -113,10 +113,18 @@ class Observe:
 class _Seen:
     """What the app sent: status, X-Log-Code and (for 429s only) the small JSON body naming the window."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_complete: Callable[[], None]) -> None:
         self.status = 0
         self.log_code = ""
         self._body = b""
+        self._on_complete: Callable[[], None] | None = on_complete
+
+    def complete(self) -> None:
+        """Record once. Called just before the last body part goes out, so a client that reads the answer
+        and then scrapes /metrics always finds its own request counted."""
+        if self._on_complete is not None:
+            on_complete, self._on_complete = self._on_complete, None
+            on_complete()
 
     def wrap(self, send: Send) -> Send:
         async def sending(message: Message) -> None:
@@ -125,8 +133,11 @@ class _Seen:
                 for name, value in message.get("headers", ()):
                     if name.lower() == b"x-log-code":
                         self.log_code = value.decode("latin-1")
-            elif message["type"] == "http.response.body" and self.status == 429 and len(self._body) < 4096:
-                self._body += message.get("body", b"")
+            elif message["type"] == "http.response.body":
+                if self.status == 429 and len(self._body) < 4096:
+                    self._body += message.get("body", b"")
+                if not message.get("more_body", False):
+                    self.complete()
             await send(message)
 
         return sending
