@@ -154,6 +154,8 @@ def build_services(
         RoomDirectory(transport, www_base=settings.www_base),
         default_profile_name=settings.default_profile,
         deadline_s=settings.upstream_total_timeout_s,
+        retry=retry_policy(settings),
+        rng=rng,
     )
     return Services(
         settings=settings,

@@ -7,15 +7,20 @@ the same streamer within the cache window share one TikTok request.
 from __future__ import annotations
 
 import asyncio
+import math
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from ttsign.service.rooms import InvalidInput
 from ttsign.signing import default_profile
 from ttsign.upstream.identity import IdentityPool
 from ttsign.upstream.refusals import Refusal, RefusalCode
+from ttsign.upstream.retry import NO_RETRY, RetryPolicy, call_with_retries
 from ttsign.upstream.rooms import Room, RoomDirectory, normalise_unique_id
 
+T = TypeVar("T")
 ROUTE_NAME = "api-live"  # the TikTok route the answer came from (reported as `routes_attempted`)
 
 
@@ -29,8 +34,12 @@ class RoomLookupService:
         ttl_s: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
         deadline_s: float | None = None,
+        retry: RetryPolicy = NO_RETRY,
+        rng: random.Random | None = None,
     ) -> None:
         self._deadline_s = deadline_s
+        self._retry = retry
+        self._rng = rng or random.SystemRandom()
         self._pool = pool
         self._directory = directory
         self._profile = default_profile(default_profile_name)
@@ -60,11 +69,12 @@ class RoomLookupService:
             return Refusal(RefusalCode.TIMEOUT, f"room lookup took over {self._deadline_s:g} s")
 
     async def _fetch(self, key: str, name: str) -> Room | Refusal:
+        deadline = time.monotonic() + (self._deadline_s if self._deadline_s is not None else math.inf)
         try:
-            identity = await self._pool.acquire(self._profile)
+            identity = await self._retrying(deadline, lambda: self._pool.acquire(self._profile))
             if isinstance(identity, Refusal):
                 return identity
-            result = await self._directory.room_of(identity, name)
+            result = await self._retrying(deadline, lambda: self._directory.room_of(identity, name))
             if isinstance(result, Refusal) and result.retires_identity:
                 self._pool.retire(identity, result.code)
             if isinstance(result, Room) or not result.transient:
@@ -74,3 +84,7 @@ class RoomLookupService:
             return result
         finally:
             self._pending.pop(key, None)
+
+    async def _retrying(self, deadline: float, attempt: Callable[[], Awaitable[T | Refusal]]) -> T | Refusal:
+        """Transient faults retried inside the lookup's budget (absolute `deadline` on time.monotonic)."""
+        return await call_with_retries(attempt, self._retry, deadline=deadline, clock=time.monotonic, rng=self._rng)
