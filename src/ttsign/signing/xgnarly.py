@@ -49,26 +49,27 @@ class Envelope:
     rounds: int
 
 
+_TLV_HEAD = struct.Struct(">BH").pack
+_TLV_SHORT = struct.Struct(">BHH").pack
+_TLV_LONG = struct.Struct(">BHI").pack
+
+
 def serialize(fields: Mapping[int, FieldValue], order: Sequence[int], fmt: PayloadFormat) -> bytes:
     """TLV: [count] then [key][len BE16][value] per field; integers of 2^32 or more are dropped, as the SDK does."""
-    out = bytearray(1)
-    count = 0
+    parts = [b""]
     short_limit = fmt.short_int_limit
     for key in order:
         value = fields[key]
         if isinstance(value, str):
             data = value.encode("utf-8")
-            out += bytes((key, len(data) >> 8, len(data) & 0xFF))
-            out += data
-        elif value < short_limit:
-            out += bytes((key, 0, 2, (value >> 8) & 0xFF, value & 0xFF))
-        elif value < 1 << 32:
-            out += bytes((key, 0, 4)) + value.to_bytes(4, "big")
-        else:
-            continue
-        count += 1
-    out[0] = count
-    return bytes(out)
+            parts.append(_TLV_HEAD(key, len(data)))
+            parts.append(data)
+        elif 0 <= value < short_limit:
+            parts.append(_TLV_SHORT(key, 2, value))
+        elif short_limit <= value < 1 << 32:
+            parts.append(_TLV_LONG(key, 4, value))
+    parts[0] = bytes((len(parts) - 1 - sum(isinstance(fields[k], str) for k in order),))
+    return b"".join(parts)
 
 
 def seal(plaintext: bytes, key: bytes) -> str:
