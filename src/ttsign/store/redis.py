@@ -46,7 +46,10 @@ def redis_options(timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
     }
 
 
-POOL_SIZE = 512  # Redis takes thousands of clients; a busy event loop holds many at once
+# Commands take well under a millisecond, so a few dozen connections carry thousands of requests a second;
+# a larger pool only means a burst opens hundreds of sockets at once, and the last handshakes miss the
+# timeout (a false outage). Beyond the pool, a command waits (up to the timeout) for a free connection.
+POOL_SIZE = 64
 
 
 def connection_pool(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, **extra: Any) -> BlockingConnectionPool:
