@@ -65,7 +65,9 @@ def connection_pool(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, **extra: 
 
 def redis_client(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Redis:
     """A client for `url` (redis://host:port/db); connects lazily, on first use, in the running loop."""
-    return Redis(connection_pool=connection_pool(url, timeout_s=timeout_s, decode_responses=True))
+    # from_pool: the client owns its pool, so closing the client closes the connections too.
+    client: Redis = Redis.from_pool(connection_pool(url, timeout_s=timeout_s, decode_responses=True))
+    return client
 
 
 @contextlib.contextmanager
