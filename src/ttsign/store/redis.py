@@ -53,13 +53,13 @@ POOL_SIZE = 64
 
 
 def connection_pool(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, **extra: Any) -> BlockingConnectionPool:
-    """A bounded pool that waits (up to `timeout_s`) for a free connection under load.
+    """A bounded pool that waits (up to twice `timeout_s`) for a free connection under load.
 
     redis-py's default pool raises MaxConnectionsError the moment more than 100 commands are in flight,
     which under a burst of requests would look like a Redis outage; waiting briefly is the right answer.
     """
     return BlockingConnectionPool.from_url(
-        url, max_connections=POOL_SIZE, timeout=timeout_s, **redis_options(timeout_s), **extra
+        url, max_connections=POOL_SIZE, timeout=2 * timeout_s, **redis_options(timeout_s), **extra
     )
 
 
