@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -25,6 +26,7 @@ from ttsign.api.state import Services
 from ttsign.config import Settings
 from ttsign.metrics import Metrics, timed
 from ttsign.service.admission import AccessPolicy, Admission
+from ttsign.service.chat import ChatService
 from ttsign.service.connect import ConnectService
 from ttsign.service.jwt_auth import JwtAuthority
 from ttsign.service.keys import KeyService
@@ -35,6 +37,7 @@ from ttsign.service.sign import SignService
 from ttsign.signing import sign_request
 from ttsign.store.backends import Backends, open_backends, open_key_store
 from ttsign.store.base import KeyStore, Limits
+from ttsign.upstream.chat import ChatClient
 from ttsign.upstream.identity import IdentityPool, bootstrap_identity
 from ttsign.upstream.rooms import RoomDirectory
 from ttsign.upstream.transport import CurlTransport, Transport, TransportOptions
@@ -157,6 +160,18 @@ def build_services(
         retry=retry_policy(settings),
         rng=rng,
     )
+    chat = ChatService(
+        pool,
+        ChatClient(
+            transport,
+            webcast_base=settings.webcast_base,
+            signer=timed(sign_request, metrics.signing_timer("room_chat")),
+            now_ms=lambda: time.time_ns() // 1_000_000,
+            rng=rng,
+        ),
+        default_profile_name=settings.default_profile,
+        deadline_s=settings.upstream_total_timeout_s,
+    )
     return Services(
         settings=settings,
         transport=transport,
@@ -168,6 +183,7 @@ def build_services(
         admission=admission,
         sign=sign,
         rooms=rooms,
+        chat=chat,
         closers=(pool.settle, backends.close),
     )
 

@@ -9,6 +9,7 @@ from fastapi import Request
 
 from ttsign.config import Settings
 from ttsign.service.admission import Admission
+from ttsign.service.chat import ChatService
 from ttsign.service.connect import ConnectService
 from ttsign.service.keys import KeyService
 from ttsign.service.limits import RateLimiter
@@ -31,6 +32,7 @@ class Services:
     admission: Admission
     sign: SignService
     rooms: RoomLookupService
+    chat: ChatService
     closers: tuple[Callable[[], Awaitable[None]], ...] = ()  # run at shutdown, after the store closes
 
 

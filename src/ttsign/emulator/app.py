@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from ttsign.emulator import control, endpoints, faults, fetch, stubsign
+from ttsign.emulator import chat, control, endpoints, faults, fetch, stubsign
 from ttsign.emulator.log import header_names, redact_query
 from ttsign.emulator.push import push_endpoint
 from ttsign.emulator.state import WS_PATH, Emulator
@@ -94,6 +94,7 @@ def routes() -> list[BaseRoute]:
         Route("/webcast/room/info_by_user/", e("room_info", endpoints.room_info), methods=["GET"]),
         Route("/webcast/gift/list/", e("gift_list", endpoints.gift_list), methods=["GET"]),
         Route("/webcast/im/fetch/", e("im_fetch", fetch.im_fetch), methods=["GET", "POST"]),
+        Route("/webcast/room/chat/", e("room_chat", chat.room_chat), methods=["POST"]),
         WebSocketRoute(WS_PATH, push_endpoint),
         # sign-server stand-in (stub_sign scenarios only)
         Route("/webcast/fetch", e("stub_sign", stubsign.fetch, stub=True), methods=["GET"]),

@@ -16,7 +16,8 @@ Format (scenario key ``faults``; replaceable at runtime with ``PATCH /__emu/scen
 
 Route keys: ``cookie`` (GET /), ``live_html`` (/@user/live), ``user_html`` (/@id), ``api_live``
 (/api-live/user/room/), ``check_alive``, ``room_info``, ``gift_list``, ``im_fetch`` (/webcast/im/fetch/),
-``stub_sign`` (the sign-server stand-in routes) and ``ws_handshake`` (the push WebSocket upgrade).
+``room_chat`` (POST /webcast/room/chat/), ``stub_sign`` (the sign-server stand-in routes) and
+``ws_handshake`` (the push WebSocket upgrade).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ RouteKey = Literal[
     "room_info",
     "gift_list",
     "im_fetch",
+    "room_chat",
     "stub_sign",
     "ws_handshake",
 ]
@@ -89,6 +91,7 @@ class Faults(BaseModel):
     room_info: RouteFault | None = None
     gift_list: RouteFault | None = None
     im_fetch: RouteFault | None = None
+    room_chat: RouteFault | None = None
     stub_sign: RouteFault | None = None
     ws_handshake: RouteFault | None = None
 

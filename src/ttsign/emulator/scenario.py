@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from ttsign.emulator.faults import Faults
 
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "default.yaml"
+DEFAULT_SESSION_ID = "emu0session0000000000000000000001"  # a test value, shaped like TikTok's 32-hex sessionid
 
 
 class ScenarioError(ValueError):
@@ -227,6 +228,8 @@ class Scenario(_Model):
     strict: StrictHttp = Field(default_factory=StrictHttp)
     faults: Faults = Field(default_factory=Faults)
     stub_sign: bool = False
+    # TikTok session ids (`sessionid` cookie) POST /webcast/room/chat/ accepts as logged in.
+    sessions: list[str] = Field(default_factory=lambda: [DEFAULT_SESSION_ID])
 
     @model_validator(mode="after")
     def _users_exist(self) -> Scenario:
