@@ -1,0 +1,62 @@
+// Send one chat message with the real, unmodified tiktok-live-connector 2.5.0 (`sendMessage`) through a sign server.
+//
+// Usage:
+//   WHITELIST_AUTHENTICATED_SESSION_ID_HOST=127.0.0.1:S node send_chat.mjs --sign http://127.0.0.1:S
+//        --room-id ID --content TEXT [--session-id SID --tt-target-idc IDC] [--api-key KEY] [--timeout 20]
+//
+// The session goes into the connection's cookie jar (`session.cookie`) with `authenticateWs: true`, the way an
+// application opts into sending it; `sendMessage` then posts `{content}` to /webcast/rooms/{id}/chat with the
+// jar as `x-cookie-header`. Prints one JSON line: {"event":"outcome","ok":true,"result":<what sendMessage
+// returned>} or {"event":"outcome","ok":false,"error":<class>,"message":...}. Exit status: 0 ok, 3 error, 4 timeout.
+
+import process from 'node:process';
+
+function parseArgs(argv) {
+  const args = { timeout: 20, sessionId: '', ttTargetIdc: '' };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const next = () => argv[++i];
+    if (flag === '--sign') args.sign = next();
+    else if (flag === '--room-id') args.roomId = next();
+    else if (flag === '--content') args.content = next();
+    else if (flag === '--session-id') args.sessionId = next();
+    else if (flag === '--tt-target-idc') args.ttTargetIdc = next();
+    else if (flag === '--api-key') args.apiKey = next();
+    else if (flag === '--timeout') args.timeout = Number(next());
+    else throw new Error(`unknown argument ${flag}`);
+  }
+  if (!args.sign || !args.roomId || args.content === undefined) throw new Error('--sign, --room-id and --content are required');
+  return args;
+}
+
+function finish(record, code) {
+  process.stdout.write(JSON.stringify(record) + '\n', () => process.exit(code));
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  process.env.SIGN_API_URL = args.sign.replace(/\/$/, '');
+  if (args.apiKey) process.env.SIGN_API_KEY = args.apiKey;
+  const { TikTokLiveConnection, SignConfig } = await import('tiktok-live-connector');
+  SignConfig.basePath = args.sign.replace(/\/$/, '');
+  if (args.apiKey) SignConfig.apiKey = args.apiKey;
+  const session = args.sessionId
+    ? { cookie: { type: 'cookie', value: { sessionId: args.sessionId, ttTargetIdc: args.ttTargetIdc } } }
+    : undefined;
+  const conn = new TikTokLiveConnection('emu_streamer', { session, authenticateWs: Boolean(session) });
+  setTimeout(() => finish({ event: 'outcome', ok: false, error: 'Timeout', message: `no answer within ${args.timeout}s` }, 4),
+    args.timeout * 1000);
+  try {
+    const result = await conn.sendMessage(args.content, args.roomId);
+    finish({ event: 'outcome', ok: true, result }, 0);
+  } catch (err) {
+    // The connector wraps route errors; the cause names the class a caller would catch (PremiumFeatureError...).
+    const cause = err?.cause || err?.exception;
+    finish({
+      event: 'outcome', ok: false, error: err?.constructor?.name || 'Error',
+      cause: cause?.constructor?.name, message: String(err?.message || err).slice(0, 500),
+    }, 3);
+  }
+}
+
+main().catch((err) => finish({ event: 'outcome', ok: false, error: err?.constructor?.name || 'Error', message: String(err?.message || err) }, 3));
