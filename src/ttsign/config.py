@@ -121,8 +121,8 @@ class Settings(BaseSettings):
     )
     session_id_policy: Literal["ignore", "refuse"] = Field(
         default="ignore",
-        description="What to do when a client sends `session_id`: ignore it, or refuse with 400. "
-        "Session forwarding is not offered; a session id is never logged.",
+        description="What connect and sign_url do when a client sends `session_id`: ignore it, or refuse with 400. "
+        "Sessions are forwarded only by the chat routes (see chat_enabled); a session id is never logged.",
     )
     log_level: str = Field(default="INFO", description="stdlib logging level for ttsign's own loggers.")
     log_format: Literal["json", "text"] = Field(
@@ -190,7 +190,9 @@ class Settings(BaseSettings):
         default=DEFAULT_PATH_PREFIXES, description="URL path prefixes sign_url signs."
     )
     chat_enabled: bool = Field(
-        default=False, description="Offer the chat routes at all (keys must also be enabled for chat)."
+        default=False,
+        description="Send chat messages for clients (the chat routes); a key must also allow chat "
+        "(`ttsign keys create --chat`). The viewer's session is forwarded for that one request only.",
     )
 
     @field_validator("tiktok_www_url", "tiktok_webcast_url", "upstream")

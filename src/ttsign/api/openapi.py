@@ -34,7 +34,7 @@ _QUERY = [
     _query("user_agent", "Browser UA the client will use on the WebSocket; the fetch uses the same browser."),
     _query("client", "Client id (ttlive-python, ttlive-node, ttlive-java, ...); informational."),
     _query("apiKey", "API key (alternative to the X-Api-Key header)."),
-    _query("session_id", "Ignored (session forwarding is off); never logged."),
+    _query("session_id", "Ignored (connect never forwards a session; see session_id_policy); never logged."),
 ]
 
 _SUCCESS_HEADERS = {
