@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 DEFAULT_SCENARIO = ROOT / "src" / "ttsign" / "emulator" / "scenarios" / "default.yaml"
 PYTHON_CHAT = E2E / "clients" / "python_chat.py"
 NODE_CHAT = NODE_DIR / "send_chat.mjs"
+NODE_23_DIR = E2E / "node-2.3"  # tiktok-live-connector 2.3.0-beta1: POST /webcast/chat + x-cookie-header
 # A session id no code could produce by accident: if it shows up anywhere, it leaked from a request.
 CANARY = "c4n4ry" + secrets.token_hex(13)
 TARGET_IDC = "useast5"
@@ -105,11 +106,15 @@ def server(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def _chat(driver: str, server: Server, room: str, content: str, *, key: str, session: str = CANARY) -> dict[str, Any]:
-    """Run one real client's chat call; returns its outcome line (and keeps its output for the canary check)."""
+    """Run one real client's chat call; returns its outcome line (and keeps its output for the canary check).
+
+    driver: python (TikTokLive 7.0.1), node (tiktok-live-connector 2.5.0) or node-2.3 (2.3.0-beta1)."""
     argv = ["--sign", server.url, "--room-id", room, "--content", content, "--api-key", key]
     argv += ["--session-id", session, "--tt-target-idc", TARGET_IDC, "--timeout", "20"]
     if driver == "python":
         command, cwd = [PYTHON, str(PYTHON_CHAT), *argv], ROOT
+    elif driver == "node-2.3":
+        command, cwd = ["node", str(NODE_CHAT), *argv, "--package-dir", str(NODE_23_DIR)], NODE_DIR
     else:
         command, cwd = ["node", str(NODE_CHAT), *argv], NODE_DIR
     env = {**os.environ, "WHITELIST_AUTHENTICATED_SESSION_ID_HOST": server.host}
@@ -119,6 +124,17 @@ def _chat(driver: str, server: Server, room: str, content: str, *, key: str, ses
     assert lines, f"{driver} printed no outcome (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
     outcome: dict[str, Any] = json.loads(lines[-1])
     return outcome
+
+
+def _node_chats_on(server: Server, route: str) -> float:
+    """How many Node chat requests the server answered 200 on `route` (from its /metrics)."""
+    metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+    wanted = f'route="{route}"'
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("ttsign_http_requests_total{") and wanted in line and 'dialect="node"' in line
+    )
 
 
 def _chats(emu: EmulatorHandle) -> list[dict[str, Any]]:
@@ -158,6 +174,20 @@ def test_connector_send_message_reaches_the_room(emu: EmulatorHandle, server: Se
     assert outcome["ok"] is True, outcome
     assert outcome["result"]["code"] == 200 and outcome["result"]["data"]["content"] == "hello from the connector"
     assert [(c["room_id"], c["content"]) for c in _chats(emu)] == [(room, "hello from the connector")]
+
+
+def test_connector_2_3_send_message_reaches_the_room(emu: EmulatorHandle, server: Server, room: str) -> None:
+    skip_without_node()
+    if not (NODE_23_DIR / "node_modules" / "tiktok-live-connector" / "package.json").exists():
+        pytest.skip("tiktok-live-connector 2.3.0-beta1 not installed (make e2e-deps)")
+    before = _node_chats_on(server, "/webcast/chat")
+    outcome = _chat("node-2.3", server, room, "hello from 2.3", key=server.chat_key)
+    assert outcome["ok"] is True, outcome
+    assert _node_chats_on(server, "/webcast/chat") == before + 1  # 2.3's route, not 2.4's rooms/{id}/chat
+    assert outcome["result"]["code"] == 200 and outcome["result"]["data"]["content"] == "hello from 2.3"
+    assert [(c["room_id"], c["content"]) for c in _chats(emu)] == [(room, "hello from 2.3")]
+    posted = [e for e in emu.log("http") if e["path"] == "/webcast/room/chat/"]
+    assert len(posted) == 1
 
 
 # --- refusals, each in the client's own form --------------------------------------------------------------

@@ -3,13 +3,17 @@
 // Usage:
 //   WHITELIST_AUTHENTICATED_SESSION_ID_HOST=127.0.0.1:S node send_chat.mjs --sign http://127.0.0.1:S
 //        --room-id ID --content TEXT [--session-id SID --tt-target-idc IDC] [--api-key KEY] [--timeout 20]
+//        [--package-dir ../node-2.3]   (another installed connector version, e.g. 2.3.0-beta1: POST /webcast/chat)
 //
 // The session goes into the connection's cookie jar (`session.cookie`) with `authenticateWs: true`, the way an
 // application opts into sending it; `sendMessage` then posts `{content}` to /webcast/rooms/{id}/chat with the
 // jar as `x-cookie-header`. Prints one JSON line: {"event":"outcome","ok":true,"result":<what sendMessage
 // returned>} or {"event":"outcome","ok":false,"error":<class>,"message":...}. Exit status: 0 ok, 3 error, 4 timeout.
 
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import process from 'node:process';
+import { pathToFileURL } from 'node:url';
 
 function parseArgs(argv) {
   const args = { timeout: 20, sessionId: '', ttTargetIdc: '' };
@@ -23,6 +27,7 @@ function parseArgs(argv) {
     else if (flag === '--tt-target-idc') args.ttTargetIdc = next();
     else if (flag === '--api-key') args.apiKey = next();
     else if (flag === '--timeout') args.timeout = Number(next());
+    else if (flag === '--package-dir') args.packageDir = next();
     else throw new Error(`unknown argument ${flag}`);
   }
   if (!args.sign || !args.roomId || args.content === undefined) throw new Error('--sign, --room-id and --content are required');
@@ -37,7 +42,10 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   process.env.SIGN_API_URL = args.sign.replace(/\/$/, '');
   if (args.apiKey) process.env.SIGN_API_KEY = args.apiKey;
-  const { TikTokLiveConnection, SignConfig } = await import('tiktok-live-connector');
+  const specifier = args.packageDir
+    ? pathToFileURL(createRequire(path.resolve(args.packageDir, 'package.json')).resolve('tiktok-live-connector')).href
+    : 'tiktok-live-connector';
+  const { TikTokLiveConnection, SignConfig } = await import(specifier);
   SignConfig.basePath = args.sign.replace(/\/$/, '');
   if (args.apiKey) SignConfig.apiKey = args.apiKey;
   const session = args.sessionId
