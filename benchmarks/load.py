@@ -92,6 +92,25 @@ request = function()
   end
   return wrk.format("POST", "/webcast/sign_url", post_headers, {json.dumps(body)})
 end
+
+statuses = {{}}
+response = function(status, headers, body)
+  local reason = status
+  if status ~= 200 then
+    reason = status .. " " .. (string.match(body, '"reason":%s*"([^"]+)"') or "")
+  end
+  statuses[reason] = (statuses[reason] or 0) + 1
+end
+
+local threads = {{}}
+setup = function(thread) table.insert(threads, thread) end
+done = function(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    for reason, count in pairs(thread:get("statuses")) do
+      io.write(string.format("status %s %d\\n", reason, count))
+    end
+  end
+end
 """
 
 
@@ -107,6 +126,9 @@ async def create_key(prefix: str) -> str:
 def run_wrk(url: str, script: str, connections: int, seconds: int) -> dict[str, float]:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency", "-s", script, url]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
+    statuses = [line.removeprefix("status ") for line in done.stdout.splitlines() if line.startswith("status ")]
+    if any(not s.startswith("200 ") for s in statuses):
+        print("  answers by status:", ", ".join(sorted(statuses)), file=sys.stderr)
     return parse_wrk(done.stdout)
 
 
@@ -121,7 +143,12 @@ def main() -> None:
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             raise SystemExit(f"{tool} is needed (apt-get install {tool}; `make nginx` installs nginx)")
     prefix = f"ttsign-load-{secrets.token_hex(4)}:"
-    env = {"TTSIGN_REDIS_URL": REDIS_URL, "TTSIGN_REDIS_KEY_PREFIX": prefix, "TTSIGN_CONTACT_EMAIL": "ops@example.org"}
+    env = {
+        "TTSIGN_REDIS_URL": REDIS_URL,
+        "TTSIGN_REDIS_KEY_PREFIX": prefix,
+        "TTSIGN_CONTACT_EMAIL": "ops@example.org",
+        **({"TTSIGN_REDIS_TIMEOUT_S": os.environ["BENCH_REDIS_TIMEOUT_S"]} if "BENCH_REDIS_TIMEOUT_S" in os.environ else {}),
+    }
     workdir = Path(tempfile.mkdtemp(prefix="ttsign-load-"))
     emulator = Proc("emulate", "--port", "0")
     replicas: list[Proc] = []

@@ -153,7 +153,11 @@ class Settings(BaseSettings):
         description="Prefix of every Redis key ttsign writes (several deployments can share one Redis).",
     )
     redis_timeout_s: float = Field(
-        default=0.5, gt=0, le=10, description="Seconds a Redis connect or command may take before it counts as down."
+        default=1.5,
+        gt=0,
+        le=10,
+        description="Seconds a Redis connect or command may take before it counts as down. Measured on a busy "
+        "event loop, so keep it well above Redis's own latency: too short turns overload into a false outage.",
     )
     redis_failure_mode: Literal["closed", "open"] = Field(
         default="closed",

@@ -29,7 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ttsign.store.base import KeyNotFoundError, KeyRecord, Limits, StoreUnavailable
 
 DEFAULT_PREFIX = "ttsign:"
-DEFAULT_TIMEOUT_S = 0.5
+DEFAULT_TIMEOUT_S = 1.5  # the Settings default; see redis_timeout_s
 
 
 def redis_options(timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
