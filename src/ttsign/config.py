@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body the API accepts from clients."
     )
+    max_in_flight: int = Field(
+        default=32,
+        ge=1,
+        description="Requests one process works on at once; more wait, unstarted, for a free slot (backpressure).",
+    )
     session_id_policy: Literal["ignore", "refuse"] = Field(
         default="ignore",
         description="What connect and sign_url do when a client sends `session_id`: ignore it, or refuse with 400. "

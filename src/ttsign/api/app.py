@@ -20,6 +20,7 @@ from ttsign.api.dialects import connect as connect_dialect
 from ttsign.api.dialects import rooms as rooms_dialect
 from ttsign.api.dialects import sign_url as sign_url_dialect
 from ttsign.api.errors import install_error_handlers
+from ttsign.api.in_flight import InFlightLimit
 from ttsign.api.observe import Observe
 from ttsign.api.resilience import connect_breakers, count_retries, retry_policy
 from ttsign.api.state import Services
@@ -231,5 +232,6 @@ def create_app(
     app.include_router(accounts.router)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(InFlightLimit, max_in_flight=settings.max_in_flight)
     app.add_middleware(Observe, metrics=metrics)  # outermost: counts and ids even the 413s
     return app
