@@ -147,7 +147,11 @@ def main() -> None:
         "TTSIGN_REDIS_URL": REDIS_URL,
         "TTSIGN_REDIS_KEY_PREFIX": prefix,
         "TTSIGN_CONTACT_EMAIL": "ops@example.org",
-        **({"TTSIGN_REDIS_TIMEOUT_S": os.environ["BENCH_REDIS_TIMEOUT_S"]} if "BENCH_REDIS_TIMEOUT_S" in os.environ else {}),
+        **(
+            {"TTSIGN_REDIS_TIMEOUT_S": os.environ["BENCH_REDIS_TIMEOUT_S"]}
+            if "BENCH_REDIS_TIMEOUT_S" in os.environ
+            else {}
+        ),
     }
     workdir = Path(tempfile.mkdtemp(prefix="ttsign-load-"))
     emulator = Proc("emulate", "--port", "0")
