@@ -4,7 +4,7 @@ Starts `ttsign emulate` (for the identity's msToken) and `ttsign serve --workers
 in the server's store (limits on, set high enough not to refuse), warms up, then drives load from a
 second process on loopback with wrk (`apt-get install wrk`) and prints requests/s, latency percentiles
 and the error count. Target: >= 3,000 signed URLs/s and p99 < 20 ms on the 2-core machine.
-Usage: .venv/bin/python benchmarks/sign_url.py [--seconds 15] [--connections 32] [--json]
+Usage: .venv/bin/python benchmarks/sign_url.py [--seconds 15] [--connections 16] [--json]
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def parse_wrk(text: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
