@@ -86,6 +86,9 @@ async def serve(app: FastAPI, sock: socket.socket, *, announce: bool = True) -> 
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # Longer than a reverse proxy's idle upstream keep-alive (nginx: 60 s), so the proxy closes idle
+        # connections first: otherwise it can reuse one at the moment we close it and answer 502.
+        timeout_keep_alive=75,
         server_header=False,
     )
     server = _Server(config)
