@@ -13,10 +13,8 @@ import itertools
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ttsign.emulator.fetch import room_refusal
-from ttsign.emulator.messages import now_ms
+from ttsign.emulator.fetch import room_refusal, strict_gate
 from ttsign.emulator.state import Emulator
-from ttsign.emulator.strict import check_im_fetch
 
 LOGIN_REQUIRED = 20003
 MAX_CONTENT_CHARS = 500  # far above TikTok's own limit; only guards the emulator's log
@@ -28,21 +26,9 @@ def login_required() -> JSONResponse:
 
 
 async def room_chat(request: Request, emu: Emulator) -> Response:
-    raw_query = request.scope.get("query_string", b"").decode("latin-1")
-    body = (await request.body()).decode("utf-8", "replace")
-    outcome = check_im_fetch(
-        raw_query,
-        body,
-        request.headers.get("user-agent", ""),
-        request.cookies,
-        emu.cookies,
-        now_ms=now_ms(),
-        options=emu.scenario.strict,
-    )
-    emu.log.add("strict_check", path=request.url.path, enforced=emu.strict, **outcome.as_log())
-    if not outcome.ok and emu.strict:
-        emu.log.add("strict_reject", path=request.url.path, failed=[name for name, _ in outcome.failures])
-        return Response(b"", status_code=403 if emu.scenario.strict.reject_with == "403" else 200)
+    refused = await strict_gate(request, emu)
+    if refused is not None:
+        return refused
 
     room_id = request.query_params.get("room_id", "")
     content = request.query_params.get("content", "")

@@ -37,7 +37,8 @@ def room_refusal(emu: Emulator, room_id: str) -> JSONResponse | None:
     return None
 
 
-async def im_fetch(request: Request, emu: Emulator) -> Response:
+async def strict_gate(request: Request, emu: Emulator) -> Response | None:
+    """Check a signed webcast request the way TikTok does; the refusal to send, or None to go on."""
     raw_query = request.scope.get("query_string", b"").decode("latin-1")
     body = (await request.body()).decode("utf-8", "replace")
     outcome = check_im_fetch(
@@ -50,11 +51,16 @@ async def im_fetch(request: Request, emu: Emulator) -> Response:
         options=emu.scenario.strict,
     )
     emu.log.add("strict_check", path=request.url.path, enforced=emu.strict, **outcome.as_log())
-    if not outcome.ok and emu.strict:
-        emu.log.add("strict_reject", path=request.url.path, failed=[name for name, _ in outcome.failures])
-        if emu.scenario.strict.reject_with == "403":
-            return Response(b"", status_code=403)
-        return Response(b"", status_code=200)
+    if outcome.ok or not emu.strict:
+        return None
+    emu.log.add("strict_reject", path=request.url.path, failed=[name for name, _ in outcome.failures])
+    return Response(b"", status_code=403 if emu.scenario.strict.reject_with == "403" else 200)
+
+
+async def im_fetch(request: Request, emu: Emulator) -> Response:
+    refused = await strict_gate(request, emu)
+    if refused is not None:
+        return refused
 
     room_id = request.query_params.get("room_id", "")
     refusal = room_refusal(emu, room_id)
