@@ -14,6 +14,7 @@ import logging
 import signal
 import socket
 import sys
+import time
 from collections.abc import Coroutine, Generator
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ from ttsign.api.app import create_app
 from ttsign.config import Settings
 
 logger = logging.getLogger(__name__)
+_REPEAT_S = 0.5  # a second signal sooner than this is the same stop request delivered twice
 
 
 class _Server(uvicorn.Server):
@@ -43,11 +45,19 @@ class _Server(uvicorn.Server):
             for sig in handled:
                 loop.remove_signal_handler(sig)
 
+    _first_signal_at: float | None = None
+
     def _on_signal(self, sig: int) -> None:
-        if self.should_exit:  # a second signal: stop waiting for open connections
+        now = time.monotonic()
+        if self._first_signal_at is None:
+            self._first_signal_at = now
+            self.should_exit = True
+            logger.info("received %s, shutting down", signal.Signals(sig).name)
+        elif now - self._first_signal_at > _REPEAT_S and not self.force_exit:
+            # A second, deliberate signal (Ctrl-C again): stop waiting for open connections. A duplicate of
+            # the first (make or a process group delivering the same SIGTERM twice) changes nothing.
             self.force_exit = True
-        self.should_exit = True
-        logger.info("received %s, shutting down", signal.Signals(sig).name)
+            logger.info("received %s again, closing open connections now", signal.Signals(sig).name)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
