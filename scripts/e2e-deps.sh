@@ -66,7 +66,7 @@ done
 if command -v npm >/dev/null 2>&1; then
   for dir in "$ROOT"/tests/e2e/node*/; do
     dir="${dir%/}"
-    [[ -f "$dir/package-lock.json" ]] && node_env "$dir"
+    if [[ -f "$dir/package-lock.json" ]]; then node_env "$dir"; fi
   done
 else
   log "npm not found: the Node client tests will be skipped"

@@ -1,0 +1,138 @@
+// The tiktok-live-connector 2.x driver shared by every 2.x version directory (node/ = 2.5.0, node-2.3/ =
+// 2.3.0-beta1): connect through loopback URLs, print one JSON line per event.
+//
+// Usage (through a version's client.mjs):
+//   node client.mjs --web http://127.0.0.1:E --sign http://127.0.0.1:S --unique-id emu_streamer
+//        [--tls-url https://127.0.0.1:T] [--api-key KEY] [--timeout 30] [--no-room-info] [--gift-info] [--ping-ms 500]
+//        [--euler-room-id]
+//
+// The connector forces https for loopback hosts (spec §2.2). With --tls-url it talks to the emulator's TLS
+// listener (self-signed: rejectUnauthorized false); without it, a got hook downgrades https to http.
+// --euler-room-id skips the HTML and api-live room-id sources so the sign server's room-id fallback runs.
+// Every event prints {"event": name, ...fields}; the last line is the outcome:
+// {"event":"outcome","ok":true} after a clean disconnect, or {"event":"outcome","ok":false,"error":<class>,"message":...}.
+// Exit status: 0 ok, 3 client error, 4 timeout.
+
+import process from 'node:process';
+
+function parseArgs(argv) {
+  const env = process.env;
+  const args = {
+    web: env.TTSIGN_E2E_WEB,
+    tlsUrl: env.TTSIGN_E2E_TLS_URL,
+    sign: env.TTSIGN_E2E_SIGN || env.SIGN_API_URL,
+    uniqueId: env.TTSIGN_E2E_UNIQUE_ID || 'emu_streamer',
+    apiKey: env.TTSIGN_E2E_API_KEY,
+    timeout: Number(env.TTSIGN_E2E_TIMEOUT || 30),
+    roomInfo: true,
+    giftInfo: false,
+    eulerRoomId: false,
+    pingMs: env.TTSIGN_E2E_NODE_PING_MS ? Number(env.TTSIGN_E2E_NODE_PING_MS) : undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const next = () => argv[++i];
+    if (flag === '--web') args.web = next();
+    else if (flag === '--tls-url') args.tlsUrl = next();
+    else if (flag === '--sign') args.sign = next();
+    else if (flag === '--unique-id') args.uniqueId = next();
+    else if (flag === '--api-key') args.apiKey = next();
+    else if (flag === '--timeout') args.timeout = Number(next());
+    else if (flag === '--no-room-info') args.roomInfo = false;
+    else if (flag === '--ping-ms') args.pingMs = Number(next());
+    else if (flag === '--gift-info') args.giftInfo = true;
+    else if (flag === '--euler-room-id') args.eulerRoomId = true;
+    else throw new Error(`unknown argument ${flag}`);
+  }
+  if (!args.web || !args.sign) throw new Error('--web and --sign are required');
+  return args;
+}
+
+function emit(record) {
+  process.stdout.write(JSON.stringify(record) + '\n');
+}
+
+function finish(record, code) {
+  emit(record);
+  // Let stdout drain before exiting.
+  process.stdout.write('', () => process.exit(code));
+}
+
+function fields(name, data) {
+  const out = { event: name };
+  const msgId = data?.common?.msgId;
+  if (msgId && msgId !== '0') out.msg_id = String(msgId);
+  const user = data?.user?.displayId || data?.user?.uniqueId;
+  if (user) out.user = user;
+  switch (name) {
+    case 'chat': out.content = data.content; break;
+    case 'gift':
+      out.gift_id = String(data.giftId);
+      out.repeat_count = data.repeatCount;
+      out.repeat_end = Boolean(data.repeatEnd);
+      break;
+    case 'like': out.count = data.likeCount ?? data.count; out.total = data.totalLikeCount ?? data.total; break;
+    case 'member': out.action = data.action; break;
+    case 'roomUser': out.total = Number(data.viewerCount ?? data.total); break;
+    case 'controlMessage': out.action = data.action; break;
+    case 'streamEnd': out.action = data.action; break;
+    case 'connected': out.room_id = String(data?.roomId ?? ''); break;
+    case 'disconnected': out.code = data?.code; out.reason = data?.reason ?? ''; break;
+    default: break;
+  }
+  return out;
+}
+
+async function main(load) {
+  const args = parseArgs(process.argv.slice(2));
+  // Read by the connector at import time (SignConfig.basePath): set it before the dynamic import.
+  process.env.SIGN_API_URL = args.sign.replace(/\/$/, '');
+  if (args.apiKey) process.env.SIGN_API_KEY = args.apiKey;
+  const connector = await load();
+  const { TikTokLiveConnection, RoomIdRouteConfig, IsLiveRouteConfig, SignConfig } = connector;
+  SignConfig.basePath = args.sign.replace(/\/$/, '');
+  if (args.apiKey) SignConfig.apiKey = args.apiKey;
+  RoomIdRouteConfig.skipFetchRoomIdFromEulerRoute = !args.eulerRoomId;
+  IsLiveRouteConfig.skipFetchRoomIdFromEulerRoute = true;
+  if (args.eulerRoomId) {
+    RoomIdRouteConfig.skipFetchRoomInfoFromHtmlRoute = true;
+    RoomIdRouteConfig.skipFetchRoomInfoFromApiLiveRoute = true;
+  }
+
+  const host = new URL(args.tlsUrl || args.web).host;
+  const webClientOptions = args.tlsUrl
+    ? { https: { rejectUnauthorized: false } }
+    : { hooks: { beforeRequest: [(o) => { if (o.url.protocol === 'https:') o.url.protocol = 'http:'; }] } };
+  const conn = new TikTokLiveConnection(args.uniqueId, {
+    webConfigOverrides: { TIKTOK_HOST_WEB: host, TIKTOK_HOST_WEBCAST: host },
+    webClientOptions,
+    fetchRoomInfoOnConnect: args.roomInfo,
+    // 2.5 signs the gift-list URL through POST {sign}/tiktok/sign_url; 2.3 fetches it unsigned.
+    enableExtendedGiftInfo: args.giftInfo,
+    processInitialData: true,
+    // The connector's first heartbeat comes 10 s after open; tests that check heartbeats shorten it.
+    ...(args.pingMs ? { wsConfigOverrides: { DEFAULT_WS_PING_INTERVAL: args.pingMs } } : {}),
+  });
+
+  const names = ['chat', 'gift', 'like', 'member', 'follow', 'share', 'social', 'roomUser', 'controlMessage',
+    'streamEnd', 'enterRoom', 'connected'];
+  for (const name of names) conn.on(name, (data) => emit(fields(name, data)));
+  conn.on('disconnected', (data) => {
+    emit(fields('disconnected', data));
+    finish({ event: 'outcome', ok: true }, 0);
+  });
+
+  setTimeout(() => finish({ event: 'outcome', ok: false, error: 'Timeout', message: `no end within ${args.timeout}s` }, 4),
+    args.timeout * 1000);
+
+  try {
+    await conn.connect();
+  } catch (err) {
+    finish({ event: 'outcome', ok: false, error: err?.constructor?.name || 'Error', message: String(err?.message || err).slice(0, 500) }, 3);
+  }
+}
+
+// `load` imports tiktok-live-connector from the calling version's own directory (its node_modules).
+export function runClient(load) {
+  main(load).catch((err) => finish({ event: 'outcome', ok: false, error: err?.constructor?.name || 'Error', message: String(err?.message || err) }, 3));
+}
