@@ -2,101 +2,13 @@
 // fetchAvailableGifts() -> GET webcast/gift/list/ with signRequest=true -> RouteConfig.fetchWebcastSignatureFromProvider
 // -> POST {sign}/tiktok/sign_url?client=ttlive-node (JSON {url, method, userAgent}) -> GET the returned signedUrl
 // from the web host with the returned userAgent.
-//
-// Usage:
-//   node sign_gift_list.mjs --web http://127.0.0.1:E --sign http://127.0.0.1:S [--tls-url https://127.0.0.1:T]
-//        [--unique-id emu_streamer] [--api-key KEY] [--timeout 20]
-//
-// Prints one {"event":"signed", url, method, signed_url, user_agent, tokens} line per sign call (recorded by
-// wrapping the connector's own provider, which still does the work), then the outcome:
-// {"event":"outcome","ok":true,"gifts":N} or {"event":"outcome","ok":false,"error":<class>,"message":...}.
-// Exit status: 0 ok, 3 client error, 4 timeout.
+// Flags and output: ../node-common/sign_check.mjs.
+import { runSignCheck } from '../node-common/sign_check.mjs';
 
-import process from 'node:process';
-
-function parseArgs(argv) {
-  const env = process.env;
-  const args = {
-    web: env.TTSIGN_E2E_WEB,
-    tlsUrl: env.TTSIGN_E2E_TLS_URL,
-    sign: env.TTSIGN_E2E_SIGN || env.SIGN_API_URL,
-    uniqueId: env.TTSIGN_E2E_UNIQUE_ID || 'emu_streamer',
-    apiKey: env.TTSIGN_E2E_API_KEY,
-    timeout: Number(env.TTSIGN_E2E_TIMEOUT || 20),
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const next = () => argv[++i];
-    if (flag === '--web') args.web = next();
-    else if (flag === '--tls-url') args.tlsUrl = next();
-    else if (flag === '--sign') args.sign = next();
-    else if (flag === '--unique-id') args.uniqueId = next();
-    else if (flag === '--api-key') args.apiKey = next();
-    else if (flag === '--timeout') args.timeout = Number(next());
-    else throw new Error(`unknown argument ${flag}`);
-  }
-  if (!args.web || !args.sign) throw new Error('--web and --sign are required');
-  return args;
-}
-
-function emit(record) {
-  process.stdout.write(JSON.stringify(record) + '\n');
-}
-
-function finish(record, code) {
-  emit(record);
-  process.stdout.write('', () => process.exit(code));
-}
-
-function failure(err) {
-  return { event: 'outcome', ok: false, error: err?.constructor?.name || 'Error', message: String(err?.message || err).slice(0, 500) };
-}
-
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  process.env.SIGN_API_URL = args.sign.replace(/\/$/, '');
-  if (args.apiKey) process.env.SIGN_API_KEY = args.apiKey;
-  const { TikTokLiveConnection, RouteConfig, RoomIdRouteConfig, SignConfig } = await import('tiktok-live-connector');
-  SignConfig.basePath = args.sign.replace(/\/$/, '');
-  if (args.apiKey) SignConfig.apiKey = args.apiKey;
-  RoomIdRouteConfig.skipFetchRoomIdFromEulerRoute = true;
-
-  // Record what the connector's own provider returns; the provider itself is unchanged.
-  const provider = RouteConfig.fetchWebcastSignatureFromProvider;
-  RouteConfig.fetchWebcastSignatureFromProvider = async (call) => {
-    const result = await provider(call);
-    const response = result?.response || {};
-    emit({
-      event: 'signed',
-      url: String(call.url),
-      method: call.method,
-      signed_url: response.signedUrl,
-      user_agent: response.userAgent,
-      tokens: Object.keys(response.tokens || {}),
-    });
-    return result;
-  };
-
-  const host = new URL(args.tlsUrl || args.web).host;
-  const webClientOptions = args.tlsUrl
-    ? { https: { rejectUnauthorized: false } }
-    : { hooks: { beforeRequest: [(o) => { if (o.url.protocol === 'https:') o.url.protocol = 'http:'; }] } };
-  const conn = new TikTokLiveConnection(args.uniqueId, {
-    webConfigOverrides: { TIKTOK_HOST_WEB: host, TIKTOK_HOST_WEBCAST: host },
-    webClientOptions,
-  });
-  conn.on('error', (err) => process.stderr.write(`client error: ${err?.message || JSON.stringify(err)}\n`));
-
-  setTimeout(() => finish({ event: 'outcome', ok: false, error: 'Timeout', message: `no end within ${args.timeout}s` }, 4),
-    args.timeout * 1000);
-
-  try {
+runSignCheck(
+  () => import('tiktok-live-connector'),
+  async (conn) => {
     await conn.fetchRoomId();
-    const gifts = await conn.fetchAvailableGifts();
-    finish({ event: 'outcome', ok: true, gifts: Array.isArray(gifts) ? gifts.length : null }, 0);
-  } catch (err) {
-    finish(failure(err), 3);
-  }
-}
-
-main().catch((err) => finish(failure(err), 3));
+    return conn.fetchAvailableGifts();
+  },
+);
