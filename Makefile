@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install lint typecheck e2e-deps redis nginx bench demo proto clean
+.PHONY: run test install lint typecheck e2e-deps redis nginx bench-tools bench demo proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ redis:
 
 # The replica test (tests/e2e/test_replicas.py) runs its own nginx in front of two servers: install the binary.
 nginx:
-	@bash scripts/ensure-nginx.sh
+	@bash scripts/ensure-deb.sh nginx
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
@@ -40,7 +40,11 @@ typecheck: $(STAMP)
 test: $(STAMP) e2e-deps redis nginx lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
-bench: $(STAMP)
+# The HTTP benchmarks load the server with wrk (Debian's package), from a process of its own.
+bench-tools:
+	@bash scripts/ensure-deb.sh wrk
+
+bench: $(STAMP) bench-tools
 	$(BIN)/python benchmarks/signing.py
 	cd benchmarks && ../$(BIN)/python connect.py
 	cd benchmarks && ../$(BIN)/python sign_url.py
