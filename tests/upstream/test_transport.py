@@ -138,3 +138,83 @@ async def test_concurrent_requests_share_one_session() -> None:
         await transport.aclose()
     assert all(r.body == b"ok" for r in results)
     assert elapsed < 0.05 * 16 / 2  # ran in parallel, not one after another
+
+
+async def test_reused_handles_carry_nothing_from_the_previous_request() -> None:
+    transport = CurlTransport(TransportOptions(max_connections=1))  # one handle: every request reuses it
+    try:
+        async with LoopbackServer(ok) as server:
+            await transport.send(UpstreamRequest("GET", f"{server.url}/a", {"Cookie": "ttwid=x", "X-Bogus": "b"}))
+            await transport.send(UpstreamRequest("POST", f"{server.url}/b", {"Content-Type": "text/plain"}))
+            await transport.send(UpstreamRequest("GET", f"{server.url}/c", {}))
+            await transport.send(UpstreamRequest("GET", f"{server.url}/d", {}, "chrome131"))
+            await transport.send(UpstreamRequest("GET", f"{server.url}/e", {}))
+    finally:
+        await transport.aclose()
+    a, b, c, d, e = server.seen
+    assert (a.method, b.method, c.method) == ("GET", "POST", "GET")
+    assert b.header("Content-Length") == "0" and b.header("Cookie") is None
+    assert c.header("Cookie") is None and c.header("X-Bogus") is None and c.header("Content-Type") is None
+    # A browser's own headers come with its impersonation and only with it.
+    assert d.header("sec-ch-ua") is not None
+    assert e.header("sec-ch-ua") is None and c.header("sec-ch-ua") is None
+
+
+async def test_every_profile_target_can_be_impersonated() -> None:
+    from ttsign.signing.profile import _TARGETS
+
+    targets = sorted({target for table in _TARGETS.values() for _, target in table})
+    transport = CurlTransport()
+    try:
+        async with LoopbackServer(ok) as server:
+            for target in targets:
+                response = await transport.send(UpstreamRequest("GET", f"{server.url}/{target}", {}, target))
+                assert response.status == 200, target
+    finally:
+        await transport.aclose()
+    assert len(server.seen) == len(targets)
+
+
+async def test_a_cancelled_request_leaves_the_transport_usable() -> None:
+    transport = CurlTransport(TransportOptions(max_connections=1))
+
+    def slow_then_fast(seen: SeenRequest) -> Reply:
+        return Reply(body=b"late", delay_s=2) if seen.target == "/slow" else Reply(body=b"ok")
+
+    try:
+        async with LoopbackServer(slow_then_fast) as server:
+            pending = asyncio.create_task(transport.send(UpstreamRequest("GET", f"{server.url}/slow", {})))
+            await asyncio.sleep(0.2)
+            pending.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await pending
+            started = time.monotonic()
+            response = await transport.send(UpstreamRequest("GET", f"{server.url}/fast", {}))
+            elapsed = time.monotonic() - started
+    finally:
+        await transport.aclose()
+    assert response.body == b"ok"
+    assert elapsed < 1.0  # the slot and the handle were given back at once
+
+
+def test_only_the_final_header_block_counts() -> None:
+    raw = (
+        b"HTTP/1.1 200 Connection established\r\n\r\n"
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 403 Forbidden\r\nSet-Cookie: a=1\r\nX-Long: one\r\n  two\r\nSet-Cookie: b=2\r\n\r\n"
+    )
+    from ttsign.upstream.transport import _last_header_block
+
+    assert _last_header_block(raw) == (("set-cookie", "a=1"), ("x-long", "one two"), ("set-cookie", "b=2"))
+
+
+async def test_requests_go_through_the_configured_proxy() -> None:
+    async with LoopbackServer(ok) as proxy:
+        transport = CurlTransport(TransportOptions(proxy=proxy.url))
+        try:
+            # Plain-http targets are forwarded by the proxy (no CONNECT): it sees the absolute URL.
+            response = await transport.send(UpstreamRequest("GET", "http://webcast.tiktok.invalid/x?a=1", {}))
+        finally:
+            await transport.aclose()
+    assert response.status == 200
+    assert proxy.seen[0].target == "http://webcast.tiktok.invalid/x?a=1"

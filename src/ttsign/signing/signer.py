@@ -43,11 +43,16 @@ def request_headers(profile: BrowserProfile) -> dict[str, str]:
 
 def prepare_url(url: str, ms_token: str) -> str:
     """Normalise as the SDK does, drop stale signatures, and append msToken last (even when empty)."""
+    return _prepare(url, ms_token)[0]
+
+
+def _prepare(url: str, ms_token: str) -> tuple[str, str]:
+    """`prepare_url`, and the msToken it appended."""
     parts = urls.split(urls.normalize(url))
-    stale_token = urls.find_param(parts.query, "msToken")
+    token = ms_token or urls.find_param(parts.query, "msToken") or ""
     query = urls.strip_params(parts.query, urls.SIGNATURE_PARAMS)
     base = f"{parts.base}?{query}" if query else parts.base
-    return urls.append_param(base, "msToken", ms_token or stale_token or "")
+    return urls.append_param(base, "msToken", token), token
 
 
 def sign_request(
@@ -67,7 +72,7 @@ def sign_request(
     if method not in METHODS:
         raise ValueError(f"unsupported HTTP method {method!r}")
     page = session or SdkSession.start(rng, now_ms)
-    prepared = prepare_url(url, ms_token)
+    prepared, token = _prepare(url, ms_token)
     signed = urls.signed_string(urls.split(prepared).query)
     env = environment_of(profile)
     x_bogus = xbogus.encode(
@@ -91,7 +96,7 @@ def sign_request(
     )
     x_gnarly = xgnarly.encode(fields, page.field_order, rng.getrandbits(384).to_bytes(48, "little"))
     tokens = {
-        "msToken": urls.find_param(urls.split(prepared).query, "msToken") or "",
+        "msToken": token,
         "X-Bogus": x_bogus,
         "X-Gnarly": x_gnarly,
     }

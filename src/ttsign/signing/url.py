@@ -53,13 +53,15 @@ def param_name(pair: str) -> str:
 
 def strip_params(query: str, names: frozenset[str]) -> str:
     """Drop every `name=...` pair named in `names`, keeping the other pairs byte for byte and in order."""
-    if not query:
+    if not query or not any(name in query for name in names):  # the usual case, without splitting
         return query
     return "&".join(pair for pair in query.split("&") if param_name(pair) not in names)
 
 
 def find_param(query: str, name: str) -> str | None:
     """The raw (still encoded) value of the last `name=` in `query`, or None."""
+    if name not in query:  # the usual case, without splitting
+        return None
     found = None
     for pair in query.split("&"):
         key, _, value = pair.partition("=")
@@ -70,6 +72,8 @@ def find_param(query: str, name: str) -> str | None:
 
 def signed_string(query: str) -> str:
     """What the signatures cover: the query without its last `X-Tts-Oec-Bsid` parameter."""
+    if UNSIGNED_PARAM not in query:
+        return query
     pairs = query.split("&")
     for index in range(len(pairs) - 1, -1, -1):
         if param_name(pairs[index]) == UNSIGNED_PARAM:
