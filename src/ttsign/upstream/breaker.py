@@ -6,6 +6,10 @@ closes the breaker, its failure opens it again). Pure state over an injected clo
 
 Only keys that are failing are tracked (a success forgets the key), at most `max_keys` of them, so a flood
 of distinct room ids cannot grow memory without bound.
+
+Replicas share breakers by exchanging transitions: `on_transition` reports each breaker this board opens
+(with its reopen time) or closes, and `apply_open` / `apply_close` take another replica's transitions in.
+Applied transitions are not reported again, so they never echo between replicas.
 """
 
 from __future__ import annotations
@@ -37,7 +41,20 @@ class _Entry:
     probe_at: float | None = None  # when the half-open probe was let through
 
 
-OnChange = Callable[[str, BreakerState], None]  # (scope, new state); keys never leave this module
+OnChange = Callable[[str, BreakerState], None]  # (scope, new state), for metrics: no key
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A breaker of this board opened (until `reopens_at`, on the board's clock) or closed."""
+
+    scope: str
+    key: str
+    state: BreakerState  # OPEN or CLOSED: half-open follows from the clock, it is never reported
+    reopens_at: float | None = None
+
+
+OnTransition = Callable[[Transition], None]
 
 
 class BreakerBoard:
@@ -50,11 +67,13 @@ class BreakerBoard:
         *,
         clock: Callable[[], float] = time.monotonic,
         on_change: OnChange | None = None,
+        on_transition: OnTransition | None = None,
     ) -> None:
         self.scope = scope
         self.policy = policy or BreakerPolicy()
         self._clock = clock
         self._on_change = on_change
+        self._on_transition = on_transition
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def state(self, key: str) -> BreakerState:
@@ -78,14 +97,14 @@ class BreakerBoard:
         if entry.probe_at is not None and now < entry.probe_at + self.policy.cooldown_s:
             return entry.probe_at + self.policy.cooldown_s - now
         if entry.probe_at is None:
-            self._notify(BreakerState.HALF_OPEN)
+            self._notify(key, BreakerState.HALF_OPEN)
         entry.probe_at = now
         return None
 
     def record_success(self, key: str) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None and entry.opened_at is not None:
-            self._notify(BreakerState.CLOSED)
+            self._notify(key, BreakerState.CLOSED)
 
     def record_failure(self, key: str) -> None:
         entry = self._entries.get(key)
@@ -96,12 +115,34 @@ class BreakerBoard:
         if entry.opened_at is not None:
             if entry.probe_at is not None:  # the probe failed: another full cooldown
                 entry.opened_at, entry.probe_at = now, None
-                self._notify(BreakerState.OPEN)
+                self._notify(key, BreakerState.OPEN, now + self.policy.cooldown_s)
             return  # a call that started before the breaker opened: it is open already
         entry.failures += 1
         if entry.failures >= self.policy.failure_threshold:
             entry.opened_at = now
-            self._notify(BreakerState.OPEN)
+            self._notify(key, BreakerState.OPEN, now + self.policy.cooldown_s)
+
+    def apply_open(self, key: str, reopens_at: float) -> None:
+        """Hold `key` open until `reopens_at` (this board's clock) because another replica opened it.
+
+        A breaker already open here at least as long keeps its own time; one that reopens sooner (or is
+        half-open, its probe still out) takes the later time. Not reported to `on_change`/`on_transition`.
+        """
+        if reopens_at <= self._clock():
+            return  # over already: half-open here is this replica's own business
+        opened_at = reopens_at - self.policy.cooldown_s
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._new_entry(key)
+        elif entry.opened_at is not None and entry.opened_at >= opened_at:
+            self._entries.move_to_end(key)
+            return
+        entry.opened_at, entry.probe_at = opened_at, None
+        self._entries.move_to_end(key)
+
+    def apply_close(self, key: str) -> None:
+        """Close `key` and forget its failures because a call through it succeeded on another replica."""
+        self._entries.pop(key, None)
 
     def open_count(self) -> int:
         """Breakers open or half-open right now (for metrics)."""
@@ -114,6 +155,8 @@ class BreakerBoard:
         self._entries[key] = entry
         return entry
 
-    def _notify(self, state: BreakerState) -> None:
+    def _notify(self, key: str, state: BreakerState, reopens_at: float | None = None) -> None:
         if self._on_change is not None:
             self._on_change(self.scope, state)
+        if self._on_transition is not None and state is not BreakerState.HALF_OPEN:
+            self._on_transition(Transition(self.scope, key, state, reopens_at))
