@@ -17,45 +17,21 @@
 import { createRequire } from 'node:module';
 import process from 'node:process';
 
+import { connectUntilDisconnected, emit, finish, ignore, parseLoopbackArgs, run, set, text } from '../node-common/cli.mjs';
+
 const require = createRequire(import.meta.url);
 
 function parseArgs(argv) {
-  const env = process.env;
-  const args = {
-    web: env.TTSIGN_E2E_WEB,
-    webcast: env.TTSIGN_E2E_WEBCAST,
-    sign: env.TTSIGN_E2E_SIGN || env.SIGN_API_URL,
-    uniqueId: env.TTSIGN_E2E_UNIQUE_ID || 'emu_streamer',
-    apiKey: env.TTSIGN_E2E_API_KEY,
-    timeout: Number(env.TTSIGN_E2E_TIMEOUT || 30),
-    roomInfo: true,
-    giftInfo: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const next = () => argv[++i];
-    if (flag === '--web') args.web = next();
-    else if (flag === '--webcast') args.webcast = next();
-    else if (flag === '--tls-url') next(); // accepted for parity with the 2.x drivers; 1.2.3 needs no TLS
-    else if (flag === '--sign') args.sign = next();
-    else if (flag === '--unique-id') args.uniqueId = next();
-    else if (flag === '--api-key') args.apiKey = next();
-    else if (flag === '--timeout') args.timeout = Number(next());
-    else if (flag === '--no-room-info') args.roomInfo = false;
-    else if (flag === '--gift-info') args.giftInfo = true;
-    else throw new Error(`unknown argument ${flag}`);
-  }
-  if (!args.web || !args.sign) throw new Error('--web and --sign are required');
-  return args;
-}
-
-function emit(record) {
-  process.stdout.write(JSON.stringify(record) + '\n');
-}
-
-function finish(record, code) {
-  emit(record);
-  process.stdout.write('', () => process.exit(code));
+  return parseLoopbackArgs(argv, {
+    timeout: 30,
+    args: { webcast: process.env.TTSIGN_E2E_WEBCAST, roomInfo: true, giftInfo: false },
+    flags: {
+      '--webcast': text('webcast'),
+      '--tls-url': ignore, // accepted for parity with the 2.x drivers; 1.2.3 needs no TLS
+      '--no-room-info': set('roomInfo', false),
+      '--gift-info': set('giftInfo'),
+    },
+  });
 }
 
 // 1.2.3 hands listeners "simplified" objects (flattened user, camelCase fields).
@@ -110,19 +86,7 @@ async function main() {
   for (const name of names) conn.on(name, (data) => emit(fields(name, data)));
   // Library-internal errors (e.g. "Upgrade to websocket failed") go to stderr; the outcome says what ended the run.
   conn.on('error', (err) => process.stderr.write(`client error: ${err?.info}: ${err?.exception}\n`));
-  conn.on('disconnected', () => {
-    emit({ event: 'disconnected' });
-    finish({ event: 'outcome', ok: true }, 0);
-  });
-
-  setTimeout(() => finish({ event: 'outcome', ok: false, error: 'Timeout', message: `no end within ${args.timeout}s` }, 4),
-    args.timeout * 1000);
-
-  try {
-    await conn.connect();
-  } catch (err) {
-    finish({ event: 'outcome', ok: false, error: err?.constructor?.name || 'Error', message: String(err?.message || err).slice(0, 500) }, 3);
-  }
+  await connectUntilDisconnected(conn, args.timeout, () => ({ event: 'disconnected' }));
 }
 
-main().catch((err) => finish({ event: 'outcome', ok: false, error: err?.constructor?.name || 'Error', message: String(err?.message || err) }, 3));
+run(main);

@@ -15,47 +15,25 @@
 
 import process from 'node:process';
 
+import { connectUntilDisconnected, emit, number, parseLoopbackArgs, run, set } from './cli.mjs';
+
 function parseArgs(argv) {
   const env = process.env;
-  const args = {
-    web: env.TTSIGN_E2E_WEB,
-    tlsUrl: env.TTSIGN_E2E_TLS_URL,
-    sign: env.TTSIGN_E2E_SIGN || env.SIGN_API_URL,
-    uniqueId: env.TTSIGN_E2E_UNIQUE_ID || 'emu_streamer',
-    apiKey: env.TTSIGN_E2E_API_KEY,
-    timeout: Number(env.TTSIGN_E2E_TIMEOUT || 30),
-    roomInfo: true,
-    giftInfo: false,
-    eulerRoomId: false,
-    pingMs: env.TTSIGN_E2E_NODE_PING_MS ? Number(env.TTSIGN_E2E_NODE_PING_MS) : undefined,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const next = () => argv[++i];
-    if (flag === '--web') args.web = next();
-    else if (flag === '--tls-url') args.tlsUrl = next();
-    else if (flag === '--sign') args.sign = next();
-    else if (flag === '--unique-id') args.uniqueId = next();
-    else if (flag === '--api-key') args.apiKey = next();
-    else if (flag === '--timeout') args.timeout = Number(next());
-    else if (flag === '--no-room-info') args.roomInfo = false;
-    else if (flag === '--ping-ms') args.pingMs = Number(next());
-    else if (flag === '--gift-info') args.giftInfo = true;
-    else if (flag === '--euler-room-id') args.eulerRoomId = true;
-    else throw new Error(`unknown argument ${flag}`);
-  }
-  if (!args.web || !args.sign) throw new Error('--web and --sign are required');
-  return args;
-}
-
-function emit(record) {
-  process.stdout.write(JSON.stringify(record) + '\n');
-}
-
-function finish(record, code) {
-  emit(record);
-  // Let stdout drain before exiting.
-  process.stdout.write('', () => process.exit(code));
+  return parseLoopbackArgs(argv, {
+    timeout: 30,
+    args: {
+      roomInfo: true,
+      giftInfo: false,
+      eulerRoomId: false,
+      pingMs: env.TTSIGN_E2E_NODE_PING_MS ? Number(env.TTSIGN_E2E_NODE_PING_MS) : undefined,
+    },
+    flags: {
+      '--no-room-info': set('roomInfo', false),
+      '--ping-ms': number('pingMs'),
+      '--gift-info': set('giftInfo'),
+      '--euler-room-id': set('eulerRoomId'),
+    },
+  });
 }
 
 function fields(name, data) {
@@ -117,22 +95,10 @@ async function main(load) {
   const names = ['chat', 'gift', 'like', 'member', 'follow', 'share', 'social', 'roomUser', 'controlMessage',
     'streamEnd', 'enterRoom', 'connected'];
   for (const name of names) conn.on(name, (data) => emit(fields(name, data)));
-  conn.on('disconnected', (data) => {
-    emit(fields('disconnected', data));
-    finish({ event: 'outcome', ok: true }, 0);
-  });
-
-  setTimeout(() => finish({ event: 'outcome', ok: false, error: 'Timeout', message: `no end within ${args.timeout}s` }, 4),
-    args.timeout * 1000);
-
-  try {
-    await conn.connect();
-  } catch (err) {
-    finish({ event: 'outcome', ok: false, error: err?.constructor?.name || 'Error', message: String(err?.message || err).slice(0, 500) }, 3);
-  }
+  await connectUntilDisconnected(conn, args.timeout, (data) => fields('disconnected', data));
 }
 
 // `load` imports tiktok-live-connector from the calling version's own directory (its node_modules).
 export function runClient(load) {
-  main(load).catch((err) => finish({ event: 'outcome', ok: false, error: err?.constructor?.name || 'Error', message: String(err?.message || err) }, 3));
+  run(() => main(load));
 }

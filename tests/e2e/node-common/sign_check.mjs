@@ -13,46 +13,10 @@
 
 import process from 'node:process';
 
-function parseArgs(argv) {
-  const env = process.env;
-  const args = {
-    web: env.TTSIGN_E2E_WEB,
-    tlsUrl: env.TTSIGN_E2E_TLS_URL,
-    sign: env.TTSIGN_E2E_SIGN || env.SIGN_API_URL,
-    uniqueId: env.TTSIGN_E2E_UNIQUE_ID || 'emu_streamer',
-    apiKey: env.TTSIGN_E2E_API_KEY,
-    timeout: Number(env.TTSIGN_E2E_TIMEOUT || 20),
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const next = () => argv[++i];
-    if (flag === '--web') args.web = next();
-    else if (flag === '--tls-url') args.tlsUrl = next();
-    else if (flag === '--sign') args.sign = next();
-    else if (flag === '--unique-id') args.uniqueId = next();
-    else if (flag === '--api-key') args.apiKey = next();
-    else if (flag === '--timeout') args.timeout = Number(next());
-    else throw new Error(`unknown argument ${flag}`);
-  }
-  if (!args.web || !args.sign) throw new Error('--web and --sign are required');
-  return args;
-}
-
-function emit(record) {
-  process.stdout.write(JSON.stringify(record) + '\n');
-}
-
-function finish(record, code) {
-  emit(record);
-  process.stdout.write('', () => process.exit(code));
-}
-
-function failure(err) {
-  return { event: 'outcome', ok: false, error: err?.constructor?.name || 'Error', message: String(err?.message || err).slice(0, 500) };
-}
+import { deadline, emit, failure, finish, parseLoopbackArgs, run } from './cli.mjs';
 
 async function main(load, fetchGifts) {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseLoopbackArgs(process.argv.slice(2), { timeout: 20 });
   process.env.SIGN_API_URL = args.sign.replace(/\/$/, '');
   if (args.apiKey) process.env.SIGN_API_KEY = args.apiKey;
   const { TikTokLiveConnection, RouteConfig, RoomIdRouteConfig, SignConfig } = await load();
@@ -86,19 +50,18 @@ async function main(load, fetchGifts) {
   });
   conn.on('error', (err) => process.stderr.write(`client error: ${err?.message || JSON.stringify(err)}\n`));
 
-  setTimeout(() => finish({ event: 'outcome', ok: false, error: 'Timeout', message: `no end within ${args.timeout}s` }, 4),
-    args.timeout * 1000);
+  deadline(args.timeout);
 
   try {
     const gifts = await fetchGifts(conn);
     finish({ event: 'outcome', ok: true, gifts: Array.isArray(gifts) ? gifts.length : null }, 0);
   } catch (err) {
-    finish(failure(err), 3);
+    finish(failure(err, 500), 3);
   }
 }
 
 // `load` imports tiktok-live-connector from the calling version's own directory; `fetchGifts(conn)` makes that
 // version's signed gift-list request and returns the gifts.
 export function runSignCheck(load, fetchGifts) {
-  main(load, fetchGifts).catch((err) => finish(failure(err), 3));
+  run(() => main(load, fetchGifts), 500);
 }

@@ -15,31 +15,25 @@ import path from 'node:path';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 
-function parseArgs(argv) {
-  const args = { timeout: 20, sessionId: '', ttTargetIdc: '' };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const next = () => argv[++i];
-    if (flag === '--sign') args.sign = next();
-    else if (flag === '--room-id') args.roomId = next();
-    else if (flag === '--content') args.content = next();
-    else if (flag === '--session-id') args.sessionId = next();
-    else if (flag === '--tt-target-idc') args.ttTargetIdc = next();
-    else if (flag === '--api-key') args.apiKey = next();
-    else if (flag === '--timeout') args.timeout = Number(next());
-    else if (flag === '--package-dir') args.packageDir = next();
-    else throw new Error(`unknown argument ${flag}`);
-  }
+import { deadline, failure, finish, number, parseArgs, run, text } from '../node-common/cli.mjs';
+
+function chatArgs(argv) {
+  const args = parseArgs(argv, { timeout: 20, sessionId: '', ttTargetIdc: '' }, {
+    '--sign': text('sign'),
+    '--room-id': text('roomId'),
+    '--content': text('content'),
+    '--session-id': text('sessionId'),
+    '--tt-target-idc': text('ttTargetIdc'),
+    '--api-key': text('apiKey'),
+    '--timeout': number('timeout'),
+    '--package-dir': text('packageDir'),
+  });
   if (!args.sign || !args.roomId || args.content === undefined) throw new Error('--sign, --room-id and --content are required');
   return args;
 }
 
-function finish(record, code) {
-  process.stdout.write(JSON.stringify(record) + '\n', () => process.exit(code));
-}
-
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const args = chatArgs(process.argv.slice(2));
   process.env.SIGN_API_URL = args.sign.replace(/\/$/, '');
   if (args.apiKey) process.env.SIGN_API_KEY = args.apiKey;
   const specifier = args.packageDir
@@ -52,19 +46,15 @@ async function main() {
     ? { cookie: { type: 'cookie', value: { sessionId: args.sessionId, ttTargetIdc: args.ttTargetIdc } } }
     : undefined;
   const conn = new TikTokLiveConnection('emu_streamer', { session, authenticateWs: Boolean(session) });
-  setTimeout(() => finish({ event: 'outcome', ok: false, error: 'Timeout', message: `no answer within ${args.timeout}s` }, 4),
-    args.timeout * 1000);
+  deadline(args.timeout, 'no answer');
   try {
     const result = await conn.sendMessage(args.content, args.roomId);
     finish({ event: 'outcome', ok: true, result }, 0);
   } catch (err) {
     // The connector wraps route errors; the cause names the class a caller would catch (PremiumFeatureError...).
     const cause = err?.cause || err?.exception;
-    finish({
-      event: 'outcome', ok: false, error: err?.constructor?.name || 'Error',
-      cause: cause?.constructor?.name, message: String(err?.message || err).slice(0, 500),
-    }, 3);
+    finish(failure(err, 500, { cause: cause?.constructor?.name }), 3);
   }
 }
 
-main().catch((err) => finish({ event: 'outcome', ok: false, error: err?.constructor?.name || 'Error', message: String(err?.message || err) }, 3));
+run(main);
