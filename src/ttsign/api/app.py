@@ -20,6 +20,7 @@ from ttsign.api.dialects import connect as connect_dialect
 from ttsign.api.dialects import rooms as rooms_dialect
 from ttsign.api.dialects import sign_url as sign_url_dialect
 from ttsign.api.errors import install_error_handlers
+from ttsign.api.hot_routes import HotRoutes
 from ttsign.api.in_flight import InFlightLimit
 from ttsign.api.observe import Observe
 from ttsign.api.resilience import connect_breakers, count_retries, retry_policy
@@ -235,3 +236,4 @@ def create_app(
     app.add_middleware(InFlightLimit, max_in_flight=settings.max_in_flight)
     app.add_middleware(Observe, metrics=metrics)  # outermost: counts and ids even the 413s
     return app
+    app.add_middleware(HotRoutes, routes=[*connect_dialect.router.routes, *sign_url_dialect.serving.routes])

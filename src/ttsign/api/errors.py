@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -112,9 +112,22 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "internal error; see the server log", request_id)
 
 
+# Most specific first: `exception_response` takes the first match, as Starlette does by class hierarchy.
+_HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Exception], Awaitable[JSONResponse]]], ...] = (
+    (StarletteHTTPException, _on_http_exception),
+    (RequestValidationError, _on_validation_error),
+    (InvalidInput, _on_invalid_input),
+    (StoreUnavailable, _on_store_unavailable),
+    (Exception, _on_unexpected),
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(InvalidInput, _on_invalid_input)
-    app.add_exception_handler(StoreUnavailable, _on_store_unavailable)
-    app.add_exception_handler(Exception, _on_unexpected)
+    for exc_type, handler in _HANDLERS:
+        app.add_exception_handler(exc_type, handler)
+
+
+async def exception_response(request: Request, exc: Exception) -> JSONResponse:
+    """The answer the app's installed handlers give for `exc`, for routes served outside FastAPI's layers."""
+    handler = next(handler for exc_type, handler in _HANDLERS if isinstance(exc, exc_type))
+    return await handler(request, exc)
