@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
@@ -25,6 +26,12 @@ _ITEMS: dict[str, Callable[[int], RateLimitItem]] = {
     "day": RateLimitItemPerDay,
 }
 Window = tuple[str, int]  # (label, requests allowed in it)
+
+
+@lru_cache(maxsize=256)
+def _item(label: str, limit: int) -> RateLimitItem:
+    """The limits library's item for a window; immutable, so one per (label, limit) serves every request."""
+    return _ITEMS[label](limit)
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ class RateLimiter:
     async def _hit(self, subject: str, windows: Sequence[Window], with_state: bool) -> Decision:
         tightest: WindowState | None = None
         for label, limit in windows:
-            item = _ITEMS[label](limit)
+            item = _item(label, limit)
             allowed = await self._strategy.hit(item, subject)
             if not allowed or with_state:  # window stats cost a second storage call: only when wanted
                 stats = await self._strategy.get_window_stats(item, subject)
@@ -85,7 +92,7 @@ class RateLimiter:
         states = []
         try:
             for label, limit in windows:
-                stats = await self._strategy.get_window_stats(_ITEMS[label](limit), subject)
+                stats = await self._strategy.get_window_stats(_item(label, limit), subject)
                 states.append(WindowState(label, limit, stats.remaining, stats.reset_time))
         except StorageError as exc:
             raise StoreUnavailable(f"rate-limit storage: {type(exc.storage_error).__name__}") from exc

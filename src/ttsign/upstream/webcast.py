@@ -118,16 +118,28 @@ def _encode(value: str) -> str:
 
 
 class QueryTemplate:
-    """An identity's im/fetch query, encoded once; only the room's own values are encoded per request."""
+    """An identity's im/fetch query, encoded once; only the room's own values are encoded per request.
+
+    Kept as literal runs with the per-request parameters' slots between them, so rendering joins a handful
+    of strings rather than re-joining every pair.
+    """
 
     def __init__(self, params: list[tuple[str, str]]) -> None:
-        self._parts = [
-            (key, None if key in _PER_REQUEST else f"{_encode(key)}={_encode(value)}") for key, value in params
-        ]
+        # Literal text (always holding an "="), or the name of a per-request parameter whose value goes there.
+        self._pieces: list[str] = []
+        literal = ""
+        for index, (key, value) in enumerate(params):
+            separator = "&" if index else ""
+            if key in _PER_REQUEST:
+                self._pieces += [f"{literal}{separator}{_encode(key)}=", key]
+                literal = ""
+            else:
+                literal += f"{separator}{_encode(key)}={_encode(value)}"
+        self._pieces.append(literal)
 
     def render(self, room: RoomRequest) -> str:
         values = {"cursor": room.cursor, "internal_ext": room.internal_ext, "room_id": room.room_id}
-        return "&".join(part if part is not None else f"{key}={_encode(values[key])}" for key, part in self._parts)
+        return "".join(_encode(values[piece]) if piece in _PER_REQUEST else piece for piece in self._pieces)
 
 
 class WebcastClient:
