@@ -7,7 +7,7 @@ import random
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
@@ -28,6 +28,7 @@ from ttsign.api.state import Services
 from ttsign.config import Settings
 from ttsign.metrics import Metrics, timed
 from ttsign.service.admission import AccessPolicy, Admission
+from ttsign.service.breaker_sharing import BreakerSharing
 from ttsign.service.chat import ChatService
 from ttsign.service.connect import ConnectService
 from ttsign.service.jwt_auth import JwtAuthority
@@ -115,6 +116,7 @@ def build_services(
         shelf=backends.identities,
     )
     metrics = metrics or Metrics()
+    sharing = BreakerSharing(backends.breakers) if backends.breakers is not None else None
     webcast = WebcastClient(
         transport,
         webcast_base=settings.webcast_base,
@@ -130,7 +132,7 @@ def build_services(
         deadline_s=settings.upstream_total_timeout_s,
         rooms=RoomDirectory(transport, www_base=settings.www_base),
         retry=retry_policy(settings),
-        breakers=connect_breakers(settings, metrics),
+        breakers=connect_breakers(settings, metrics, sharing),
         on_retry=count_retries(metrics),
         rng=rng,
     )
@@ -187,6 +189,7 @@ def build_services(
         rooms=rooms,
         chat=chat,
         closers=(pool.settle, backends.close),
+        background=(sharing.running,) if sharing is not None else (),
     )
 
 
@@ -202,7 +205,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with ops.gauge_refresher(app):
+        async with ops.gauge_refresher(app), AsyncExitStack() as background:
+            for run in services.background:
+                await background.enter_async_context(run())
             yield
         await services.transport.aclose()
         await services.store.close()

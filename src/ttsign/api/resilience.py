@@ -1,9 +1,11 @@
-"""Settings → the upstream retry policy and circuit breakers, reporting to the metrics."""
+"""Settings → the upstream retry policy and circuit breakers, reporting to the metrics (and, with a shared
+store, to the other replicas)."""
 
 from __future__ import annotations
 
 from ttsign.config import Settings
 from ttsign.metrics import Metrics
+from ttsign.service.breaker_sharing import BreakerSharing
 from ttsign.service.connect import OnRetry
 from ttsign.service.resilience import ConnectBreakers
 from ttsign.upstream.breaker import BreakerBoard, BreakerPolicy, BreakerState
@@ -20,16 +22,21 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     )
 
 
-def connect_breakers(settings: Settings, metrics: Metrics) -> ConnectBreakers:
+def connect_breakers(settings: Settings, metrics: Metrics, sharing: BreakerSharing | None = None) -> ConnectBreakers:
+    """The room and identity breakers; with `sharing`, their transitions are exchanged with other replicas."""
     policy = BreakerPolicy(settings.breaker_failure_threshold, settings.breaker_cooldown_s)
 
     def changed(scope: str, state: BreakerState) -> None:
         metrics.breaker_transitions.labels(scope, str(state)).inc()
 
-    return ConnectBreakers(
-        rooms=BreakerBoard("room", policy, on_change=changed),
-        identities=BreakerBoard("identity", policy, on_change=changed),
+    observe = sharing.observe if sharing is not None else None
+    breakers = ConnectBreakers(
+        rooms=BreakerBoard("room", policy, on_change=changed, on_transition=observe),
+        identities=BreakerBoard("identity", policy, on_change=changed, on_transition=observe),
     )
+    if sharing is not None:
+        sharing.track(breakers.rooms, breakers.identities)
+    return breakers
 
 
 def count_retries(metrics: Metrics) -> OnRetry:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -34,6 +35,7 @@ class Services:
     rooms: RoomLookupService
     chat: ChatService
     closers: tuple[Callable[[], Awaitable[None]], ...] = ()  # run at shutdown, after the store closes
+    background: tuple[Callable[[], AbstractAsyncContextManager[None]], ...] = ()  # entered for the app's lifespan
 
 
 def services(request: Request) -> Services:

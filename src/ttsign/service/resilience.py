@@ -9,6 +9,7 @@ profile means the egress IP is flagged, and minting more only digs deeper. A roo
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -20,8 +21,13 @@ _ROOM_STATES = frozenset({RefusalCode.ROOM_NOT_LIVE, RefusalCode.ROOM_NOT_FOUND}
 
 
 def identity_key(profile: BrowserProfile) -> str:
-    """The identity slot a profile uses (the pool keeps one identity per profile and User-Agent)."""
-    return f"{profile.name}\x00{profile.user_agent}"
+    """The identity slot a profile uses (one identity per profile and User-Agent), as a short digest.
+
+    A digest because breaker keys travel between replicas and the User-Agent is the client's; it is the
+    same digest the shared identity store files the slot under.
+    """
+    slot = f"{profile.name}\x00{profile.user_agent}"
+    return hashlib.sha256(slot.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

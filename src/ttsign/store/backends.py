@@ -1,7 +1,7 @@
 """Which backend holds the shared state: the embedded default (SQLite keys, in-process counters) or Redis.
 
 One switch, `redis_url`: without it a single process needs no setup; with it every replica shares keys,
-rate-limit windows, room caps, token counts and upstream identities.
+rate-limit windows, room caps, token counts, upstream identities and circuit-breaker transitions.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 
 from limits.aio.storage import Storage
 
-from ttsign.store.base import ConnectCounter, IdentityShelf, KeyStore, RoomLedger
+from ttsign.store.base import BreakerExchange, ConnectCounter, IdentityShelf, KeyStore, RoomLedger
 from ttsign.store.redis import DEFAULT_PREFIX, DEFAULT_TIMEOUT_S, RedisKeyStore, redis_client
+from ttsign.store.redis_breakers import RedisBreakerExchange
 from ttsign.store.redis_identities import RedisIdentityShelf
 from ttsign.store.redis_limits import RedisConnectCounter, RedisRoomLedger, rate_limit_storage
 from ttsign.store.sqlite import SqliteKeyStore
@@ -29,6 +30,7 @@ class Backends:
     rooms: RoomLedger | None = None
     connections: ConnectCounter | None = None
     identities: IdentityShelf | None = None
+    breakers: BreakerExchange | None = None  # None: each process's breakers are its own
     shared: bool = False  # True when every replica sees the same state (Redis)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -58,6 +60,7 @@ def open_backends(
         rooms=RedisRoomLedger(client, prefix=prefix),
         connections=RedisConnectCounter(client, prefix=prefix),
         identities=RedisIdentityShelf(client, prefix=prefix),
+        breakers=RedisBreakerExchange(client, prefix=prefix),
         shared=True,
         closers=[client.aclose, pool.aclose],
     )

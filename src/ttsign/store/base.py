@@ -6,7 +6,7 @@ randomness, so a fast hash is enough (there is nothing to brute-force); lookups 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -120,3 +120,32 @@ class IdentityShelf(Protocol):
         ...
 
     async def unlock(self, slot: str, token: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class BreakerEvent:
+    """A circuit breaker opened (until `reopens_at`, unix seconds) or closed (`reopens_at` None) somewhere.
+
+    `key` is the breaker's key as the board knows it: a room id or label, or an identity slot's digest,
+    never a secret. `origin` names the replica that published it ("" when read back from the open list).
+    """
+
+    scope: str
+    key: str
+    reopens_at: float | None
+    origin: str = ""
+
+
+class BreakerExchange(Protocol):
+    """Circuit-breaker transitions shared between replicas (publish, and listen to everyone's)."""
+
+    async def publish(self, event: BreakerEvent) -> None:
+        """Tell every replica (and remember an open breaker until it reopens); StoreUnavailable if down."""
+        ...
+
+    def listen(self) -> AsyncGenerator[BreakerEvent | None, None]:
+        """The breakers open now, then None (caught up), then every event published from then on.
+
+        Ends with StoreUnavailable when the connection drops; listen again to resume.
+        """
+        ...

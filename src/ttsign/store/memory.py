@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Callable
 
-from ttsign.store.base import KeyNotFoundError, KeyRecord
+from ttsign.store.base import BreakerEvent, KeyNotFoundError, KeyRecord
 
 
 class MemoryKeyStore:
@@ -76,3 +78,45 @@ class MemoryConnectCounter:
             self._uses = {t: u for t, u in self._uses.items() if u[1] > now}
         self._uses[token_id] = (used + 1, expires_at)
         return True
+
+
+class MemoryBreakerExchange:
+    """Breaker transitions between listeners of one process (replicas simulated in one test, say).
+
+    A single process needs no exchange at all (its boards are the truth); this one is the protocol's
+    reference: every listener hears every event, and a listener that falls `backlog` events behind misses
+    the oldest rather than growing without bound.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, backlog: int = 1024) -> None:
+        self._clock = clock
+        self._backlog = backlog
+        self._open: dict[tuple[str, str], float] = {}
+        self._listeners: set[asyncio.Queue[BreakerEvent]] = set()
+
+    async def publish(self, event: BreakerEvent) -> None:
+        if event.reopens_at is None:
+            self._open.pop((event.scope, event.key), None)
+        else:
+            if len(self._open) > _PRUNE_AT:
+                now = self._clock()
+                self._open = {k: until for k, until in self._open.items() if until > now}
+            self._open[(event.scope, event.key)] = event.reopens_at
+        for queue in self._listeners:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+    async def listen(self) -> AsyncGenerator[BreakerEvent | None, None]:
+        queue: asyncio.Queue[BreakerEvent] = asyncio.Queue(self._backlog)
+        self._listeners.add(queue)
+        try:
+            now = self._clock()
+            for (scope, key), until in list(self._open.items()):
+                if until > now:
+                    yield BreakerEvent(scope, key, until)
+            yield None
+            while True:
+                yield await queue.get()
+        finally:
+            self._listeners.discard(queue)
