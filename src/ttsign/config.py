@@ -150,7 +150,8 @@ class Settings(BaseSettings):
         default=None,
         repr=False,  # may carry a password
         description="Redis URL (redis://host:port/db) shared by every replica: keys, limit windows, room caps, "
-        "token counts and upstream identities. Unset: the embedded store and in-process limits.",
+        "token counts, upstream identities (with their rotated msTokens) and circuit breakers. Unset: the "
+        "embedded store, in-process limits and breakers.",
     )
     redis_key_prefix: str = Field(
         default="ttsign:",

@@ -1,4 +1,4 @@
-"""Two replicas on one Redis (two service stacks, two Backends, one prefix): one breaker state."""
+"""Two replicas on one Redis (two service stacks, two Backends, one prefix): one breaker state, one msToken."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from tests.redis_db import REDIS_URL, delete_prefix, new_prefix, require_redis
-from tests.upstream.fake_tiktok import FakeTikTok
+from tests.upstream.fake_tiktok import ROTATED_TOKEN, FakeTikTok
 from ttsign.api.app import build_services, create_app
 from ttsign.api.state import Services
 from ttsign.config import Settings
@@ -110,6 +110,25 @@ async def test_a_breaker_opened_on_one_replica_is_open_on_the_other_and_closed_a
     assert isinstance(await a.services.connect.connect("7"), Connected)  # a's probe succeeds: closed
     await eventually(lambda: b.state("7") is BreakerState.CLOSED, within_s=1.0)  # not left half-open on b
     assert isinstance(await b.services.connect.connect("7"), Connected)
+
+
+async def test_an_ms_token_rotated_on_one_replica_is_used_by_the_other(pair: Pair) -> None:
+    a, b = pair.a, pair.b
+    assert isinstance(await b.services.connect.connect("1"), Connected)  # b bootstraps the identity
+    a.tiktok.rotate_ms_token = True
+    assert isinstance(await a.services.connect.connect("1"), Connected)  # a adopts it; TikTok rotates the token
+    assert a.tiktok.bootstraps == [] and len(b.tiktok.bootstraps) == 1
+
+    def b_sent_the_rotated_token() -> bool:
+        return ROTATED_TOKEN in b.tiktok.fetches[-1].url
+
+    deadline = time.monotonic() + 4.0  # a writes within ~1 s; b re-checks the shelf every ~1 s
+    while not b_sent_the_rotated_token():
+        assert time.monotonic() < deadline, "b never used the msToken TikTok rotated on a"
+        await asyncio.sleep(0.2)
+        assert isinstance(await b.services.connect.connect("1"), Connected)
+    assert len(b.tiktok.bootstraps) == 1 and a.tiktok.bootstraps == []  # the same identity throughout
+    assert b.tiktok.verification_failures == []
 
 
 async def test_the_app_lifespan_runs_the_sharing_and_stops_it() -> None:

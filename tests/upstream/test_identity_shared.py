@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from redis.asyncio import Redis
 
 from tests.redis_db import REDIS_URL, delete_prefix, free_port, new_prefix, require_redis
 from ttsign.signing import BrowserProfile, default_profile
+from ttsign.store.base import IdentityRecord
 from ttsign.store.redis import redis_client
 from ttsign.store.redis_identities import RedisIdentityShelf
 from ttsign.upstream.identity import Identity, IdentityPool, bootstrap_identity
@@ -147,3 +149,37 @@ async def test_an_unreachable_shelf_leaves_the_pool_working_in_process(
     assert isinstance(await pool.acquire(default_profile()), Identity)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "shared identity pool" in r.getMessage()]
     assert len(warnings) == 1  # one line per interval, not one per request
+
+
+async def test_a_rotated_ms_token_reaches_the_other_replica(cluster: Cluster) -> None:
+    a, b = cluster.pool(recheck_s=0.0), cluster.pool(recheck_s=0.0)
+    on_a, on_b = await a.acquire(default_profile()), await b.acquire(default_profile())
+    assert isinstance(on_a, Identity) and isinstance(on_b, Identity) and on_a.key == on_b.key
+    on_a.absorb([], "R" * 148)  # TikTok rotated it in a response a received
+    await a.settle()
+    again = await b.acquire(default_profile())
+    assert again is on_b and on_b.ms_token == "R" * 148
+    assert len(cluster.tiktok.bootstraps) == 1
+
+
+async def test_cookie_updates_need_the_same_live_identity_and_a_newer_rotation(cluster: Cluster) -> None:
+    client = redis_client(REDIS_URL, timeout_s=0.5)
+    cluster.clients.append(client)
+    shelf = RedisIdentityShelf(client, prefix=cluster.prefix)
+    slot = "profile\x00Mozilla/5.0 (test)"
+    record = IdentityRecord("id-1", "7" * 19, "profile", "Mozilla/5.0 (test)", {"ttwid": "t", "msToken": "m0"}, 1e9)
+    assert not await shelf.update_cookies(slot, dataclasses.replace(record, rotated_at=1.0))  # nothing to update
+    assert await shelf.load(slot) is None  # and nothing created
+    await shelf.save(slot, record, ttl_s=60.0)
+    newer = dataclasses.replace(record, cookies={"ttwid": "t", "msToken": "m1"}, rotated_at=2.0)
+    assert await shelf.update_cookies(slot, newer)
+    older = dataclasses.replace(newer, cookies={"msToken": "m-old"}, rotated_at=1.5)
+    assert not await shelf.update_cookies(slot, older)
+    assert not await shelf.update_cookies(slot, dataclasses.replace(newer, identity_id="id-2", rotated_at=3.0))
+    loaded = await shelf.load(slot)
+    assert loaded is not None and loaded.cookies["msToken"] == "m1" and loaded.rotated_at == 2.0
+    assert 55_000 < await client.pttl(f"{cluster.prefix}identity:{shelf._digest(slot)}") <= 60_000  # expiry kept
+    await shelf.retire(slot, "id-1")
+    assert not await shelf.update_cookies(slot, dataclasses.replace(newer, rotated_at=4.0))  # never resurrected
+    retired = await shelf.load(slot)
+    assert retired is not None and retired.retired and retired.cookies["msToken"] == "m1"

@@ -100,6 +100,7 @@ class IdentityRecord:
     cookies: dict[str, str] = field(repr=False)
     created_at: float  # unix seconds (wall clock: replicas compare it)
     retired: bool = False  # TikTok refused it: nobody uses it again, a fresh one replaces it
+    rotated_at: float = 0.0  # unix seconds TikTok last rotated its msToken or ttwid (0: never since bootstrap)
 
 
 class IdentityShelf(Protocol):
@@ -110,6 +111,11 @@ class IdentityShelf(Protocol):
         ...
 
     async def save(self, slot: str, record: IdentityRecord, ttl_s: float) -> None: ...
+
+    async def update_cookies(self, slot: str, record: IdentityRecord) -> bool:
+        """Store the record's cookies and `rotated_at` if the slot still holds this identity, live, and an
+        older rotation; False (nothing written) otherwise. Never recreates an expired or retired record."""
+        ...
 
     async def retire(self, slot: str, identity_id: str) -> None:
         """Drop the slot's identity if it is still this one (a newer one stays)."""

@@ -14,8 +14,9 @@ import random
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from ttsign.signing import BrowserProfile, SdkSession, generate_ms_token, is_valid_ms_token
 from ttsign.store.base import IdentityRecord, IdentityShelf, StoreUnavailable
@@ -47,6 +48,9 @@ class Identity:
     retired: bool = False
     # The signer's page state (request counters): successive requests of one identity come from one page.
     sdk_session: SdkSession | None = field(default=None, repr=False)
+    rotated_at: float = 0.0  # wall clock of the msToken/ttwid this copy holds (0: the bootstrap's)
+    # Told when TikTok rotates the msToken or ttwid (the pool shares the new one); never on the way in.
+    on_rotate: Callable[[Identity], None] | None = field(default=None, repr=False)
 
     @property
     def ttwid(self) -> str:
@@ -58,9 +62,12 @@ class Identity:
 
     def absorb(self, set_cookies: list[str], ms_token_header: str | None) -> None:
         """Take what TikTok handed back: new cookies and a rotated `msToken`."""
+        before = (self.ttwid, self.ms_token)
         self.cookies.update_from(set_cookies)
         if ms_token_header and is_valid_ms_token(ms_token_header):
             self.cookies.set("msToken", ms_token_header)
+        if self.on_rotate is not None and (self.ttwid, self.ms_token) != before:
+            self.on_rotate(self)
 
 
 def browser_page_headers(profile: BrowserProfile) -> dict[str, str]:
@@ -103,8 +110,17 @@ async def bootstrap_identity(
     return identity
 
 
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 IdentityFactory = Callable[[BrowserProfile], Awaitable["Identity | Refusal"]]
 _SHELF_POLL_S = 0.05  # while another replica bootstraps a profile, how often to look for its identity
+_ROTATION_STEP_S = 0.001  # a rotation is always later than the one it replaces, whatever the wall clock says
 
 
 class IdentityPool:
@@ -114,6 +130,10 @@ class IdentityPool:
     and adopts what another one obtained; one replica at a time bootstraps a profile (a short lock); a
     retirement marks the identity retired for all, and every replica re-checks its warm identity against
     the shelf at least every `recheck_s`. When the shelf is unreachable the pool carries on in-process.
+
+    A msToken or ttwid TikTok rotates reaches the shelf `rotation_save_delay_s` later, off the request
+    path, in one write however many rotations came meanwhile; other replicas take it at their next
+    re-check. The newest rotation wins (wall clock), and a retired identity is never written back.
     """
 
     def __init__(
@@ -127,6 +147,7 @@ class IdentityPool:
         wall_clock: Callable[[], float] = time.time,
         recheck_s: float = 1.0,
         lock_ttl_s: float = 5.0,
+        rotation_save_delay_s: float = 1.0,
     ) -> None:
         self._factory = factory
         self._size = size
@@ -136,6 +157,9 @@ class IdentityPool:
         self._wall = wall_clock
         self._recheck_s = recheck_s
         self._lock_ttl_s = lock_ttl_s
+        self._rotation_save_delay_s = rotation_save_delay_s
+        self._saving: set[str] = set()  # identities with a rotation save scheduled
+        self._flush = asyncio.Event()  # set by settle(): scheduled saves go now, not after their delay
         self._warm: OrderedDict[str, Identity] = OrderedDict()
         self._pending: dict[str, asyncio.Task[Identity | Refusal]] = {}
         self._confirmed: dict[str, float] = {}  # slot -> when the shelf last agreed with our warm identity
@@ -185,6 +209,8 @@ class IdentityPool:
         return result
 
     def _keep(self, key: str, identity: Identity) -> None:
+        if self._shelf is not None:
+            identity.on_rotate = self._rotated
         self._warm[key] = identity
         self._warm.move_to_end(key)
         while len(self._warm) > self._size:
@@ -206,14 +232,21 @@ class IdentityPool:
         self._drop(key, identity)
         logger.info("identity %s retired: %s", identity.key, reason)
         if self._shelf is not None:
-            task = asyncio.get_running_loop().create_task(self._retire_shared(self._shelf, key, identity.key))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(self._retire_shared(self._shelf, key, identity.key))
 
     async def settle(self) -> None:
-        """Wait for retirements still being written to the shelf (tests, shutdown)."""
-        while self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        """Write what is still due to the shelf now (retirements, rotated tokens) and wait for it (tests, shutdown)."""
+        self._flush.set()
+        try:
+            while self._background:
+                await asyncio.gather(*self._background, return_exceptions=True)
+        finally:
+            self._flush.clear()
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def __len__(self) -> int:
         return len(self._warm)
@@ -241,6 +274,7 @@ class IdentityPool:
         if record is not None and current is not None and record.identity_id == current.key:
             if not record.retired:
                 self._confirmed[key] = self._clock()
+                self._take_rotation(current, record)
                 return current
             current.retired = True  # another replica saw TikTok refuse it
             self._drop(key, current)
@@ -261,7 +295,12 @@ class IdentityPool:
             return None
         age = max(0.0, self._wall() - record.created_at)
         identity = Identity(
-            record.device_id, profile, CookieJar(record.cookies), created_at=self._clock() - age, key=record.identity_id
+            record.device_id,
+            profile,
+            CookieJar(record.cookies),
+            created_at=self._clock() - age,
+            key=record.identity_id,
+            rotated_at=record.rotated_at,
         )
         if not self._usable(identity):
             return None
@@ -298,21 +337,58 @@ class IdentityPool:
                     await shelf.unlock(key, token)
 
     async def _publish(self, shelf: IdentityShelf, key: str, identity: Identity) -> None:
-        age = self._clock() - identity.created_at
-        ttl_s = self._max_age_s - age
+        ttl_s = self._max_age_s - (self._clock() - identity.created_at)
         if ttl_s <= 0:
             return
+        await shelf.save(key, self._record(identity), ttl_s)
+        self._confirmed[key] = self._clock()
+
+    def _record(self, identity: Identity) -> IdentityRecord:
         cookies = {name: identity.cookies.get(name) or "" for name in identity.cookies}
-        record = IdentityRecord(
+        return IdentityRecord(
             identity_id=identity.key,
             device_id=identity.device_id,
             profile_name=identity.profile.name,
             user_agent=identity.profile.user_agent,
             cookies=cookies,
-            created_at=self._wall() - age,
+            created_at=self._wall() - (self._clock() - identity.created_at),
+            rotated_at=identity.rotated_at,
         )
-        await shelf.save(key, record, ttl_s)
-        self._confirmed[key] = self._clock()
+
+    # --- rotated tokens -------------------------------------------------------------------------------
+
+    def _rotated(self, identity: Identity) -> None:
+        """TikTok rotated this identity's msToken or ttwid: schedule one write to the shelf (request path)."""
+        identity.rotated_at = max(self._wall(), identity.rotated_at + _ROTATION_STEP_S)
+        key = self._key(identity.profile)
+        if self._shelf is None or identity.key in self._saving or identity.retired:
+            return
+        if self._warm.get(key) is not identity or not _in_event_loop():
+            return  # not ours to share any more, or a synchronous caller: nothing can be scheduled
+        self._saving.add(identity.key)
+        self._in_background(self._save_rotation(self._shelf, key, identity))
+
+    async def _save_rotation(self, shelf: IdentityShelf, key: str, identity: Identity) -> None:
+        try:
+            with contextlib.suppress(TimeoutError):  # rotations within the delay share this one write
+                await asyncio.wait_for(self._flush.wait(), self._rotation_save_delay_s)
+        finally:
+            self._saving.discard(identity.key)  # a rotation from here on schedules a write of its own
+        if identity.retired or self._warm.get(key) is not identity:
+            return
+        try:
+            await shelf.update_cookies(key, self._record(identity))
+        except StoreUnavailable as exc:
+            self._warn(exc)
+
+    def _take_rotation(self, current: Identity, record: IdentityRecord) -> None:
+        """Another replica saw TikTok rotate this identity's tokens later than we did: use its cookies."""
+        if record.rotated_at <= current.rotated_at:
+            return
+        for name, value in record.cookies.items():
+            current.cookies.set(name, value)
+        current.rotated_at = record.rotated_at
+        logger.debug("identity %s: rotated tokens taken from the shared pool", current.key)
 
     async def _retire_shared(self, shelf: IdentityShelf, key: str, identity_id: str) -> None:
         try:
