@@ -237,8 +237,8 @@ def create_app(
     app.include_router(chat_dialect.router)
     app.include_router(accounts.router)
     openapi.install(app)
+    app.add_middleware(HotRoutes, routes=[*connect_dialect.router.routes, *sign_url_dialect.serving.routes])
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(InFlightLimit, max_in_flight=settings.max_in_flight)
     app.add_middleware(Observe, metrics=metrics)  # outermost: counts and ids even the 413s
     return app
-    app.add_middleware(HotRoutes, routes=[*connect_dialect.router.routes, *sign_url_dialect.serving.routes])
