@@ -7,11 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import ttsign.api.app as app_module
 from tests.upstream.fake_tiktok import FakeTikTok
 from ttsign.api.app import create_app
+from ttsign.api.hot_routes import HotRoutes
 from ttsign.config import Settings
 
 CHROME_UA = (
@@ -73,7 +75,17 @@ async def answers(app: ASGIApp) -> list[tuple[int, str, object]]:
 
 async def test_hot_routes_answer_as_the_router_does(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(upstream="http://127.0.0.1:9", contact_email="ops@example.org")
+    served: list[str] = []
+    serve = HotRoutes._serve
+
+    async def counting(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+        served.append(route.path)
+        await serve(route, scope, receive, send)
+
+    monkeypatch.setattr(HotRoutes, "_serve", staticmethod(counting))
     hot = await answers(create_app(settings, transport=FakeTikTok()))
+    # Every connect and sign_url request took the short path (the other methods and routes fell through).
+    assert len(served) == 9, served
     monkeypatch.setattr(app_module, "HotRoutes", PassThrough)
     routed = await answers(create_app(settings, transport=FakeTikTok()))
     assert hot == routed
