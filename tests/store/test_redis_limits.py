@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from limits import RateLimitItemPerMinute
 from redis.asyncio import Redis
 
 from tests.redis_db import REDIS_URL, delete_prefix, free_port, new_prefix, require_redis
@@ -15,7 +16,13 @@ from ttsign.service.limits import RateLimiter
 from ttsign.store.base import ConnectCounter, RoomLedger, StoreUnavailable
 from ttsign.store.memory import MemoryConnectCounter, MemoryRoomLedger
 from ttsign.store.redis import redis_client
-from ttsign.store.redis_limits import RedisConnectCounter, RedisRoomLedger, limits_uri, rate_limit_storage
+from ttsign.store.redis_limits import (
+    RedisConnectCounter,
+    RedisRoomLedger,
+    RedisWindowBatch,
+    limits_uri,
+    rate_limit_storage,
+)
 
 
 class Replicas:
@@ -23,13 +30,15 @@ class Replicas:
 
     def __init__(self, prefix: str, count: int = 2) -> None:
         self.prefix = prefix
-        self.limiters: list[RateLimiter] = []
+        self.limiters: list[RateLimiter] = []  # the limits library's storage, one window per round trip
+        self.batched: list[RateLimiter] = []  # the same storage plus RedisWindowBatch, as the server runs
         self.clients: list[Redis] = []
         self._closers: list[Callable[[], Any]] = []
         for _ in range(count):
             storage, pool = rate_limit_storage(REDIS_URL, prefix=prefix)
-            self.limiters.append(RateLimiter(storage))
             client = redis_client(REDIS_URL)
+            self.limiters.append(RateLimiter(storage))
+            self.batched.append(RateLimiter(storage, batch=RedisWindowBatch(client, prefix=prefix)))
             self.clients.append(client)
             self._closers += [pool.aclose, client.aclose]
 
@@ -55,8 +64,9 @@ def test_limits_uri_keeps_host_port_and_db() -> None:
         limits_uri("http://x")
 
 
-async def test_two_replicas_together_allow_exactly_n(replicas: Replicas) -> None:
-    a, b = replicas.limiters
+@pytest.mark.parametrize("kind", ["limiters", "batched"])
+async def test_two_replicas_together_allow_exactly_n(replicas: Replicas, kind: str) -> None:
+    a, b = getattr(replicas, kind)
     windows = [("minute", 20), ("hour", 1000)]
     decisions = await asyncio.gather(*((a if i % 2 else b).hit("key:exact", windows) for i in range(60)))
     assert sum(d.allowed for d in decisions) == 20
@@ -85,6 +95,37 @@ async def ledgers(request: pytest.FixtureRequest) -> AsyncIterator[tuple[RoomLed
     for client in clients:
         await client.aclose()
     delete_prefix(prefix)
+
+
+async def test_batched_windows_are_the_limits_librarys_own_counters(replicas: Replicas) -> None:
+    """One round trip per request, the same keys and fixed-window rule as limits' storage: mixing the two
+    paths counts one window, and a refusal stops the counting where the per-window path stops it."""
+    plain, batched = replicas.limiters[0], replicas.batched[1]
+    groups = [("ip:10.0.0.1", [("minute", 5), ("hour", 8)]), ("key:k1", [("minute", 3)])]
+    outcomes = []
+    for call in range(6):
+        limiter = plain if call % 2 else batched
+        decisions = await limiter.hit_many(groups)
+        outcomes.append([(d.subject, d.allowed) for d in decisions])
+    ip, key = "ip:10.0.0.1", "key:k1"
+    assert outcomes[:3] == [[(ip, True), (key, True)]] * 3
+    assert outcomes[3:5] == [[(ip, True), (key, False)]] * 2  # the key's minute refuses
+    assert outcomes[5] == [(ip, False)]  # the address's minute refuses first: the key is not counted
+    key_minute = f"{replicas.prefix}limits:{RateLimitItemPerMinute(3).key_for(key)}"
+    assert int(await replicas.clients[0].get(key_minute)) == 5
+    states = await plain.peek(ip, [("minute", 5), ("hour", 8)])
+    assert [(s.label, s.remaining) for s in states] == [("minute", 0), ("hour", 3)]  # the refusal stopped there
+    refused = (await batched.hit_many(groups))[0].refused_by
+    assert refused is not None and refused.label == "minute" and 0 < refused.reset_at - time.time() <= 60
+
+
+async def test_hit_many_stops_at_the_first_refusal_in_memory_too() -> None:
+    limiter = RateLimiter()
+    groups = [("ip:a", [("minute", 1)]), ("key:b", [("minute", 5)])]
+    assert [d.allowed for d in await limiter.hit_many(groups)] == [True, True]
+    assert [(d.subject, d.allowed) for d in await limiter.hit_many(groups)] == [("ip:a", False)]
+    states = await limiter.peek("key:b", [("minute", 5)])
+    assert states[0].remaining == 4  # counted once: the refused request never reached the key
 
 
 async def test_room_cap_counts_distinct_rooms_per_window(ledgers: tuple[RoomLedger, RoomLedger]) -> None:

@@ -138,7 +138,7 @@ def build_services(
     )
     store = backends.keys
     keys = KeyService(store)
-    limiter = RateLimiter(backends.limits_storage)
+    limiter = RateLimiter(backends.limits_storage, batch=backends.limits_batch)
     admission = Admission(
         keys,
         limiter,

@@ -16,7 +16,7 @@ from typing import Literal
 
 from ttsign.service.jwt_auth import JwtAuthority, JwtError, JwtGrant
 from ttsign.service.keys import KeyService
-from ttsign.service.limits import Decision, RateLimiter, Window, WindowState
+from ttsign.service.limits import Decision, Group, RateLimiter, WindowState
 from ttsign.store.base import ConnectCounter, KeyRecord, Limits, RoomLedger, StoreUnavailable
 from ttsign.store.memory import MemoryConnectCounter, MemoryRoomLedger
 
@@ -192,15 +192,17 @@ class Admission:
         scoped = await self._check_grant(caller, room_id=room_id, unique_id=unique_id)
         if scoped is not None:
             return scoped
-        ip_decision = await self._hit(f"ip:{ip}", self.policy.per_ip_limits.windows())
-        if isinstance(ip_decision, Denied):
-            return ip_decision
+        limits = self.limits_of(caller)
+        # The address first: a caller over its address's limit does not spend its key's quota.
+        decisions = await self._hit(
+            [(f"ip:{ip}", self.policy.per_ip_limits.windows()), (caller.label, limits.windows())]
+        )
+        if isinstance(decisions, Denied):
+            return decisions
+        ip_decision = decisions[0]
         if not ip_decision.allowed:
             return self._over_limit(ip_decision, "too many requests from this address")
-        limits = self.limits_of(caller)
-        decision = await self._hit(caller.label, limits.windows())
-        if isinstance(decision, Denied):
-            return decision
+        decision = decisions[1]
         if not decision.allowed:
             return self._over_limit(decision, "too many requests for this key" if caller.key else "anonymous limit")
         capped = await self._check_rooms(caller, limits, room_id)
@@ -208,13 +210,13 @@ class Admission:
             return capped
         return Admitted(caller, decision.tightest or ip_decision.tightest)
 
-    async def _hit(self, subject: str, windows: Sequence[Window]) -> Decision | Denied:
+    async def _hit(self, groups: Sequence[Group]) -> list[Decision] | Denied:
         try:
-            return await self.limiter.hit(subject, windows)
+            return await self.limiter.hit_many(groups)
         except StoreUnavailable as exc:
             if self.fails_open:
                 self._failed_open(exc)
-                return Decision(True, subject)
+                return [Decision(True, subject) for subject, _ in groups]
             return self._store_down(exc)
 
     def _store_down(self, exc: StoreUnavailable) -> Denied:

@@ -3,6 +3,12 @@
 Counting is the `limits` library's (strategy apart from storage): fixed windows, so every replica
 sharing one storage (memory in-process, Redis across replicas) agrees on the count and on the reset
 time it reports. Limits are checked before any signing or upstream work.
+
+A request is counted in up to five windows (its address's and its key's). With Redis, the library's
+storage makes that five round trips in a row, each costing the replica more CPU than signing the
+request; `limits` has no multi-window hit, so a shared store may offer a `WindowBatch`, which counts the
+same keys (the library's key names and expiries, so `peek` still reads them through `limits`) with the
+same fixed-window rule in one round trip.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 
-from ttsign.store.base import StoreUnavailable
+from ttsign.store.base import StoreUnavailable, WindowBatch
 
 _ITEMS: dict[str, Callable[[int], RateLimitItem]] = {
     "minute": RateLimitItemPerMinute,
@@ -55,13 +61,63 @@ class Decision:
         return max(1, math.ceil(self.refused_by.reset_at - now))
 
 
+Group = tuple[str, Sequence[Window]]  # a subject and its windows
+
+
 class RateLimiter:
     """Counts hits for a subject ("key:<id>", "ip:<addr>", "anon:<addr>") across its windows."""
 
-    def __init__(self, storage: Storage | None = None, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        storage: Storage | None = None,
+        *,
+        batch: WindowBatch | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.storage = storage or MemoryStorage()
         self._strategy = FixedWindowRateLimiter(self.storage)
+        self._batch = batch
         self._clock = clock
+
+    async def hit_many(self, groups: Sequence[Group], *, with_state: bool = False) -> list[Decision]:
+        """`hit` for several subjects in order, stopping at the first refused; its decision comes last.
+
+        One storage round trip when the store batches windows. Raises StoreUnavailable like `hit`.
+        """
+        if self._batch is not None:
+            return await self._hit_batched(self._batch, groups, with_state)
+        decisions: list[Decision] = []
+        for subject, windows in groups:
+            decision = await self.hit(subject, windows, with_state=with_state)
+            decisions.append(decision)
+            if not decision.allowed:
+                break
+        return decisions
+
+    async def _hit_batched(self, batch: WindowBatch, groups: Sequence[Group], with_state: bool) -> list[Decision]:
+        counters = []
+        for subject, windows in groups:
+            for label, limit in windows:
+                item = _item(label, limit)
+                counters.append((item.key_for(subject), limit, item.get_expiry()))
+        results = iter(await batch.hit(counters) if counters else [])
+        now = self._clock()
+        decisions: list[Decision] = []
+        for subject, windows in groups:
+            tightest: WindowState | None = None
+            for label, limit in windows:
+                counted = next(results, None)
+                if counted is None:  # the store stopped at an earlier refusal: nothing more was counted
+                    return decisions
+                count, reset_in = counted
+                state = WindowState(label, limit, max(0, limit - count), now + reset_in)
+                if count > limit:
+                    decisions.append(Decision(False, subject, refused_by=state))
+                    return decisions
+                if with_state and (tightest is None or state.remaining < tightest.remaining):
+                    tightest = state
+            decisions.append(Decision(True, subject, tightest=tightest))
+        return decisions
 
     async def hit(self, subject: str, windows: Sequence[Window], *, with_state: bool = False) -> Decision:
         """Consume one request from every window, shortest first; stop at the first that refuses.

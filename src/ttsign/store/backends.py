@@ -13,11 +13,11 @@ from pathlib import Path
 
 from limits.aio.storage import Storage
 
-from ttsign.store.base import BreakerExchange, ConnectCounter, IdentityShelf, KeyStore, RoomLedger
+from ttsign.store.base import BreakerExchange, ConnectCounter, IdentityShelf, KeyStore, RoomLedger, WindowBatch
 from ttsign.store.redis import DEFAULT_PREFIX, DEFAULT_TIMEOUT_S, RedisKeyStore, redis_client
 from ttsign.store.redis_breakers import RedisBreakerExchange
 from ttsign.store.redis_identities import RedisIdentityShelf
-from ttsign.store.redis_limits import RedisConnectCounter, RedisRoomLedger, rate_limit_storage
+from ttsign.store.redis_limits import RedisConnectCounter, RedisRoomLedger, RedisWindowBatch, rate_limit_storage
 from ttsign.store.sqlite import SqliteKeyStore
 
 
@@ -27,6 +27,7 @@ class Backends:
 
     keys: KeyStore
     limits_storage: Storage | None = None
+    limits_batch: WindowBatch | None = None  # counts a request's windows in one round trip
     rooms: RoomLedger | None = None
     connections: ConnectCounter | None = None
     identities: IdentityShelf | None = None
@@ -57,6 +58,7 @@ def open_backends(
     return Backends(
         keys=keys or RedisKeyStore(client, prefix=prefix, owns_client=False),
         limits_storage=storage,
+        limits_batch=RedisWindowBatch(client, prefix=prefix),
         rooms=RedisRoomLedger(client, prefix=prefix),
         connections=RedisConnectCounter(client, prefix=prefix),
         identities=RedisIdentityShelf(client, prefix=prefix),

@@ -6,7 +6,7 @@ randomness, so a fast hash is enough (there is nothing to brute-force); lookups 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -68,6 +68,16 @@ class KeyStore(Protocol):
 
 class StoreUnavailable(RuntimeError):
     """The shared store (Redis) did not answer in time; the caller decides whether to fail open or closed."""
+
+
+class WindowBatch(Protocol):
+    """Counts one request in several fixed rate-limit windows in a single round trip (a shared store's fast
+    path; `limits` itself has none)."""
+
+    async def hit(self, counters: Sequence[tuple[str, int, int]]) -> list[tuple[int, float]]:
+        """For each (limits key, limit, expiry seconds) in order, add one and give (count, seconds until the
+        window resets); stop after the first count over its limit. Raises StoreUnavailable."""
+        ...
 
 
 class RoomLedger(Protocol):

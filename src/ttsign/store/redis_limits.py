@@ -1,8 +1,9 @@
 """Admission state shared by every replica through Redis: rate-limit windows, room caps, token counts.
 
 Rate-limit windows are the `limits` library's own Redis storage (fixed windows counted by one atomic
-INCR+EXPIRE script, so N replicas together allow exactly N requests). Room caps and token connection
-counts are small Lua scripts, each one atomic round trip.
+INCR+EXPIRE script, so N replicas together allow exactly N requests). A request's windows are counted
+together by `RedisWindowBatch`: the same keys and rule in one round trip instead of one per window.
+Room caps and token connection counts are small Lua scripts, each one atomic round trip.
 
 Layout (under the prefix): `limits:...` (the limits library's keys), `rooms:<subject>` (zset room ->
 first seen), `jwtuses:<token id>` (counter expiring with the token).
@@ -10,6 +11,7 @@ first seen), `jwtuses:<token id>` (counter expiring with the token).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from limits.aio.storage import RedisStorage
@@ -38,9 +40,50 @@ def rate_limit_storage(
     pool = connection_pool(url, timeout_s=timeout_s)
     options: dict[str, Any] = {"connection_pool": pool}
     storage = RedisStorage(
-        limits_uri(url), implementation="redispy", wrap_exceptions=True, key_prefix=f"{prefix}limits", **options
+        limits_uri(url), implementation="redispy", wrap_exceptions=True, key_prefix=_limits_prefix(prefix), **options
     )
     return storage, pool
+
+
+# Per window, in order, what limits' own incr script does (INCRBY, EXPIRE on the first hit), plus the
+# window's TTL for reset times; stop after the first window over its limit, as the strategy would.
+_HIT_WINDOWS = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 * i - 1])
+  local count = redis.call('INCRBY', key, 1)
+  if count == 1 then redis.call('EXPIRE', key, ARGV[2 * i]) end
+  out[#out + 1] = count
+  out[#out + 1] = redis.call('TTL', key)
+  if count > limit then break end
+end
+return out
+"""
+
+
+class RedisWindowBatch:
+    """Counts a request in all its windows in one round trip (see service.limits.WindowBatch)."""
+
+    def __init__(self, client: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+        # The limits library's own key layout (RedisStorage.prefixed_key), so its reads see these counts.
+        self._key_prefix = f"{_limits_prefix(prefix)}:"
+        self._script = client.register_script(_HIT_WINDOWS)
+
+    async def hit(self, counters: Sequence[tuple[str, int, int]]) -> list[tuple[int, float]]:
+        keys = [self._key_prefix + key for key, _, _ in counters]
+        args = [value for _, limit, expiry in counters for value in (limit, expiry)]
+        with unavailable_on_error("rate limits"):
+            flat = await self._script(keys=keys, args=args)
+        counts = [int(value) for value in flat]
+        # TTL is -1 only if the key lost its expiry (never set by us): report a full window then.
+        return [
+            (count, float(ttl if ttl >= 0 else counters[index][2]))
+            for index, (count, ttl) in enumerate(zip(counts[0::2], counts[1::2], strict=True))
+        ]
+
+
+def _limits_prefix(prefix: str) -> str:
+    return f"{prefix}limits"
 
 
 # Trim rooms older than the window; a known room is always allowed (and keeps its first-seen time);
