@@ -2,11 +2,19 @@
 
 Starts `ttsign emulate`, two `ttsign serve` replicas with TTSIGN_REDIS_URL (a database index and key prefix
 of their own on 127.0.0.1:6379), and an nginx in front of them (started here in the foreground, stopped by
-PID). Load comes from wrk (one thread, 200 connections) in a second process: every other request is a
-connect (`GET /webcast/fetch`) and a sign_url (`POST /webcast/sign_url`), both with an API key whose limits
-are on but high. Prints throughput, p50/p99, the error count, and each replica's resident memory after
-warm-up and after 100,000 requests. Targets: zero errors, p99 < 50 ms, memory growth < 5%.
-Usage: .venv/bin/python benchmarks/load.py [--seconds 60] [--connections 200] [--requests 100000] [--json]
+PID). Every other request is a connect (`GET /webcast/fetch`) and a sign_url (`POST /webcast/sign_url`),
+both with an API key whose limits are on but high. Two runs of `--seconds` each, 200 connections:
+
+  capacity  closed loop (wrk, one thread): each client sends its next request as soon as it has an answer,
+            so the servers are saturated and latency is 200 / throughput (Little's law), whatever they do
+  paced     open loop (paced.py): `--rate` requests per second in all, on a fixed schedule over the 200
+            connections, latency counted from when each request was due (clients that connect now and
+            then, as real ones do; the rate is stated with the figures)
+
+then more closed-loop load until `--requests` in all, reading each replica's resident memory after every
+run. Targets: zero errors, p99 < 50 ms, memory growth < 5% over 100,000 requests.
+Usage: .venv/bin/python benchmarks/load.py [--seconds 60] [--connections 200] [--rate 500]
+       [--requests 100000] [--json]
 """
 
 from __future__ import annotations
@@ -23,9 +31,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
+from paced import PacedResult, RequestBytes, paced_load
 from procs import Proc
 from sign_url import parse_wrk
 
@@ -74,20 +84,41 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def wrk_script(key: str) -> str:
+CONNECT_TARGET = f"/webcast/fetch?client=ttlive-python&room_id={ROOM}&platform=web&client_enter=true"
+CLIENT_UA = "TikTokLive.py/7.0.1"
+
+
+def sign_url_body() -> str:
     ua = default_profile().user_agent
-    body = json.dumps(
+    return json.dumps(
         {"url": f"https://webcast.tiktok.com/webcast/gift/list/?aid=1988&room_id={ROOM}", "userAgent": ua}
     )
-    connect = f"/webcast/fetch?client=ttlive-python&room_id={ROOM}&platform=web&client_enter=true"
+
+
+def request_bytes(key: str, host: str) -> RequestBytes:
+    """The same mix as the wrk script, as raw HTTP/1.1 for the paced client."""
+    head = f"Host: {host}\r\nX-Api-Key: {key}\r\nUser-Agent: {CLIENT_UA}\r\n"
+    connect = f"GET {CONNECT_TARGET} HTTP/1.1\r\n{head}\r\n".encode()
+    body = sign_url_body().encode()
+    sign = (
+        f"POST /webcast/sign_url HTTP/1.1\r\n{head}Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    return lambda i: connect if i % 2 == 0 else sign
+
+
+def wrk_script(key: str, *, connect_every: int = 2) -> str:
+    """The mix (`connect_every` 2: every other request a connect; 1: connects only)."""
+    body = sign_url_body()
+    connect = CONNECT_TARGET
     return f"""
 local n = 0
-local headers = {{["X-Api-Key"] = "{key}", ["User-Agent"] = "TikTokLive.py/7.0.1"}}
-local post_headers = {{["X-Api-Key"] = "{key}", ["User-Agent"] = "TikTokLive.py/7.0.1",
+local headers = {{["X-Api-Key"] = "{key}", ["User-Agent"] = "{CLIENT_UA}"}}
+local post_headers = {{["X-Api-Key"] = "{key}", ["User-Agent"] = "{CLIENT_UA}",
                        ["Content-Type"] = "application/json"}}
 request = function()
   n = n + 1
-  if n % 2 == 0 then
+  if n % {connect_every} == 0 then
     return wrk.format("GET", "{connect}", headers, nil)
   end
   return wrk.format("POST", "/webcast/sign_url", post_headers, {json.dumps(body)})
@@ -136,6 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=500.0, help="requests/s in all for the paced run")
     parser.add_argument("--requests", type=int, default=100_000, help="total before the second memory reading")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -180,16 +212,36 @@ def main() -> None:
                 http.get("/webcast/fetch", params={"room_id": ROOM}).raise_for_status()
         script = workdir / "mix.lua"
         script.write_text(wrk_script(key))
-        # Warm up under the same concurrency first: the first burst raises every pool and the allocator's
-        # high-water mark once; growth measured after that is what a long-running replica would keep adding.
+        # Warm up under the same concurrency first: a replica's memory follows its peak concurrency, not its
+        # request count (each upstream curl handle ~170 KiB, at most max_in_flight of them; each client
+        # connection ~10 KiB), so every pool is raised to its bound before the first reading: the mix, then
+        # connects only, which puts all of a replica's in-flight slots on the upstream at once. Growth after
+        # that is what a long-running replica would keep adding.
         run_wrk(front, str(script), args.connections, 15)
+        connects_only = workdir / "connects.lua"
+        connects_only.write_text(wrk_script(key, connect_every=1))
+        run_wrk(front, str(connects_only), args.connections, 10)
         before = [rss_kib(r.popen.pid) for r in replicas]
-        main_run = run_wrk(front, str(script), args.connections, args.seconds)
-        total, extra_runs = main_run["requests"], 0
+        capacity = run_wrk(front, str(script), args.connections, args.seconds)
+        total = capacity["requests"]
+        memory = [(total, [rss_kib(r.popen.pid) for r in replicas])]
+        paced = asyncio.run(
+            paced_load(
+                front,
+                request_bytes(key, f"127.0.0.1:{port}"),
+                connections=args.connections,
+                rate=args.rate,
+                seconds=args.seconds,
+            )
+        )
+        total += len(paced.latencies_ms)
+        memory.append((total, [rss_kib(r.popen.pid) for r in replicas]))
+        extra_runs = 0
         while total < args.requests and extra_runs < 10:
             total += run_wrk(front, str(script), args.connections, 20)["requests"]
+            memory.append((total, [rss_kib(r.popen.pid) for r in replicas]))
             extra_runs += 1
-        after = [rss_kib(r.popen.pid) for r in replicas]
+        after = memory[-1][1]
     finally:
         if nginx is not None:
             nginx.terminate()
@@ -200,23 +252,54 @@ def main() -> None:
         redis.Redis.from_url(REDIS_URL).delete(*(redis.Redis.from_url(REDIS_URL).keys(prefix + "*") or [b"-"]))
     growth = [(a - b) / b * 100 if b else 0.0 for a, b in zip(after, before, strict=True)]
     figures = {
-        **main_run,
+        "capacity": capacity,
+        "paced": paced_figures(paced, args.rate),
         "total_requests_for_memory": total,
         "rss_before_kib": before,
-        "rss_after_kib": after,
+        "rss_kib_by_requests": memory,
         "rss_growth_pct": [round(g, 2) for g in growth],
     }
     if args.json:
         print(json.dumps(figures))
         return
-    errors = main_run["non_2xx"] + main_run["socket_errors"]
-    print(f"{args.connections} clients, connect + sign_url mix, 2 replicas + Redis behind nginx, {args.seconds} s")
+    report(args, figures)
+
+
+def paced_figures(result: PacedResult, rate: float) -> dict[str, object]:
+    return {
+        "offered_per_s": rate,
+        "requests": len(result.latencies_ms),
+        "requests_per_s": len(result.latencies_ms) / result.elapsed_s if result.elapsed_s else 0.0,
+        "p50_ms": result.pct(50),
+        "p99_ms": result.pct(99),
+        "max_ms": result.pct(100),
+        "errors": result.errors,
+        "statuses": dict(result.statuses),
+    }
+
+
+def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    capacity, paced = figures["capacity"], figures["paced"]
+    print(f"{args.connections} clients, connect + sign_url mix, 2 replicas + Redis behind nginx, {args.seconds} s each")
+    errors = capacity["non_2xx"] + capacity["socket_errors"]
     print(
-        f"  {main_run['requests_per_s']:,.0f} req/s  p50={main_run.get('p50_ms', 0):.2f} ms  "
-        f"p99={main_run.get('p99_ms', 0):.2f} ms  errors={errors:.0f}   (target: 0 errors, p99 < 50 ms)"
+        f"  capacity (closed loop): {capacity['requests_per_s']:,.0f} req/s  p50={capacity.get('p50_ms', 0):.2f} ms  "
+        f"p99={capacity.get('p99_ms', 0):.2f} ms  errors={errors:.0f}"
     )
-    for i, (b, a, g) in enumerate(zip(before, after, growth, strict=True)):
-        print(f"  replica {i}: RSS {b / 1024:.1f} MiB -> {a / 1024:.1f} MiB after {total:,.0f} requests ({g:+.2f}%)")
+    print(
+        f"  paced at {paced['offered_per_s']:g} req/s (open loop): {paced['requests_per_s']:,.0f} req/s  "
+        f"p50={paced['p50_ms']:.2f} ms  p99={paced['p99_ms']:.2f} ms  max={paced['max_ms']:.2f} ms  "
+        f"errors={paced['errors']}   (target: 0 errors, p99 < 50 ms)"
+    )
+    if paced["errors"]:
+        print(f"  paced answers by status: {paced['statuses']}")
+    readings = figures["rss_kib_by_requests"]
+    for i, before in enumerate(figures["rss_before_kib"]):
+        trail = " -> ".join(f"{kib[i] / 1024:.1f}" for _, kib in readings)
+        print(
+            f"  replica {i}: RSS MiB {before / 1024:.1f} (after warm-up) -> {trail} over {readings[-1][0]:,.0f} "
+            f"requests ({figures['rss_growth_pct'][i]:+.2f}%; target < +5%)"
+        )
 
 
 if __name__ == "__main__":
