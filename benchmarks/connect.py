@@ -7,7 +7,10 @@ times 1,000 connects at concurrency 50 two ways, with the same minimal keep-aliv
   ttsign   GET /webcast/fetch?room_id=... to ttsign, which signs, calls the emulator and answers
 
 and prints p50/p99 of each and the difference (the latency ttsign adds). Target: p50 < 3 ms, p99 < 15 ms.
-Usage: .venv/bin/python benchmarks/connect.py [--requests 1000] [--concurrency 50]
+With `--rate R` the concurrency-50 run is open loop instead (paced.py): R connects per second on a fixed
+schedule over the 50 connections, latency counted from when each was due; a closed loop at saturation
+measures CPU queueing on a shared box rather than the latency ttsign adds to a connect.
+Usage: .venv/bin/python benchmarks/connect.py [--requests 1000] [--concurrency 50] [--rate R] [--think-ms T]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
+from paced import paced_load
 from procs import Proc
 
 from ttsign.signing import default_profile, generate_ms_token, sign_request
@@ -155,7 +159,23 @@ def report(name: str, values: list[float]) -> None:
     )
 
 
-async def measure(emulator: Proc, server: Proc, total: int, concurrency: int, think_s: float) -> None:
+async def run_paced(base: str, prepare: Prepare, total: int, connections: int, rate: float) -> list[float]:
+    host = urlsplit(base).netloc
+
+    def request(_: int) -> bytes:
+        target, headers = prepare()  # the direct path signs here, inside the schedule
+        lines = [f"GET {target} HTTP/1.1", f"Host: {host}", *(f"{k}: {v}" for k, v in headers.items())]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    result = await paced_load(base, request, connections=connections, rate=rate, seconds=total / rate)
+    if result.errors:
+        raise SystemExit(f"paced run: {result.errors} failed requests: {dict(result.statuses)}")
+    return result.latencies_ms
+
+
+async def measure(
+    emulator: Proc, server: Proc, total: int, concurrency: int, think_s: float, rate: float | None = None
+) -> None:
     direct = await direct_preparer(emulator.url)
     through = through_preparer()
     # Warm up both paths (identity bootstrap, connection pools, JIT-free but cache-warm code paths).
@@ -164,11 +184,19 @@ async def measure(emulator: Proc, server: Proc, total: int, concurrency: int, th
     for label, conc in (("concurrency 1", 1), (f"concurrency {concurrency}", concurrency)):
         n = total if conc == concurrency else min(total, 300)
         think = think_s if conc == concurrency else 0.0
-        direct_ms = await run(emulator.url, direct, n, conc, think)
-        cpu_before = server.cpu_s()
-        through_ms = await run(server.url, through, n, conc, think)
-        cpu_ms = (server.cpu_s() - cpu_before) / n * 1000
+        paced_rate = rate if conc == concurrency else None
+        if paced_rate:
+            direct_ms = await run_paced(emulator.url, direct, n, conc, paced_rate)
+            cpu_before = server.cpu_s()
+            through_ms = await run_paced(server.url, through, n, conc, paced_rate)
+        else:
+            direct_ms = await run(emulator.url, direct, n, conc, think)
+            cpu_before = server.cpu_s()
+            through_ms = await run(server.url, through, n, conc, think)
+        cpu_ms = (server.cpu_s() - cpu_before) / len(through_ms) * 1000
         paced = f", {think * 1000:g} ms between a worker's connects" if think else ""
+        if paced_rate:
+            paced = f", open loop at {paced_rate:g}/s"
         print(f"{label} ({n} connects each{paced}):")
         report("direct", direct_ms)
         report("ttsign", through_ms)
@@ -186,13 +214,14 @@ def main() -> None:
     parser.add_argument(
         "--think-ms", type=float, default=0.0, help="pause per worker between connects (0: saturating closed loop)"
     )
+    parser.add_argument("--rate", type=float, default=None, help="open loop: connects per second at concurrency")
     args = parser.parse_args()
     emulator = Proc("emulate", "--port", "0")
     try:
         server = Proc("serve", "--port", "0", "--upstream", emulator.url)
         try:
             print(f"emulator {emulator.url}  ttsign {server.url}  cpus={os.cpu_count()}")
-            asyncio.run(measure(emulator, server, args.requests, args.concurrency, args.think_ms / 1000))
+            asyncio.run(measure(emulator, server, args.requests, args.concurrency, args.think_ms / 1000, args.rate))
         finally:
             server.stop()
     finally:
