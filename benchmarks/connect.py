@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
-from paced import paced_load
+from paced import get_request, paced_load, read_response
 from procs import Proc
 
 from ttsign.signing import default_profile, generate_ms_token, sign_request
@@ -48,17 +48,8 @@ class Connection:
         return cls(reader, writer, parts.netloc)
 
     async def get(self, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
-        lines = [f"GET {target} HTTP/1.1", f"Host: {self.host}", *(f"{k}: {v}" for k, v in headers.items())]
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        body = await self.reader.readexactly(length) if length else b""
-        return status, body
+        self.writer.write(get_request(self.host, target, headers))
+        return await read_response(self.reader)
 
     def close(self) -> None:
         self.writer.close()
@@ -163,9 +154,7 @@ async def run_paced(base: str, prepare: Prepare, total: int, connections: int, r
     host = urlsplit(base).netloc
 
     def request(_: int) -> bytes:
-        target, headers = prepare()  # the direct path signs here, inside the schedule
-        lines = [f"GET {target} HTTP/1.1", f"Host: {host}", *(f"{k}: {v}" for k, v in headers.items())]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return get_request(host, *prepare())  # the direct path signs here, inside the schedule
 
     result = await paced_load(base, request, connections=connections, rate=rate, seconds=total / rate)
     if result.errors:

@@ -37,7 +37,14 @@ class PacedResult:
         return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+def get_request(host: str, target: str, headers: dict[str, str]) -> bytes:
+    """A minimal keep-alive HTTP/1.1 GET, as bytes on the wire."""
+    lines = [f"GET {target} HTTP/1.1", f"Host: {host}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Status and body of one answer (Content-Length framing, as ttsign and the emulator answer)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = 0
@@ -65,7 +72,7 @@ async def _connection(
                 await asyncio.sleep(delay)
             writer.write(make(number))
             try:
-                status, _ = await asyncio.wait_for(_read_response(reader), TIMEOUT_S)
+                status, _ = await asyncio.wait_for(read_response(reader), TIMEOUT_S)
             except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
                 out.statuses[type(exc).__name__] += 1
                 writer.close()
