@@ -134,3 +134,43 @@ def _gnarly_version(path: str) -> str:
     version = xgnarly.decode(token).fields.get(9)
     assert isinstance(version, str)
     return version
+
+
+CONSISTENT = {
+    "sec-ch-ua": '"Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"',
+    "sec-ch-ua-platform": '"Windows"',
+    "Sec-Fetch-Mode": "cors",
+}
+
+
+@pytest.mark.parametrize(
+    ("changed", "refused"),
+    [
+        ({}, False),
+        ({"sec-ch-ua-platform": '"macOS"'}, True),  # a Windows UA
+        ({"sec-ch-ua": '"Google Chrome";v="120", "Chromium";v="120", "Not_A Brand";v="8"'}, True),
+        ({"Sec-Fetch-Mode": "navigate"}, True),  # an API call made as a page load
+    ],
+)
+async def test_browser_headers_must_agree_with_the_user_agent(start_emulator, changed, refused) -> None:
+    emu = await start_emulator()
+    ttwid = await emu.ttwid()
+    path, ua = emu.signed_fetch_url()
+    assert "Windows NT" in ua and "Chrome/131." in ua
+    headers = {"User-Agent": ua, "Cookie": f"ttwid={ttwid}", **CONSISTENT, **changed}
+    response = await emu.http.get(path, headers=headers)
+    if refused:
+        assert response.content == b""
+        assert (await emu.log("strict_reject"))[-1]["failed"] == ["browser_headers"]
+    else:
+        assert response.status_code == 200 and response.content
+        assert not await emu.log("strict_reject")
+
+
+def test_client_hints_from_firefox_or_safari_are_a_contradiction() -> None:
+    from ttsign.emulator.strict import browser_header_problem
+
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    assert browser_header_problem({"sec-fetch-mode": "cors"}, firefox) is None
+    assert browser_header_problem({"sec-ch-ua-platform": '"Windows"'}, firefox) is not None
+    assert browser_header_problem({}, "python-httpx/0.27") is None  # no browser headers, nothing to contradict

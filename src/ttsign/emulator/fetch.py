@@ -49,6 +49,7 @@ async def strict_gate(request: Request, emu: Emulator) -> Response | None:
         emu.cookies,
         now_ms=now_ms(),
         options=emu.scenario.strict,
+        headers=request.headers,
     )
     emu.log.add("strict_check", path=request.url.path, enforced=emu.strict, **outcome.as_log())
     if outcome.ok or not emu.strict:

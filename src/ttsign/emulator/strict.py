@@ -2,19 +2,23 @@
 
 im/fetch: X-Bogus and X-Gnarly present, decodable and matching the exact query bytes, body and User-Agent
 header; timestamps in the window; msToken well-formed; browser_name/browser_version agreeing with the UA
-(all of that is ``ttsign.signing.verify_request``), plus a ``ttwid`` cookie this emulator issued.
+(all of that is ``ttsign.signing.verify_request``), plus a ``ttwid`` cookie this emulator issued, and
+browser headers that agree with the UA when they are sent: a script's fetch (``Sec-Fetch-Mode: cors``), the
+UA's platform in ``sec-ch-ua-platform``, its Chromium version in ``sec-ch-ua``, and no client hints at
+all from Firefox or Safari, which send none.
 The push WebSocket: an issued ``ttwid`` cookie, and optionally the route params echoed back.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from ttsign.emulator.cookies import CookieIssuer
 from ttsign.emulator.scenario import StrictHttp
-from ttsign.signing import VerifyPolicy, verify_request
+from ttsign.signing import ProfileError, VerifyPolicy, profile_from_user_agent, verify_request
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ def check_im_fetch(
     *,
     now_ms: int,
     options: StrictHttp,
+    headers: Mapping[str, str] | None = None,
 ) -> Outcome:
     names: list[str] = []
     failures: list[tuple[str, str]] = []
@@ -66,7 +71,36 @@ def check_im_fetch(
     names.append("ttwid_cookie")
     if not issuer.is_issued(cookies.get("ttwid")):
         failures.append(("ttwid_cookie", "no ttwid cookie issued by this emulator"))
+    names.append("browser_headers")
+    problem = browser_header_problem(headers or {}, user_agent)
+    if problem:
+        failures.append(("browser_headers", problem))
     return Outcome(tuple(names), tuple(failures))
+
+
+_PLATFORM_OF_OS = {"windows": '"Windows"', "mac": '"macOS"', "linux": '"Linux"'}
+_CHROMIUM = re.compile(r"Chrome/(\d+)\.")
+
+
+def browser_header_problem(headers: Mapping[str, str], user_agent: str) -> str | None:
+    """Why the browser headers sent contradict the UA (or a script's fetch), or None. Absent headers pass:
+    HTTP libraries send none, and the signature checks already speak for them."""
+    mode = headers.get("sec-fetch-mode")
+    if mode is not None and mode != "cors":
+        return f"Sec-Fetch-Mode {mode!r} on a webcast API call (a page's fetch() says cors)"
+    try:
+        profile = profile_from_user_agent(user_agent)
+    except ProfileError:
+        return None  # the browser-params check reports an unusable UA
+    platform, brands = headers.get("sec-ch-ua-platform"), headers.get("sec-ch-ua")
+    chromium = _CHROMIUM.search(user_agent)
+    if chromium is None:  # Firefox, Safari
+        return "client hints from a browser that sends none" if platform or brands else None
+    if platform is not None and platform != _PLATFORM_OF_OS[profile.os]:
+        return f"sec-ch-ua-platform {platform} but the User-Agent is a {profile.os} browser"
+    if brands is not None and f'"Chromium";v="{chromium.group(1)}"' not in brands:
+        return f"sec-ch-ua does not name Chromium {chromium.group(1)} as the User-Agent does"
+    return None
 
 
 def check_handshake(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from ttsign.signing import sign_request
+from ttsign.upstream.browser_headers import fetch_headers
 from ttsign.upstream.identity import Identity
 from ttsign.upstream.refusals import Refusal, RefusalCode, classify_error_status, classify_transport_failure
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
@@ -136,6 +137,7 @@ class ChatClient:
             "Referer": f"{TIKTOK_ORIGIN}/",
             "Origin": TIKTOK_ORIGIN,
             "Content-Type": "application/x-www-form-urlencoded",
+            **fetch_headers(profile, "same-site"),
             **signed.headers,
             "User-Agent": profile.user_agent,
             "Cookie": cookie,

@@ -20,6 +20,7 @@ from typing import Any
 
 from ttsign.signing import BrowserProfile, SdkSession, generate_ms_token, is_valid_ms_token
 from ttsign.store.base import IdentityRecord, IdentityShelf, StoreUnavailable
+from ttsign.upstream.browser_headers import navigation_headers
 from ttsign.upstream.cookies import CookieJar
 from ttsign.upstream.refusals import Refusal, classify_bootstrap, classify_transport_failure
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
@@ -76,6 +77,7 @@ def browser_page_headers(profile: BrowserProfile) -> dict[str, str]:
         "User-Agent": profile.user_agent,
         "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
         "Accept-Language": profile.accept_language,
+        **navigation_headers(profile),
     }
 
 

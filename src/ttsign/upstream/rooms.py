@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ttsign.upstream.identity import Identity, browser_page_headers
+from ttsign.upstream.browser_headers import fetch_headers
+from ttsign.upstream.identity import Identity
 from ttsign.upstream.refusals import Refusal, RefusalCode, classify_error_status, classify_transport_failure
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
 
@@ -84,7 +85,13 @@ class RoomDirectory:
     def build_request(self, identity: Identity, unique_id: str) -> UpstreamRequest:
         params = {"aid": "1988", "app_name": "tiktok_web", **identity.profile.browser_query()}
         params.update({"uniqueId": unique_id, "sourceType": "54"})
-        headers = {**browser_page_headers(identity.profile), "Accept": "application/json, text/plain, */*"}
+        headers = {
+            "User-Agent": identity.profile.user_agent,
+            "Accept": "application/json, text/plain, */*",
+            "Accept-Language": identity.profile.accept_language,
+            "Referer": f"{self._base}/@{unique_id}/live",
+            **fetch_headers(identity.profile, "same-origin"),  # the streamer's page asking www.tiktok.com
+        }
         cookie = identity.cookies.header()
         if cookie:
             headers["Cookie"] = cookie

@@ -25,7 +25,7 @@ class UpstreamRequest:
 
     method: str
     url: str
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # an empty value drops that header from the impersonation's defaults
     impersonate: str = ""
 
 
@@ -220,7 +220,8 @@ def _prepare(curl: Curl, request: UpstreamRequest, body: _CappedBuffer, head: By
     else:
         raise TransportError(f"unsupported method {request.method}")
     curl.setopt(CurlOpt.URL, request.url.encode())
-    lines = [f"{name}: {value}".encode() for name, value in request.headers.items()]
+    # "Name:" with nothing after it is curl's way to leave out a header it would add itself.
+    lines = [(f"{name}: {value}" if value else f"{name}:").encode() for name, value in request.headers.items()]
     lines.append(b"Expect:")  # no 100-continue round trip, as browsers
     curl.setopt(CurlOpt.HTTPHEADER, lines)
     if proxied:  # CONNECT tunnels for TLS targets, plain forwarding for http ones (as curl_cffi sessions do)

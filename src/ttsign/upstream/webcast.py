@@ -11,6 +11,7 @@ from urllib.parse import quote
 from weakref import WeakKeyDictionary
 
 from ttsign.signing import BrowserProfile, SdkSession, SignedRequest, sign_request
+from ttsign.upstream.browser_headers import fetch_headers
 from ttsign.upstream.identity import Identity
 from ttsign.upstream.refusals import FetchPayload, Refusal, classify_fetch, classify_transport_failure
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
@@ -105,6 +106,7 @@ def im_fetch_headers(signed: SignedRequest, identity: Identity) -> dict[str, str
         "Referer": f"{TIKTOK_ORIGIN}/",
         "Origin": TIKTOK_ORIGIN,
         **signed.headers,
+        **fetch_headers(identity.profile, "same-site"),  # the page's script calling webcast.tiktok.com
     }
     headers["User-Agent"] = identity.profile.user_agent
     cookie = identity.cookies.header()
