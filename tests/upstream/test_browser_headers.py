@@ -26,6 +26,7 @@ LINUX_FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefo
 
 # sec-ch-ua values captured from real browsers (public request dumps), not computed here.
 REAL_BRAND_LISTS = [
+    ("Google Chrome", 100, '" Not A;Brand";v="99", "Chromium";v="100", "Google Chrome";v="100"'),
     ("Google Chrome", 106, '"Chromium";v="106", "Google Chrome";v="106", "Not;A=Brand";v="99"'),
     ("Google Chrome", 120, '"Not_A Brand";v="8", "Chromium";v="120", "Google Chrome";v="120"'),
     ("Google Chrome", 124, '"Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"'),
@@ -41,7 +42,7 @@ def test_brand_list_is_what_real_browsers_send(brand: str, major: int, expected:
 
 async def test_brand_list_agrees_with_every_chrome_impersonation_target() -> None:
     """curl_cffi's Chrome targets carry the sec-ch-ua of the real Chrome they were captured from."""
-    targets = [target for version, target in _TARGETS["Chrome"] if version >= 106]
+    targets = [target for version, target in _TARGETS["Chrome"] if version >= 106 or version <= 101]
     transport = CurlTransport()
     try:
         async with LoopbackServer(lambda _: Reply(body=b"ok")) as server:
@@ -49,7 +50,7 @@ async def test_brand_list_agrees_with_every_chrome_impersonation_target() -> Non
                 await transport.send(UpstreamRequest("GET", f"{server.url}/{target}", {}, target))
     finally:
         await transport.aclose()
-    assert len(server.seen) == len(targets) >= 8
+    assert len(server.seen) == len(targets) >= 11
     for seen in server.seen:
         major = int(seen.target.removeprefix("/chrome"))
         assert seen.header("sec-ch-ua") == brand_list("Google Chrome", major, major), seen.target

@@ -20,8 +20,10 @@ from ttsign.signing import BrowserProfile
 
 # Chromium's "GREASE" brand: a made-up brand whose punctuation, version and place in the list follow from
 # the major version, so servers cannot hard-code the list (Chrome 131: "Not_A Brand";v="24" last). This
-# is the rule since Chromium 106; older ones sent a fixed " Not A;Brand", left to the impersonation.
+# is the rule since Chromium 106; before, the made-up brand was always " Not A;Brand";v="99", first in
+# the list as Chrome 99 to 101 sent it (the order of 102 to 105 is not known to us: the same is used).
 _FIRST_GREASED = 106
+_LEGACY_GREASE = ('" Not A;Brand"', "99")
 _GREASE_CHARACTERS = (" ", "(", ":", "-", ".", "/", ")", ";", "=", "?", "_")
 _GREASE_VERSIONS = ("8", "99", "24")
 _ORDERS = ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
@@ -34,6 +36,9 @@ Site = Literal["same-origin", "same-site"]
 
 def brand_list(brand: str, brand_major: int, chromium_major: int) -> str:
     """The `sec-ch-ua` value of a Chromium-based browser: its brand, Chromium, and the GREASE brand."""
+    if chromium_major < _FIRST_GREASED:
+        grease, version = _LEGACY_GREASE
+        return f'{grease};v="{version}", "Chromium";v="{chromium_major}", "{brand}";v="{brand_major}"'
     seed = chromium_major
     grease_name = f"Not{_GREASE_CHARACTERS[seed % 11]}A{_GREASE_CHARACTERS[(seed + 1) % 11]}Brand"
     entries = [(grease_name, _GREASE_VERSIONS[seed % 3]), ("Chromium", str(chromium_major)), (brand, str(brand_major))]
@@ -47,7 +52,7 @@ def client_hints(profile: BrowserProfile) -> dict[str, str]:
     """The low-entropy client hints every request of a Chromium-based browser carries (none for the others)."""
     brand = _BRANDS.get(profile.family)
     chromium = _CHROMIUM_MAJOR.search(profile.user_agent)
-    if brand is None or chromium is None or int(chromium.group(1)) < _FIRST_GREASED:
+    if brand is None or chromium is None:
         return {}
     brand_major = int(profile.family_version.split(".")[0])
     return {
