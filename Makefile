@@ -44,10 +44,12 @@ test: $(STAMP) e2e-deps redis nginx lint typecheck
 bench-tools:
 	@bash scripts/ensure-deb.sh wrk
 
-bench: $(STAMP) bench-tools
+bench: $(STAMP) bench-tools redis nginx
 	$(BIN)/python benchmarks/signing.py
 	cd benchmarks && ../$(BIN)/python connect.py
+	cd benchmarks && ../$(BIN)/python connect.py --rate 500 --requests 3000
 	cd benchmarks && ../$(BIN)/python sign_url.py
+	cd benchmarks && ../$(BIN)/python load.py
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
