@@ -162,6 +162,18 @@ async def run_paced(base: str, prepare: Prepare, total: int, connections: int, r
     return result.latencies_ms
 
 
+async def timed_run(
+    proc: Proc, prepare: Prepare, total: int, concurrency: int, think_s: float, rate: float | None
+) -> tuple[list[float], float]:
+    """Latencies of the path served by `proc` (closed loop, or open loop at `rate`), and its CPU ms per request."""
+    cpu_before = proc.cpu_s()
+    if rate:
+        latencies = await run_paced(proc.url, prepare, total, concurrency, rate)
+    else:
+        latencies = await run(proc.url, prepare, total, concurrency, think_s)
+    return latencies, (proc.cpu_s() - cpu_before) / len(latencies) * 1000
+
+
 async def measure(
     emulator: Proc, server: Proc, total: int, concurrency: int, think_s: float, rate: float | None = None
 ) -> None:
@@ -174,18 +186,8 @@ async def measure(
         n = total if conc == concurrency else min(total, 300)
         think = think_s if conc == concurrency else 0.0
         paced_rate = rate if conc == concurrency else None
-        emulator_before = emulator.cpu_s()
-        if paced_rate:
-            direct_ms = await run_paced(emulator.url, direct, n, conc, paced_rate)
-        else:
-            direct_ms = await run(emulator.url, direct, n, conc, think)
-        emulator_ms = (emulator.cpu_s() - emulator_before) / len(direct_ms) * 1000
-        cpu_before = server.cpu_s()
-        if paced_rate:
-            through_ms = await run_paced(server.url, through, n, conc, paced_rate)
-        else:
-            through_ms = await run(server.url, through, n, conc, think)
-        cpu_ms = (server.cpu_s() - cpu_before) / len(through_ms) * 1000
+        direct_ms, emulator_ms = await timed_run(emulator, direct, n, conc, think, paced_rate)
+        through_ms, cpu_ms = await timed_run(server, through, n, conc, think, paced_rate)
         paced = f", {think * 1000:g} ms between a worker's connects" if think else ""
         if paced_rate:
             paced = f", open loop at {paced_rate:g}/s"
