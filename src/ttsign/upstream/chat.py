@@ -7,7 +7,6 @@ request built here has a repr that hides its headers (see `ChatCall`).
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +15,13 @@ from urllib.parse import quote
 from ttsign.signing import sign_request
 from ttsign.upstream.browser_headers import fetch_headers
 from ttsign.upstream.identity import Identity
-from ttsign.upstream.refusals import Refusal, RefusalCode, classify_error_status, classify_transport_failure
+from ttsign.upstream.refusals import (
+    Refusal,
+    RefusalCode,
+    classify_error_status,
+    classify_transport_failure,
+    json_object,
+)
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
 from ttsign.upstream.webcast import TIKTOK_ORIGIN, RoomRequest, Signer, im_fetch_params
 
@@ -78,12 +83,9 @@ def classify_chat(status: int, headers: dict[str, str], body: bytes) -> ChatOutc
         return Refusal(RefusalCode.EMPTY_200, upstream_status=status)
     if body.lstrip()[:1] == b"<":
         return Refusal(RefusalCode.CAPTCHA, "HTML page instead of JSON", status)
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return Refusal(RefusalCode.MALFORMED_PAYLOAD, "invalid JSON", status)
-    if not isinstance(document, dict):
-        return Refusal(RefusalCode.MALFORMED_PAYLOAD, "JSON that is not an object", status)
+    document = json_object(status, body)
+    if isinstance(document, Refusal):
+        return document
     code = document.get("status_code")
     message = document.get("message")
     text = message[:200] if isinstance(message, str) else ""

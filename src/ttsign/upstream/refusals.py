@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from google.protobuf.message import DecodeError
 
@@ -221,13 +222,21 @@ def _classify_html(status: int, body: bytes) -> Refusal:
     return Refusal(RefusalCode.CAPTCHA, detail, status)
 
 
-def _classify_json(status: int, body: bytes) -> Refusal:
+def json_object(status: int, body: bytes) -> dict[str, Any] | Refusal:
+    """A JSON answer's top-level object, or the malformed-payload refusal saying what it is instead."""
     try:
         document = json.loads(body)
     except ValueError:
         return Refusal(RefusalCode.MALFORMED_PAYLOAD, "invalid JSON", status)
     if not isinstance(document, dict):
         return Refusal(RefusalCode.MALFORMED_PAYLOAD, "JSON that is not an object", status)
+    return document
+
+
+def _classify_json(status: int, body: bytes) -> Refusal:
+    document = json_object(status, body)
+    if isinstance(document, Refusal):
+        return document
     status_code = document.get("status_code")
     if isinstance(status_code, int) and status_code in _ROOM_STATUS_CODES:
         return Refusal(_ROOM_STATUS_CODES[status_code], _json_message(document), status)
