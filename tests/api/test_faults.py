@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import TTSIGN, EmulatorHandle, Proc, start_emulator
+from tests.e2e.harness import EmulatorHandle, Proc, serve_argv, start_emulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -31,14 +31,9 @@ def start_server(upstream: str, tmp: Path, **env: str) -> tuple[Proc, str]:
     environment = {
         "TTSIGN_STORE_PATH": str(tmp / "keys.sqlite3"),
         "TTSIGN_CONTACT_EMAIL": "ops@example.org",
-        "TTSIGN_ANONYMOUS_PER_MINUTE": "100000",
-        "TTSIGN_ANONYMOUS_PER_HOUR": "100000",
-        "TTSIGN_ANONYMOUS_PER_DAY": "100000",
-        "TTSIGN_ANONYMOUS_ROOMS_PER_HOUR": "100000",
-        "TTSIGN_IP_PER_MINUTE": "100000",
-        **env,
+        **env,  # the anonymous and per-IP limits are lifted for every test process by tests/conftest.py
     }
-    argv = [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", upstream]
+    argv = serve_argv(upstream)
     proc = Proc(argv, name="faults-server", env=environment).start()
     return proc, proc.wait_ready()["url"]
 

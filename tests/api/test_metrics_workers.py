@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.e2e.harness import TTSIGN, Proc
+from tests.e2e.harness import Proc, serve_argv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 REQUESTS = 60
@@ -24,7 +24,7 @@ def healthz_count(text: str) -> float:
 
 
 def test_metrics_add_up_across_workers() -> None:
-    proc = Proc([TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--workers", "2"], name="metrics-workers")
+    proc = Proc(serve_argv(None, "--workers", "2"), name="metrics-workers")
     proc.start()
     try:
         url = proc.wait_ready()["url"]

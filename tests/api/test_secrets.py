@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.harness import TTSIGN, EmulatorHandle, Proc, start_emulator
+from tests.e2e.harness import EmulatorHandle, Proc, serve_argv, start_emulator
 
 CANARY_KEY = "tts_canary00_CANARYKEYdoNotLogMe0123456789abcdefghij"
 CANARY_SESSION = "CANARYSESSIONdoNotLogMe9876543210"
@@ -25,9 +25,7 @@ def emulator() -> Iterator[EmulatorHandle]:
 
 def test_canaries_never_appear_in_logs_or_answers(emulator: EmulatorHandle, tmp_path: Path) -> None:
     env = {"TTSIGN_LOG_LEVEL": "DEBUG", "TTSIGN_STORE_PATH": str(tmp_path / "s.sqlite3")}
-    server = Proc(
-        [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", emulator.url], name="secrets", env=env
-    ).start()
+    server = Proc(serve_argv(emulator.url), name="secrets", env=env).start()
     answers: list[str] = []
     try:
         url = server.wait_ready()["url"]

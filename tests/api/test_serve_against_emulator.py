@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.e2e.harness import TTSIGN, EmulatorHandle, Proc, start_emulator
+from tests.e2e.harness import EmulatorHandle, Proc, serve_argv, start_emulator
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -23,7 +23,7 @@ CHROME_UA = (
 
 
 def start_server(upstream: str) -> Server:
-    argv = [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", upstream]
+    argv = serve_argv(upstream)
     proc = Proc(argv, name="server", env={"TTSIGN_CONTACT_EMAIL": "ops@example.org"}).start()
     ready = proc.wait_ready()
     return Server(proc, ready["url"], ready)

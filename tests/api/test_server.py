@@ -38,10 +38,10 @@ def test_bad_configuration_exits_2_with_a_clear_message() -> None:
     import os
     import subprocess
 
-    from tests.e2e.harness import TTSIGN
+    from tests.e2e.harness import serve_argv
 
     done = subprocess.run(
-        [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0"],
+        serve_argv(),
         env={**os.environ, "TTSIGN_DEFAULT_PROFILE": "netscape4"},
         capture_output=True,
         text=True,

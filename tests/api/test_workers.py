@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.harness import TTSIGN, Proc
+from tests.e2e.harness import Proc, serve_argv
 
 
 def test_two_workers_serve_one_port_and_stop_on_sigterm() -> None:
-    proc = Proc([TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--workers", "2"], name="workers").start()
+    proc = Proc(serve_argv(None, "--workers", "2"), name="workers").start()
     try:
         ready = proc.wait_ready()
         seen = set()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.harness import EmulatorHandle, node_missing, start_emulator
+from tests.e2e.harness import EmulatorHandle, node_missing, start_emulator, stop_cleanly
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "src" / "ttsign" / "emulator" / "scenarios" / "default.yaml"
 
@@ -24,18 +24,13 @@ def emulator(tmp_path: Path) -> Iterator[StartEmulator]:
     def start(
         scenario: Path | dict[str, Any] | None = None, *, strict: bool = True, tls: bool = True
     ) -> EmulatorHandle:
-        path = scenario
-        if isinstance(scenario, dict):
-            path = tmp_path / f"scenario-{len(started)}.yaml"
-            path.write_text(yaml.safe_dump(scenario))
-        handle = start_emulator(path, strict=strict, tls=tls)  # type: ignore[arg-type]
+        handle = start_emulator(scenario, strict=strict, tls=tls)
         started.append(handle)
         return handle
 
     yield start
     for handle in started:
-        code = handle.proc.stop()
-        assert code == 0, f"emulator did not shut down cleanly (exit {code}):\n{handle.proc.stderr_text()}"
+        stop_cleanly(handle.proc)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E = Path(__file__).resolve().parent
@@ -140,16 +141,45 @@ class EmulatorHandle:
         return result
 
 
-def start_emulator(scenario: Path | None, *, strict: bool = True, tls: bool = True) -> EmulatorHandle:
+def start_emulator(scenario: Path | dict[str, Any] | None, *, strict: bool = True, tls: bool = True) -> EmulatorHandle:
+    """`ttsign emulate` on free loopback ports; a scenario given as data is written to a file of its own."""
     argv = [TTSIGN, "emulate", "--host", "127.0.0.1", "--port", "0"]
     if tls:
         argv += ["--tls-port", "0"]
+    if isinstance(scenario, dict):
+        path = Path(tempfile.mkdtemp(prefix="ttsign-scenario-")) / "scenario.yaml"
+        path.write_text(yaml.safe_dump(scenario))
+        scenario = path
     if scenario is not None:
         argv += ["--scenario", str(scenario)]
     argv.append("--strict" if strict else "--lenient")
     proc = Proc(argv, name="emulator").start()
     ready = proc.wait_ready()
     return EmulatorHandle(proc, ready["url"], ready.get("tls_url"))
+
+
+def stop_cleanly(proc: Proc) -> str:
+    """Stop a server or emulator by PID, assert it exited 0, and give its stderr for further checks."""
+    code = proc.stop()
+    stderr = proc.stderr_text()
+    assert code == 0, f"{proc.name} did not shut down cleanly (exit {code}):\n{stderr}"
+    return stderr
+
+
+def serve_argv(upstream: str | None = None, *options: str) -> list[str]:
+    """`ttsign serve` on a free loopback port (its URL comes in the ready line), TikTok at `upstream`."""
+    argv = [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", *options]
+    return [*argv, "--upstream", upstream] if upstream else argv
+
+
+def ttsign_keys(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """`ttsign keys ...` with `env` over this process's environment; the JSON document it prints."""
+    done = subprocess.run(
+        [TTSIGN, "keys", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
 
 
 @dataclass

@@ -21,7 +21,19 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.harness import E2E, NODE_DIR, PYTHON, ROOT, TTSIGN, EmulatorHandle, Proc, node_missing, start_emulator
+from tests.e2e.harness import (
+    E2E,
+    NODE_DIR,
+    PYTHON,
+    ROOT,
+    EmulatorHandle,
+    Proc,
+    node_missing,
+    serve_argv,
+    start_emulator,
+    stop_cleanly,
+    ttsign_keys,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -61,26 +73,13 @@ def room(scenario: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def emu(scenario: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
-    path = tmp_path_factory.mktemp("scenario") / "chat.yaml"
-    path.write_text(yaml.safe_dump(scenario))
-    handle = start_emulator(path, strict=True, tls=False)
+    handle = start_emulator(scenario, strict=True, tls=False)
     yield handle
-    code = handle.proc.stop()
-    assert code == 0, handle.proc.stderr_text()
-    assert CANARY not in handle.proc.stderr_text()
+    assert CANARY not in stop_cleanly(handle.proc)
 
 
 def _create_key(env: dict[str, str], *flags: str) -> str:
-    done = subprocess.run(
-        [TTSIGN, "keys", "create", "--name", "chat-e2e", *flags],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    key: str = json.loads(done.stdout)["api_key"]
-    return key
+    return str(ttsign_keys(env, "create", "--name", "chat-e2e", *flags)["api_key"])
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +92,7 @@ def server(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "TTSIGN_CONTACT_EMAIL": "e2e-operator@example.org",
     }
     chat_key, plain_key = _create_key(env, "--chat"), _create_key(env)
-    argv = [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", emu.url]
+    argv = serve_argv(emu.url)
     proc = Proc(argv, name="server", env=env).start()
     ready = proc.wait_ready()
     server = Server(proc, ready["url"], chat_key, plain_key, [])

@@ -13,9 +13,7 @@ emulator's host (the clients were pointed there), which the default allow-list r
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,13 +25,12 @@ import pytest
 
 from tests.e2e.expected import node_events, python_events
 from tests.e2e.expected_legacy import node12_events, py508_events
-from tests.e2e.harness import TTSIGN, ClientRun, EmulatorHandle, Proc, start_emulator
+from tests.e2e.harness import ClientRun, EmulatorHandle, Proc, serve_argv, start_emulator, ttsign_keys
 from tests.e2e.legacy_clients import CLIENTS_ALL, client_missing, run_client, run_node, run_python_sign_url
 from ttsign.signing import verify_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
-LIFTED = ("ANONYMOUS_PER_MINUTE", "ANONYMOUS_PER_HOUR", "ANONYMOUS_PER_DAY", "ANONYMOUS_ROOMS_PER_HOUR")
 EXPECTED = {
     "py-6.6.6": python_events,
     "py-5.0.8": py508_events,
@@ -72,9 +69,8 @@ def server_proc(emu: EmulatorHandle, store: Path) -> Iterator[Server]:
     env = {
         "TTSIGN_STORE_PATH": str(store),
         "TTSIGN_SIGN_ALLOWED_HOSTS": '["webcast.tiktok.com", "*.tiktok.com", "127.0.0.1"]',
-        **{f"TTSIGN_{name}": "1000000" for name in (*LIFTED, "IP_PER_MINUTE", "IP_PER_HOUR")},
     }
-    argv = [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", emu.url]
+    argv = serve_argv(emu.url)
     proc = Proc(argv, name="server", env=env).start()
     yield Server(proc, str(proc.wait_ready()["url"]))
     assert proc.stop() == 0, proc.stderr_text()
@@ -176,16 +172,7 @@ def test_node_23_room_id_fallback_through_ttsign(emu, server, default_scenario) 
 
 def keys(store: Path, *args: str) -> dict[str, Any]:
     """``ttsign keys ...`` on the server's store; returns the JSON document it prints."""
-    done = subprocess.run(
-        [TTSIGN, "keys", *args],
-        env={"TTSIGN_STORE_PATH": str(store), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    document: dict[str, Any] = json.loads(done.stdout[: done.stdout.rindex("}") + 1])
-    return document
+    return ttsign_keys({"TTSIGN_STORE_PATH": str(store)}, *args)
 
 
 def retry_seconds(message: str) -> int:

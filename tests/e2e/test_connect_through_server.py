@@ -26,14 +26,15 @@ from websockets.sync.client import connect as ws_connect
 from tests.e2e.expected import node_events, python_events
 from tests.e2e.harness import (
     ROOT,
-    TTSIGN,
     ClientRun,
     EmulatorHandle,
     Proc,
     node_missing,
     run_node_client,
     run_python_client,
+    serve_argv,
     start_emulator,
+    stop_cleanly,
 )
 from tests.e2e.session_log import (
     assert_fetch_through_ttsign,
@@ -98,13 +99,9 @@ def room(scenario: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def emu(scenario: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
-    path = tmp_path_factory.mktemp("scenario") / "through-server.yaml"
-    path.write_text(yaml.safe_dump(scenario))
-    handle = start_emulator(path, strict=True, tls=True)
+    handle = start_emulator(scenario, strict=True, tls=True)
     yield handle
-    code = handle.proc.stop()
-    assert code == 0, f"emulator did not shut down cleanly (exit {code}):\n{handle.proc.stderr_text()}"
-    assert "Traceback" not in handle.proc.stderr_text()
+    assert "Traceback" not in stop_cleanly(handle.proc)
 
 
 @pytest.fixture(scope="module")
@@ -117,29 +114,17 @@ def server(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Ite
         # The room/identity circuit breakers would carry failures from one test into the next (the refusal
         # tests fail the same room and profiles on purpose); the fault suite tests them on their own.
         "TTSIGN_BREAKER_FAILURE_THRESHOLD": "1000",
-        # Every connect of this module comes from 127.0.0.1 without a key: lift the anonymous per-IP limits.
-        **{
-            f"TTSIGN_{name}": "1000000"
-            for name in (
-                "ANONYMOUS_PER_MINUTE",
-                "ANONYMOUS_PER_HOUR",
-                "ANONYMOUS_PER_DAY",
-                "ANONYMOUS_ROOMS_PER_HOUR",
-                "IP_PER_MINUTE",
-                "IP_PER_HOUR",
-            )
-        },
+        # Every connect comes from 127.0.0.1 without a key: tests/conftest.py lifts those limits for every
+        # process a test starts.
     }
-    argv = [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", emu.url]
+    argv = serve_argv(emu.url)
     proc = Proc(argv, name="server", env=env).start()
     ready = proc.wait_ready()
     assert ready["service"] == "server"
     assert ready["url"].startswith("http://127.0.0.1:")
     server = Server(proc, ready["url"])
     yield server
-    code = proc.stop()
-    stderr = proc.stderr_text()
-    assert code == 0, f"server did not shut down cleanly (exit {code}):\n{stderr}"
+    stderr = stop_cleanly(proc)
     assert "Traceback" not in stderr
     assert not [secret for secret in server.secrets if secret in stderr], "a cookie value reached the server log"
 

@@ -7,10 +7,8 @@ touched). Two servers share it: one with the default fail-closed mode, one with 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import TTSIGN, EmulatorHandle, Proc, start_emulator
+from tests.e2e.harness import EmulatorHandle, Proc, serve_argv, start_emulator, ttsign_keys
 from tests.redis_db import PrivateRedis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -43,17 +41,7 @@ class Setup:
         return str(proc.ready["url"])
 
     def create_key(self) -> dict[str, Any]:
-        done = subprocess.run(
-            [TTSIGN, "keys", "create", "--name", "outage"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={**os.environ, **self.env},
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        created: dict[str, Any] = json.loads(done.stdout)
-        return created
+        return ttsign_keys(self.env, "create", "--name", "outage")
 
 
 @pytest.fixture
@@ -64,7 +52,7 @@ def setup() -> Iterator[Setup]:
     try:
         base = {"TTSIGN_REDIS_URL": redis.url, "TTSIGN_REDIS_TIMEOUT_S": "0.3"}
         for name, mode in (("closed", "closed"), ("open", "open")):
-            argv = [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", emulator.url]
+            argv = serve_argv(emulator.url)
             procs.append(Proc(argv, name=f"server-{name}", env={**base, "TTSIGN_REDIS_FAILURE_MODE": mode}).start())
         for proc in procs:
             proc.wait_ready()

@@ -11,7 +11,6 @@ refused by the other replica within one second; an identity one replica bootstra
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import signal
@@ -26,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import TTSIGN, EmulatorHandle, Proc, start_emulator
+from tests.e2e.harness import EmulatorHandle, Proc, serve_argv, start_emulator, ttsign_keys
 from tests.redis_db import delete_prefix, free_port, new_prefix, require_redis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -127,17 +126,7 @@ class Deployment:
 
     def keys(self, *args: str) -> dict[str, Any]:
         """`ttsign keys ...` against the shared Redis (the CLI reads TTSIGN_REDIS_URL like the servers)."""
-        done = subprocess.run(
-            [TTSIGN, "keys", *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={**os.environ, **self.env},
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        result: dict[str, Any] = json.loads(done.stdout)
-        return result
+        return ttsign_keys(self.env, *args)
 
 
 @pytest.fixture
@@ -155,7 +144,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     nginx: Nginx | None = None
     try:
         for name in ("replica-a", "replica-b"):
-            argv = [TTSIGN, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", emulator.url]
+            argv = serve_argv(emulator.url)
             servers.append(Proc(argv, name=name, env=env).start())
         urls = [str(proc.wait_ready()["url"]) for proc in servers]
         nginx = Nginx(tmp_path, (urls[0].removeprefix("http://"), urls[1].removeprefix("http://")))
