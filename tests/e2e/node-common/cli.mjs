@@ -50,6 +50,16 @@ export function parseLoopbackArgs(argv, { timeout, args = {}, flags = {} }) {
   return parsed;
 }
 
+// The 2.x connector's options that point both TikTok hosts at the emulator: its TLS listener (self-signed) when
+// there is one, else its plain port, with the https:// the connector insists on turned back into http://.
+export function loopbackOptions(args) {
+  const host = new URL(args.tlsUrl || args.web).host;
+  const webClientOptions = args.tlsUrl
+    ? { https: { rejectUnauthorized: false } }
+    : { hooks: { beforeRequest: [(o) => { if (o.url.protocol === 'https:') o.url.protocol = 'http:'; }] } };
+  return { webConfigOverrides: { TIKTOK_HOST_WEB: host, TIKTOK_HOST_WEBCAST: host }, webClientOptions };
+}
+
 export function emit(record) {
   process.stdout.write(JSON.stringify(record) + '\n');
 }

@@ -15,7 +15,7 @@
 
 import process from 'node:process';
 
-import { connectUntilDisconnected, emit, number, parseLoopbackArgs, run, set } from './cli.mjs';
+import { connectUntilDisconnected, emit, loopbackOptions, number, parseLoopbackArgs, run, set } from './cli.mjs';
 
 function parseArgs(argv) {
   const env = process.env;
@@ -77,13 +77,8 @@ async function main(load) {
     RoomIdRouteConfig.skipFetchRoomInfoFromApiLiveRoute = true;
   }
 
-  const host = new URL(args.tlsUrl || args.web).host;
-  const webClientOptions = args.tlsUrl
-    ? { https: { rejectUnauthorized: false } }
-    : { hooks: { beforeRequest: [(o) => { if (o.url.protocol === 'https:') o.url.protocol = 'http:'; }] } };
   const conn = new TikTokLiveConnection(args.uniqueId, {
-    webConfigOverrides: { TIKTOK_HOST_WEB: host, TIKTOK_HOST_WEBCAST: host },
-    webClientOptions,
+    ...loopbackOptions(args),
     fetchRoomInfoOnConnect: args.roomInfo,
     // 2.5 signs the gift-list URL through POST {sign}/tiktok/sign_url; 2.3 fetches it unsigned.
     enableExtendedGiftInfo: args.giftInfo,

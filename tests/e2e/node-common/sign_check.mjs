@@ -13,7 +13,7 @@
 
 import process from 'node:process';
 
-import { deadline, emit, failure, finish, parseLoopbackArgs, run } from './cli.mjs';
+import { deadline, emit, failure, finish, loopbackOptions, parseLoopbackArgs, run } from './cli.mjs';
 
 async function main(load, fetchGifts) {
   const args = parseLoopbackArgs(process.argv.slice(2), { timeout: 20 });
@@ -40,13 +40,8 @@ async function main(load, fetchGifts) {
     return result;
   };
 
-  const host = new URL(args.tlsUrl || args.web).host;
-  const webClientOptions = args.tlsUrl
-    ? { https: { rejectUnauthorized: false } }
-    : { hooks: { beforeRequest: [(o) => { if (o.url.protocol === 'https:') o.url.protocol = 'http:'; }] } };
   const conn = new TikTokLiveConnection(args.uniqueId, {
-    webConfigOverrides: { TIKTOK_HOST_WEB: host, TIKTOK_HOST_WEBCAST: host },
-    webClientOptions,
+    ...loopbackOptions(args),
   });
   conn.on('error', (err) => process.stderr.write(`client error: ${err?.message || JSON.stringify(err)}\n`));
 
