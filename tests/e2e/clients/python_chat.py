@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any
 
-
-def emit(record: dict[str, Any]) -> None:
-    print(json.dumps(record, default=str), flush=True)
+from driver_cli import emit  # same directory: the script's directory is first on sys.path
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import sys
 from typing import Any
+
+from driver_cli import (  # same directory: the script's directory is first on sys.path
+    emit,
+    loopback_parser,
+    parse_loopback,
+)
 
 EVENT_NAMES = (
     "ConnectEvent",
@@ -37,10 +41,6 @@ EVENT_NAMES = (
     "ControlEvent",
     "UnknownEvent",
 )
-
-
-def emit(record: dict[str, Any]) -> None:
-    print(json.dumps(record, default=str), flush=True)
 
 
 def describe(event: Any) -> dict[str, Any]:
@@ -131,24 +131,14 @@ async def _quiet_disconnect(client: Any) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    env = os.environ.get
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--web", default=env("TTSIGN_E2E_WEB"), help="base URL standing in for www.tiktok.com")
-    parser.add_argument("--webcast", default=env("TTSIGN_E2E_WEBCAST"), help="webcast base URL (default: --web)")
-    parser.add_argument("--sign", default=env("TTSIGN_E2E_SIGN") or env("SIGN_API_URL"), help="sign server base URL")
-    parser.add_argument("--unique-id", default=env("TTSIGN_E2E_UNIQUE_ID", "emu_streamer"))
-    parser.add_argument("--api-key", default=env("TTSIGN_E2E_API_KEY"))
-    parser.add_argument("--timeout", type=float, default=float(env("TTSIGN_E2E_TIMEOUT", "30")))
+    parser = loopback_parser(__doc__, timeout_s=30)
     parser.add_argument("--room-info", action="store_true", help="also fetch room info (start(fetch_room_info=True))")
     parser.add_argument("--gift-info", action="store_true", help="also fetch the gift list")
     parser.add_argument("--room-id", help="connect to this room id without scraping it (start(room_id=...))")
     parser.add_argument(
         "--no-live-check", action="store_true", help="skip the client's own live check (start(fetch_live_check=False))"
     )
-    args = parser.parse_args(argv)
-    if not args.web or not args.sign:
-        parser.error("--web and --sign are required (or TTSIGN_E2E_WEB / TTSIGN_E2E_SIGN)")
-    return args
+    return parse_loopback(parser, argv)
 
 
 if __name__ == "__main__":

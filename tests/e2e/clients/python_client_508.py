@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import sys
 from typing import Any
+
+from driver_cli import (  # same directory: the script's directory is first on sys.path
+    emit,
+    loopback_parser,
+    parse_loopback,
+)
 
 # 5.0.8 event name -> the 7.x-style name python_client.py prints (see expected_legacy.PY508_NATIVE).
 EVENT_NAMES = {
@@ -38,10 +42,6 @@ EVENT_NAMES = {
     "live_end": "LiveEnd",
     "unknown": "Unknown",
 }
-
-
-def emit(record: dict[str, Any]) -> None:
-    print(json.dumps(record, default=str), flush=True)
 
 
 def describe(native: str, event: Any) -> dict[str, Any]:
@@ -138,24 +138,14 @@ def _quiet_stop(client: Any) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    env = os.environ.get
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--web", default=env("TTSIGN_E2E_WEB"), help="base URL standing in for www.tiktok.com")
-    parser.add_argument("--webcast", default=env("TTSIGN_E2E_WEBCAST"), help="webcast base URL (default: --web)")
-    parser.add_argument("--sign", default=env("TTSIGN_E2E_SIGN") or env("SIGN_API_URL"), help="sign server base URL")
-    parser.add_argument("--unique-id", default=env("TTSIGN_E2E_UNIQUE_ID", "emu_streamer"))
-    parser.add_argument("--api-key", default=env("TTSIGN_E2E_API_KEY"))
-    parser.add_argument("--timeout", type=float, default=float(env("TTSIGN_E2E_TIMEOUT", "30")))
+    parser = loopback_parser(__doc__, timeout_s=30)
     # 5.0.8 fetches room info by default (fetch_room_info_on_connect=True); --room-info is accepted for parity.
     parser.add_argument("--room-info", dest="room_info", action="store_true", default=True, help="(default)")
     parser.add_argument(
         "--no-room-info", dest="room_info", action="store_false", help="skip GET webcast/room/info/ before connecting"
     )
     parser.add_argument("--gift-info", action="store_true", help="also fetch the gift list (enable_detailed_gifts)")
-    args = parser.parse_args(argv)
-    if not args.web or not args.sign:
-        parser.error("--web and --sign are required (or TTSIGN_E2E_WEB / TTSIGN_E2E_SIGN)")
-    return args
+    return parse_loopback(parser, argv)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from python_client import build_client, emit  # same directory: the script's directory is first on sys.path
+from driver_cli import emit, loopback_parser, parse_loopback  # the script's directory is first on sys.path
+from python_client import build_client
 
 TOKEN_NAMES = ("msToken", "X-Bogus", "X-Gnarly", "_signature")
 
@@ -82,13 +82,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    env = os.environ.get
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--web", default=env("TTSIGN_E2E_WEB"), help="base URL standing in for www.tiktok.com")
-    parser.add_argument("--webcast", default=env("TTSIGN_E2E_WEBCAST"), help="webcast base URL (default: --web)")
-    parser.add_argument("--sign", default=env("TTSIGN_E2E_SIGN") or env("SIGN_API_URL"), help="sign server base URL")
-    parser.add_argument("--unique-id", default=env("TTSIGN_E2E_UNIQUE_ID", "emu_streamer"))
-    parser.add_argument("--api-key", default=env("TTSIGN_E2E_API_KEY"))
+    parser = loopback_parser(__doc__, timeout_s=20)
     parser.add_argument("--path", default="im/fetch/", help="webcast path to sign, relative to .../webcast/")
     parser.add_argument("--room-id", default="7390000000000000001")
     parser.add_argument("--method", default="GET")
@@ -96,11 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--payload", default="")
     parser.add_argument("--user-agent", help="set client.web.headers['User-Agent'] before signing")
     parser.add_argument("--send", action="store_true", help="also send the signed request with the client's httpx")
-    parser.add_argument("--timeout", type=float, default=float(env("TTSIGN_E2E_TIMEOUT", "20")))
-    args = parser.parse_args(argv)
-    if not args.web or not args.sign:
-        parser.error("--web and --sign are required (or TTSIGN_E2E_WEB / TTSIGN_E2E_SIGN)")
-    return args
+    return parse_loopback(parser, argv)
 
 
 if __name__ == "__main__":
