@@ -12,6 +12,7 @@ The JSON body always has `code`, `message` and `limit_label` (TikTokLive 6.1 ind
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -68,13 +69,10 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def with_body(response: JSONResponse, body: dict[str, object]) -> JSONResponse:
-    """The same status and headers with another JSON body (Content-Length recomputed, not copied)."""
-    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-    return JSONResponse(body, status_code=response.status_code, headers=headers)
-
-
-def denied_response(denied: Denied, request_id: str, client: ClientInfo, now: float) -> JSONResponse:
+def denied_response(
+    denied: Denied, request_id: str, client: ClientInfo, now: float, extra: Mapping[str, object] | None = None
+) -> JSONResponse:
+    """The refusal in the error shape every dialect shares; `extra` adds the dialect's own empty result fields."""
     body: dict[str, object] = {"code": denied.status, "message": denied.message, "reason": denied.reason}
     headers = {REQUEST_ID_HEADER: request_id, LOG_CODE_HEADER: denied.reason}
     if denied.status == 429:
@@ -92,4 +90,4 @@ def denied_response(denied: Denied, request_id: str, client: ClientInfo, now: fl
         )
     if denied.status == 503:  # the shared store is down: worth retrying soon
         headers["Retry-After"] = str(max(1, denied.retry_after_s))
-    return JSONResponse(body, status_code=denied.status, headers=headers)
+    return JSONResponse({**body, **(extra or {})}, status_code=denied.status, headers=headers)

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ttsign.api.access import client_info, client_ip, credentials, denied_response, with_body
+from ttsign.api.access import client_info, client_ip, credentials, denied_response
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id, refusal_status
 from ttsign.api.state import services
 from ttsign.service.admission import Denied
@@ -169,9 +169,7 @@ async def _chat(request: Request, room_id: str | None) -> JSONResponse:
     request.state.request_id = request_id
     admitted = await svc.admission.admit(credentials(request), client_ip(request), room_id=room_id)
     if isinstance(admitted, Denied):
-        denied = denied_response(admitted, request_id, client_info(request), time.time())
-        body = {**json.loads(bytes(denied.body)), "data": None}
-        return with_body(denied, body)
+        return denied_response(admitted, request_id, client_info(request), time.time(), {"data": None})
     if not may_chat(svc.settings.chat_enabled, admitted.caller.key):
         return _answer(request, 403, "chat_not_enabled", NOT_ENABLED, request_id)
     try:

@@ -7,7 +7,6 @@ and `is_live` only when `code` is 200.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -15,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ttsign.api.access import client_info, client_ip, credentials, denied_response, with_body
+from ttsign.api.access import client_info, client_ip, credentials, denied_response
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id, refusal_status
 from ttsign.api.state import services
 from ttsign.service.admission import Denied
@@ -49,9 +48,8 @@ async def _room_id(request: Request, unique_id: str) -> JSONResponse:
     request.state.request_id = request_id
     admitted = await svc.admission.admit(credentials(request), client_ip(request), unique_id=unique_id)
     if isinstance(admitted, Denied):
-        denied = denied_response(admitted, request_id, client_info(request), time.time())
-        body: dict[str, Any] = {**json.loads(bytes(denied.body)), "ok": False, "routes_attempted": []}
-        return with_body(denied, body)
+        extra = {"ok": False, "routes_attempted": []}
+        return denied_response(admitted, request_id, client_info(request), time.time(), extra)
     try:
         room = await svc.rooms.lookup(unique_id)
     except InvalidInput as exc:

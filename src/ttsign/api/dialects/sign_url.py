@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
-from ttsign.api.access import ClientInfo, client_info, client_ip, credentials, denied_response, with_body
+from ttsign.api.access import ClientInfo, client_info, client_ip, credentials, denied_response
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id
 from ttsign.api.state import Services, services
 from ttsign.service.admission import Denied
@@ -136,10 +136,7 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
     if isinstance(admitted, Denied):
         if admitted.status == 403:
             return _error(403, admitted.reason, admitted.message, request_id, client)
-        response = denied_response(admitted, request_id, client, time.time())
-        body = json.loads(bytes(response.body))
-        body["response"] = {}
-        return with_body(response, body)
+        return denied_response(admitted, request_id, client, time.time(), {"response": {}})
     try:
         if fields is None:
             fields = await _read_body(request)
