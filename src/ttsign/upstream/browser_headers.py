@@ -14,6 +14,7 @@ An empty value asks the transport to drop a header the impersonation would other
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Literal
 
 from ttsign.signing import BrowserProfile
@@ -50,16 +51,22 @@ def brand_list(brand: str, brand_major: int, chromium_major: int) -> str:
 
 def client_hints(profile: BrowserProfile) -> dict[str, str]:
     """The low-entropy client hints every request of a Chromium-based browser carries (none for the others)."""
+    return dict(_client_hints(profile))
+
+
+@lru_cache(maxsize=256)
+def _client_hints(profile: BrowserProfile) -> tuple[tuple[str, str], ...]:
+    # Once per profile (profiles are immutable): every im/fetch asks for them.
     brand = _BRANDS.get(profile.family)
     chromium = _CHROMIUM_MAJOR.search(profile.user_agent)
     if brand is None or chromium is None:
-        return {}
+        return ()
     brand_major = int(profile.family_version.split(".")[0])
-    return {
-        "sec-ch-ua": brand_list(brand, brand_major, int(chromium.group(1))),
-        "sec-ch-ua-mobile": "?0",
-        "sec-ch-ua-platform": f'"{_PLATFORMS[profile.os]}"',
-    }
+    return (
+        ("sec-ch-ua", brand_list(brand, brand_major, int(chromium.group(1)))),
+        ("sec-ch-ua-mobile", "?0"),
+        ("sec-ch-ua-platform", f'"{_PLATFORMS[profile.os]}"'),
+    )
 
 
 def navigation_headers(profile: BrowserProfile) -> dict[str, str]:
