@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import EmulatorHandle, Proc, serve_argv, start_emulator
+from tests.e2e.harness import EmulatorHandle, Proc, serve_argv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -36,13 +36,6 @@ def start_server(upstream: str, tmp: Path, **env: str) -> tuple[Proc, str]:
     argv = serve_argv(upstream)
     proc = Proc(argv, name="faults-server", env=environment).start()
     return proc, proc.wait_ready()["url"]
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorHandle]:
-    handle = start_emulator(None, strict=True, tls=False)
-    yield handle
-    handle.proc.stop()
 
 
 @pytest.fixture(scope="module")

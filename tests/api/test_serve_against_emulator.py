@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.e2e.harness import EmulatorHandle, Proc, serve_argv, start_emulator
+from tests.e2e.harness import EmulatorHandle, Proc, serve_argv
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -34,13 +34,6 @@ class Server:
     proc: Proc
     url: str
     ready: dict[str, object]
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorHandle]:
-    handle = start_emulator(None, strict=True, tls=False)
-    yield handle
-    handle.proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,7 @@ def room(scenario: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def emu(scenario: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
+def emu(scenario: dict[str, Any]) -> Iterator[EmulatorHandle]:
     handle = start_emulator(scenario, strict=True, tls=False)
     yield handle
     assert CANARY not in stop_cleanly(handle.proc)
