@@ -85,6 +85,20 @@ async def test_pool_reuses_one_identity_per_profile() -> None:
     assert len(tiktok.bootstraps) == 2
 
 
+async def test_ready_gives_the_warm_identity_without_io_and_nothing_that_needs_work() -> None:
+    tiktok = FakeTikTok()
+    pool = make_pool(tiktok)
+    assert pool.ready(default_profile()) is None  # cold: only acquire bootstraps
+    assert tiktok.bootstraps == []
+    first = await pool.acquire(default_profile())
+    assert isinstance(first, Identity)
+    assert pool.ready(default_profile()) is first and first.uses == 2
+    assert pool.ready(default_profile("firefox133-windows")) is None
+    pool.retire(first, "test")
+    assert pool.ready(default_profile()) is None  # retired: acquire must replace it
+    assert len(tiktok.bootstraps) == 1
+
+
 async def test_concurrent_acquires_share_one_bootstrap() -> None:
     tiktok = FakeTikTok(delay_s=0.02)
     pool = make_pool(tiktok)

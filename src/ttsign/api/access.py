@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -42,11 +43,15 @@ LEGACY_PYTHON = (6, 4)
 
 
 def client_info(request: Request) -> ClientInfo:
-    ua = request.headers.get("user-agent", "")
+    return client_of(request.headers.get("user-agent", ""), request.query_params.get("client", ""))
+
+
+@lru_cache(maxsize=1024)  # a handful of distinct (User-Agent, client) pairs in practice; bounded if not
+def client_of(ua: str, client: str) -> ClientInfo:
+    """The client library behind a User-Agent and a `client` query parameter."""
     match = _PY_CLIENT.search(ua)
     if match:
         return ClientInfo("python", (int(match.group(1)), int(match.group(2))))
-    client = request.query_params.get("client", "")
     if client == "ttlive-python" and ua.startswith("Mozilla/"):
         return ClientInfo("python", LEGACY_PYTHON)
     if ua.startswith("tiktok-live-connector") or client == "ttlive-node":

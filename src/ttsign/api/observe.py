@@ -12,12 +12,13 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from prometheus_client import Counter, Histogram
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ttsign.api.access import client_info
+from ttsign.api.access import client_of
 from ttsign.logs import REQUEST_ID
 from ttsign.metrics import Metrics
 from ttsign.upstream.refusals import RefusalCode
@@ -27,6 +28,7 @@ logger = logging.getLogger("ttsign.access")
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _REFUSALS = frozenset(code.value for code in RefusalCode)
 _WINDOWS = frozenset({"minute", "hour", "day", "rooms", "connections", "concurrency"})
+_MAX_CACHED_SERIES = 1024
 
 
 def incoming_request_id(scope: Scope) -> str:
@@ -69,11 +71,36 @@ def routes_by_endpoint(app: object) -> dict[object, list[Route]]:
     return index
 
 
+def dialect_of(scope: Scope) -> str:
+    """The calling client's family, read from the raw scope (a Request object and its parsed query, built
+    again for this alone, cost more than the rest of the bookkeeping together)."""
+    ua = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"user-agent"), "")
+    query: bytes = scope.get("query_string", b"")
+    client = ""
+    if b"client=" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if name == "client":
+                client = value  # the last one wins, as in Starlette's query_params
+    return client_of(ua, client).family
+
+
 class Observe:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self._app = app
         self._metrics = metrics
         self._plain_routes: dict[object, list[Route]] | None = None  # built on the first request
+        # Labelled children by (route, method, dialect, status): `labels()` takes a lock and a lookup each time.
+        self._series: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
+
+    def _series_of(self, route: str, method: str, dialect: str, status: str) -> tuple[Counter, Histogram]:
+        key = (route, method, dialect, status)
+        series = self._series.get(key)
+        if series is None:
+            metrics = self._metrics
+            series = (metrics.requests.labels(*key), metrics.request_seconds.labels(route, dialect))
+            if len(self._series) < _MAX_CACHED_SERIES:  # methods come from clients: keep the cache bounded
+                self._series[key] = series
+        return series
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,11 +124,12 @@ class Observe:
         if self._plain_routes is None:
             self._plain_routes = routes_by_endpoint(scope.get("app"))
         route = route_label(scope, self._plain_routes)
-        dialect = client_info(Request(scope)).family
+        dialect = dialect_of(scope)
         status = str(seen.status or 0)
+        requests, seconds = self._series_of(route, scope["method"], dialect, status)
+        requests.inc()
+        seconds.observe(elapsed)
         metrics = self._metrics
-        metrics.requests.labels(route, scope["method"], dialect, status).inc()
-        metrics.request_seconds.labels(route, dialect).observe(elapsed)
         if seen.log_code in _REFUSALS:
             metrics.upstream_refusals.labels(seen.log_code).inc()
         if seen.status == 429:

@@ -172,14 +172,22 @@ class IdentityPool:
     def _key(profile: BrowserProfile) -> str:
         return f"{profile.name}\x00{profile.user_agent}"
 
-    async def acquire(self, profile: BrowserProfile) -> Identity | Refusal:
-        """A usable identity for this profile, bootstrapping one (once, shared) when needed."""
+    def ready(self, profile: BrowserProfile) -> Identity | None:
+        """The warm identity for this profile when it can be used now, with no I/O; else None (`acquire`)."""
         key = self._key(profile)
         identity = self._warm.get(key)
         if identity is not None and self._usable(identity) and self._confirmed_recently(key):
             self._warm.move_to_end(key)
             identity.uses += 1
             return identity
+        return None
+
+    async def acquire(self, profile: BrowserProfile) -> Identity | Refusal:
+        """A usable identity for this profile, bootstrapping one (once, shared) when needed."""
+        identity = self.ready(profile)
+        if identity is not None:
+            return identity
+        key = self._key(profile)
         task = self._pending.get(key)
         if task is None:
             task = asyncio.create_task(self._obtain(key, profile))
