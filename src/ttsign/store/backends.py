@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from limits.aio.storage import Storage
+from limits.aio.storage import MemoryStorage, Storage
 
 from ttsign.store.base import BreakerExchange, ConnectCounter, IdentityShelf, KeyStore, RoomLedger, WindowBatch
+from ttsign.store.memory import MemoryWindowBatch
 from ttsign.store.redis import DEFAULT_PREFIX, DEFAULT_TIMEOUT_S, RedisKeyStore, redis_client
 from ttsign.store.redis_breakers import RedisBreakerExchange
 from ttsign.store.redis_identities import RedisIdentityShelf
@@ -27,7 +28,7 @@ class Backends:
 
     keys: KeyStore
     limits_storage: Storage | None = None
-    limits_batch: WindowBatch | None = None  # counts a request's windows in one round trip
+    limits_batch: WindowBatch | None = None  # counts a request's windows at once (Redis: one round trip)
     rooms: RoomLedger | None = None
     connections: ConnectCounter | None = None
     identities: IdentityShelf | None = None
@@ -52,7 +53,7 @@ def open_backends(
 ) -> Backends:
     """The embedded default, or everything on the Redis at `redis_url`; `keys` overrides the key store."""
     if redis_url is None:
-        return Backends(keys or SqliteKeyStore(store_path))
+        return _embedded(keys or SqliteKeyStore(store_path))
     client = redis_client(redis_url, timeout_s=timeout_s)
     storage, pool = rate_limit_storage(redis_url, prefix=prefix, timeout_s=timeout_s)
     return Backends(
@@ -66,6 +67,12 @@ def open_backends(
         shared=True,
         closers=[client.aclose, pool.aclose],
     )
+
+
+def _embedded(keys: KeyStore) -> Backends:
+    """In-process state. The window batch counts in the limiter's own storage, so `peek` reads its counts."""
+    storage = MemoryStorage()
+    return Backends(keys, limits_storage=storage, limits_batch=MemoryWindowBatch(storage))
 
 
 def open_key_store(

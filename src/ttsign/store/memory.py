@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
+
+from limits.aio.storage import MemoryStorage
 
 from ttsign.store.base import BreakerEvent, KeyNotFoundError, KeyRecord
 
@@ -41,6 +43,66 @@ class MemoryKeyStore:
 
 
 _PRUNE_AT = 10_000  # subjects/tokens before expired entries are swept out of the tables
+_SWEEP_EVERY_S = 10.0  # how often MemoryWindowBatch drops expired windows
+
+
+class MemoryWindowBatch:
+    """Counts a request in all its windows with one plain function call (see base.WindowBatch).
+
+    The counters are those of the `limits` library's async MemoryStorage that the RateLimiter also reads:
+    its `storage` Counter and `expirations` (key -> unix expiry), changed by the rule its `incr` applies (a
+    window whose expiry has passed starts again from zero; the expiry is set when the count becomes 1), so
+    `peek`, going through the library, sees these counts. Going through `incr` window by window costs a
+    coroutine, a lock and often a fresh asyncio task that scans every key, per window per request; here
+    nothing awaits between reading and writing, so a batch is atomic on the event loop.
+
+    Bypassing `incr` also bypasses the storage's own expiry task, so expired windows are swept here, at
+    most every `sweep_every_s`: memory stays bounded by the addresses seen in the longest window.
+    """
+
+    def __init__(
+        self,
+        storage: MemoryStorage,
+        *,
+        clock: Callable[[], float] = time.time,
+        sweep_every_s: float = _SWEEP_EVERY_S,
+    ) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._sweep_every_s = sweep_every_s
+        self._next_sweep = clock() + sweep_every_s
+
+    async def hit(self, counters: Sequence[tuple[str, int, int]]) -> list[tuple[int, float]]:
+        now = self._clock()
+        if now >= self._next_sweep:
+            self._sweep(now)
+        counts, expirations = self._storage.storage, self._storage.expirations
+        out: list[tuple[int, float]] = []
+        for key, limit, expiry in counters:
+            if expirations.get(key, 0) <= now:  # MemoryStorage.get's rule: an expired window restarts
+                self._forget(key)
+            count = counts[key] + 1
+            counts[key] = count
+            if count == 1:
+                expirations[key] = now + expiry
+            out.append((count, expirations[key] - now))
+            if count > limit:
+                break
+        return out
+
+    def _sweep(self, now: float) -> None:
+        self._next_sweep = now + self._sweep_every_s
+        expired = [key for key, expires in self._storage.expirations.items() if expires <= now]
+        for key in expired:
+            self._forget(key)
+
+    def _forget(self, key: str) -> None:
+        self._storage.storage.pop(key, None)
+        self._storage.expirations.pop(key, None)
+        # limits 4.0 has no per-key locks; later versions make one for each key their `incr` touches.
+        locks: dict[str, asyncio.Lock] | None = getattr(self._storage, "locks", None)
+        if locks is not None:
+            locks.pop(key, None)
 
 
 class MemoryRoomLedger:
