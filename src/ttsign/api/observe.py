@@ -78,7 +78,13 @@ def dialect_of(scope: Scope) -> str:
     query: bytes = scope.get("query_string", b"")
     client = ""
     if b"client=" in query:
-        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        # Plain pairs split without a full parse; anything encoded goes through parse_qsl as Starlette does.
+        pairs = (
+            (pair.partition("=")[::2] for pair in query.decode("latin-1").split("&"))
+            if b"%" not in query and b"+" not in query
+            else parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        )
+        for name, value in pairs:
             if name == "client":
                 client = value  # the last one wins, as in Starlette's query_params
     return client_of(ua, client).family

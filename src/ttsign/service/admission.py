@@ -116,6 +116,13 @@ class Admission:
         self.keys = keys
         self.limiter = limiter
         self.policy = policy or AccessPolicy()
+        anonymous = self.policy.anonymous_limits
+        self._anonymous_limits = Limits(
+            per_minute=anonymous.per_minute,
+            per_hour=anonymous.per_hour,
+            per_day=anonymous.per_day,
+            rooms_per_hour=self.policy.anonymous_rooms_per_hour,
+        )
         # An authority, or how to make one on first use (its secret may live in the store).
         self._jwt = jwt
         self.rooms = rooms or MemoryRoomLedger()
@@ -232,12 +239,7 @@ class Admission:
 
     def limits_of(self, caller: Caller) -> Limits:
         if caller.key is None:
-            return Limits(
-                per_minute=self.policy.anonymous_limits.per_minute,
-                per_hour=self.policy.anonymous_limits.per_hour,
-                per_day=self.policy.anonymous_limits.per_day,
-                rooms_per_hour=self.policy.anonymous_rooms_per_hour,
-            )
+            return self._anonymous_limits
         return caller.key.limits if caller.key.limits.windows() else self.policy.default_key_limits
 
     @staticmethod

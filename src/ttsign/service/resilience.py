@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ttsign.signing import BrowserProfile
 from ttsign.upstream.breaker import BreakerBoard
@@ -26,8 +27,12 @@ def identity_key(profile: BrowserProfile) -> str:
     A digest because breaker keys travel between replicas and the User-Agent is the client's; it is the
     same digest the shared identity store files the slot under.
     """
-    slot = f"{profile.name}\x00{profile.user_agent}"
-    return hashlib.sha256(slot.encode("utf-8")).hexdigest()[:32]
+    return _slot_digest(profile.name, profile.user_agent)
+
+
+@lru_cache(maxsize=1024)  # twice per connect, for a handful of profiles
+def _slot_digest(name: str, user_agent: str) -> str:
+    return hashlib.sha256(f"{name}\x00{user_agent}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

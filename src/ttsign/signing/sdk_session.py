@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import lru_cache
 
 from ttsign.signing.digest import md5hex
 from ttsign.signing.xgnarly import FieldValue
@@ -43,7 +44,8 @@ class SdkSession:
 
     def after_request(self) -> SdkSession:
         """The session once the page has sent one more signed request."""
-        return replace(self, total_requests=self.total_requests + 1)
+        # The constructor rather than dataclasses.replace, which inspects the fields on every call.
+        return SdkSession(self.field_order, self.init_stamp, self.total_requests + 1, self.intercepted_requests)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,15 @@ class RequestDigest:
 
     @classmethod
     def of(cls, query: str, body: str, user_agent: str) -> RequestDigest:
-        return cls(md5hex(query), md5hex(body), md5hex(user_agent))
+        return cls(
+            md5hex(query), _md5_of_repeated(body) if len(body) <= 256 else md5hex(body), _md5_of_repeated(user_agent)
+        )
+
+
+@lru_cache(maxsize=256)
+def _md5_of_repeated(text: str) -> str:
+    """MD5 of a value that repeats from request to request (a profile's User-Agent, the usual empty body)."""
+    return md5hex(text)
 
 
 def fields_5_1_3(

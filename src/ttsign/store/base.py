@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 
@@ -20,10 +21,15 @@ class Limits:
     per_day: int | None = None
     rooms_per_hour: int | None = None  # distinct rooms one key may connect to per hour (abuse control)
 
-    def windows(self) -> list[tuple[str, int]]:
+    def windows(self) -> tuple[tuple[str, int], ...]:
         """(label, limit) for each limited window, shortest first; labels match Euler's `limit_label`."""
-        pairs = [("minute", self.per_minute), ("hour", self.per_hour), ("day", self.per_day)]
-        return [(label, limit) for label, limit in pairs if limit is not None]
+        return _windows(self.per_minute, self.per_hour, self.per_day)
+
+
+@lru_cache(maxsize=1024)  # asked on every request, for a handful of distinct limit sets
+def _windows(per_minute: int | None, per_hour: int | None, per_day: int | None) -> tuple[tuple[str, int], ...]:
+    pairs = (("minute", per_minute), ("hour", per_hour), ("day", per_day))
+    return tuple((label, limit) for label, limit in pairs if limit is not None)
 
 
 @dataclass(frozen=True)
