@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +26,7 @@ from ttsign.api.resilience import connect_breakers, count_retries, retry_policy
 from ttsign.api.state import Services
 from ttsign.config import Settings
 from ttsign.metrics import Metrics, timed
+from ttsign.randomness import BufferedSystemRandom
 from ttsign.service.admission import AccessPolicy, Admission
 from ttsign.service.breaker_sharing import BreakerSharing
 from ttsign.service.chat import ChatService
@@ -107,7 +107,7 @@ def build_services(
                 max_body_bytes=settings.max_upstream_body_bytes,
             )
         )
-    rng = random.SystemRandom()  # the edge owns randomness; signing never draws its own
+    rng = BufferedSystemRandom()  # the edge owns randomness; signing never draws its own
     backends = open_shared_state(settings, store)
     pool = IdentityPool(
         partial(bootstrap_identity, transport, settings.www_base, rng=rng),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI, Request
@@ -17,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ttsign.logs import REQUEST_ID
+from ttsign.randomness import fresh_request_id
 from ttsign.service.rooms import InvalidInput
 from ttsign.store.base import StoreUnavailable
 from ttsign.upstream.refusals import Refusal, RefusalCode
@@ -36,7 +36,7 @@ _ROOM_STATUS = {
 
 def new_request_id() -> str:
     """The id of the request being handled (set by the Observe middleware, so logs carry the same one)."""
-    return REQUEST_ID.get() or uuid.uuid4().hex
+    return REQUEST_ID.get() or fresh_request_id()
 
 
 def request_id_of(request: Request) -> str:

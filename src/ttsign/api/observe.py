@@ -10,7 +10,6 @@ import json
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl
 
@@ -21,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ttsign.api.access import client_of
 from ttsign.logs import REQUEST_ID
 from ttsign.metrics import Metrics
+from ttsign.randomness import fresh_request_id
 from ttsign.upstream.refusals import RefusalCode
 
 logger = logging.getLogger("ttsign.access")
@@ -38,7 +38,7 @@ def incoming_request_id(scope: Scope) -> str:
             candidate: str = value.decode("latin-1")
             if _SAFE_ID.fullmatch(candidate):
                 return candidate
-    return uuid.uuid4().hex
+    return fresh_request_id()
 
 
 def route_label(scope: Scope, plain_routes: Mapping[object, list[Route]] | None = None) -> str:
