@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import secrets
 import shutil
 import socket
@@ -36,7 +37,7 @@ from typing import Any
 import httpx
 import redis
 from paced import PacedResult, RequestBytes, paced_load
-from procs import Proc
+from procs import Proc, cpu_seconds
 from sign_url import parse_wrk
 
 from ttsign.service.keys import KeyService
@@ -69,6 +70,19 @@ http {{
     }}
 }}
 """
+
+
+def cpu_owners(replicas: list[Proc], emulator: Proc, nginx: subprocess.Popen[bytes]) -> dict[str, list[int]]:
+    """The processes sharing the cores during a run, by role (nginx: master and workers; Redis: the server)."""
+    found = subprocess.run(["pgrep", "-P", str(nginx.pid)], check=False, capture_output=True, text=True)
+    children = found.stdout.split()  # pgrep exits 1 when there are none
+    redis_pid = int(redis.Redis.from_url(REDIS_URL).info("server")["process_id"])
+    return {
+        "replicas": [r.popen.pid for r in replicas],
+        "emulator": [emulator.popen.pid],
+        "nginx": [nginx.pid, *(int(pid) for pid in children)],
+        "redis": [redis_pid],
+    }
 
 
 def free_port() -> int:
@@ -222,8 +236,19 @@ def main() -> None:
         connects_only.write_text(wrk_script(key, connect_every=1))
         run_wrk(front, str(connects_only), args.connections, 10)
         before = [rss_kib(r.popen.pid) for r in replicas]
+        processes = cpu_owners(replicas, emulator, nginx)
+        cpu_before = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in processes.items()}
+        wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         capacity = run_wrk(front, str(script), args.connections, args.seconds)
+        wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         total = capacity["requests"]
+        cpu_ms = {
+            name: (sum(cpu_seconds(pid) for pid in pids) - cpu_before[name]) / total * 1000
+            for name, pids in processes.items()
+        }
+        cpu_ms["wrk"] = (
+            (wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime) / total * 1000
+        )
         memory = [(total, [rss_kib(r.popen.pid) for r in replicas])]
         paced = asyncio.run(
             paced_load(
@@ -253,6 +278,7 @@ def main() -> None:
     growth = [(a - b) / b * 100 if b else 0.0 for a, b in zip(after, before, strict=True)]
     figures = {
         "capacity": capacity,
+        "capacity_cpu_ms_per_request": cpu_ms,
         "paced": paced_figures(paced, args.rate),
         "total_requests_for_memory": total,
         "rss_before_kib": before,
@@ -290,6 +316,12 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         f"  paced at {paced['offered_per_s']:g} req/s (open loop): {paced['requests_per_s']:,.0f} req/s  "
         f"p50={paced['p50_ms']:.2f} ms  p99={paced['p99_ms']:.2f} ms  max={paced['max_ms']:.2f} ms  "
         f"errors={paced['errors']}   (target: 0 errors, p99 < 50 ms)"
+    )
+    cpu = figures["capacity_cpu_ms_per_request"]
+    print(
+        "  CPU per request in the capacity run (ms): "
+        + ", ".join(f"{name} {ms:.3f}" for name, ms in cpu.items())
+        + f"; {sum(cpu.values()):.3f} in all ({os.cpu_count()} cores)"
     )
     if paced["errors"]:
         print(f"  paced answers by status: {paced['statuses']}")

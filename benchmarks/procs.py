@@ -31,6 +31,15 @@ BENCH_ENV = {
 }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds process `pid` has used so far (Linux /proc; 0 elsewhere or once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Proc:
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
@@ -46,11 +55,7 @@ class Proc:
 
     def cpu_s(self) -> float:
         """User+system CPU seconds used so far (Linux /proc; 0 elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.popen.pid)
 
     def stop(self) -> None:
         self.popen.terminate()
