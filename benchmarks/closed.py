@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import urlsplit
 
+from paced import percentile
+
 TIMEOUT_S = 10.0
 
 
@@ -29,8 +31,7 @@ class ClosedResult:
     failures: list[str] = field(default_factory=list)
 
     def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0.0
+        return percentile(self.latencies_ms, q)
 
 
 class _Loop:

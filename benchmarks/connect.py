@@ -25,10 +25,8 @@ import asyncio
 import os
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
 import uvloop
@@ -41,7 +39,6 @@ from ttsign.signing import default_profile, generate_ms_token, sign_request
 ROOM = "7390000000000000001"  # the emulator's default scenario
 Prepare = Callable[[], tuple[str, dict[str, str]]]
 Figures = dict[str, float]  # p50_ms and p99_ms
-TTSIGN = str(Path(sys.executable).with_name("ttsign"))
 
 
 async def run(base: str, prepare: Prepare, total: int, concurrency: int, warmup: int) -> Figures:

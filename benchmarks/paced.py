@@ -33,8 +33,13 @@ class PacedResult:
         return sum(count for status, count in self.statuses.items() if status != "200")
 
     def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0.0
+        return percentile(self.latencies_ms, q)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile by nearest rank (0.0 for no values)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
 def get_request(host: str, target: str, headers: dict[str, str]) -> bytes:
