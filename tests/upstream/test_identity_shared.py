@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from tests.redis_db import REDIS_URL, delete_prefix, free_port, new_prefix, require_redis
 from ttsign.signing import BrowserProfile, default_profile
-from ttsign.store.base import IdentityRecord
+from ttsign.store.base import IdentityRecord, slot_digest
 from ttsign.store.redis import redis_client
 from ttsign.store.redis_identities import RedisIdentityShelf
 from ttsign.upstream.identity import Identity, IdentityPool, bootstrap_identity
@@ -178,7 +178,7 @@ async def test_cookie_updates_need_the_same_live_identity_and_a_newer_rotation(c
     assert not await shelf.update_cookies(slot, dataclasses.replace(newer, identity_id="id-2", rotated_at=3.0))
     loaded = await shelf.load(slot)
     assert loaded is not None and loaded.cookies["msToken"] == "m1" and loaded.rotated_at == 2.0
-    assert 55_000 < await client.pttl(f"{cluster.prefix}identity:{shelf._digest(slot)}") <= 60_000  # expiry kept
+    assert 55_000 < await client.pttl(f"{cluster.prefix}identity:{slot_digest(slot)}") <= 60_000  # expiry kept
     await shelf.retire(slot, "id-1")
     assert not await shelf.update_cookies(slot, dataclasses.replace(newer, rotated_at=4.0))  # never resurrected
     retired = await shelf.load(slot)

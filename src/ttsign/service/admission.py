@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from ttsign.service.jwt_auth import JwtAuthority, JwtError, JwtGrant
@@ -116,12 +116,8 @@ class Admission:
         self.keys = keys
         self.limiter = limiter
         self.policy = policy or AccessPolicy()
-        anonymous = self.policy.anonymous_limits
-        self._anonymous_limits = Limits(
-            per_minute=anonymous.per_minute,
-            per_hour=anonymous.per_hour,
-            per_day=anonymous.per_day,
-            rooms_per_hour=self.policy.anonymous_rooms_per_hour,
+        self._anonymous_limits = replace(
+            self.policy.anonymous_limits, rooms_per_hour=self.policy.anonymous_rooms_per_hour
         )
         # An authority, or how to make one on first use (its secret may live in the store).
         self._jwt = jwt

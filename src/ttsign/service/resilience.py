@@ -9,12 +9,11 @@ profile means the egress IP is flagged, and minting more only digs deeper. A roo
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 from ttsign.signing import BrowserProfile
+from ttsign.store.base import slot_digest
 from ttsign.upstream.breaker import BreakerBoard
 from ttsign.upstream.refusals import Refusal, RefusalCode
 
@@ -27,12 +26,7 @@ def identity_key(profile: BrowserProfile) -> str:
     A digest because breaker keys travel between replicas and the User-Agent is the client's; it is the
     same digest the shared identity store files the slot under.
     """
-    return _slot_digest(profile.name, profile.user_agent)
-
-
-@lru_cache(maxsize=1024)  # twice per connect, for a handful of profiles
-def _slot_digest(name: str, user_agent: str) -> str:
-    return hashlib.sha256(f"{name}\x00{user_agent}".encode()).hexdigest()[:32]
+    return slot_digest(f"{profile.name}\x00{profile.user_agent}")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ randomness, so a fast hash is enough (there is nothing to brute-force); lookups 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +25,13 @@ class Limits:
     def windows(self) -> tuple[tuple[str, int], ...]:
         """(label, limit) for each limited window, shortest first; labels match Euler's `limit_label`."""
         return _windows(self.per_minute, self.per_hour, self.per_day)
+
+
+@lru_cache(maxsize=1024)  # twice per connect (the identity breakers), for a handful of profiles
+def slot_digest(slot: str) -> str:
+    """An identity slot (profile name + User-Agent) as a short printable digest: the key the shared
+    identity store files it under and the identity breakers count it under, so replicas name it alike."""
+    return hashlib.sha256(slot.encode("utf-8")).hexdigest()[:32]
 
 
 @lru_cache(maxsize=1024)  # asked on every request, for a handful of distinct limit sets

@@ -99,10 +99,7 @@ class MemoryWindowBatch:
     def _forget(self, key: str) -> None:
         self._storage.storage.pop(key, None)
         self._storage.expirations.pop(key, None)
-        # limits 4.0 has no per-key locks; later versions make one for each key their `incr` touches.
-        locks: dict[str, asyncio.Lock] | None = getattr(self._storage, "locks", None)
-        if locks is not None:
-            locks.pop(key, None)
+        self._storage.locks.pop(key, None)  # the lock its `incr` made for the key
 
 
 class MemoryRoomLedger:

@@ -14,14 +14,13 @@ The record holds cookies (ttwid, msToken): secrets, never logged; no client secr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from typing import cast
 
 from redis.asyncio import Redis
 
-from ttsign.store.base import IdentityRecord
+from ttsign.store.base import IdentityRecord, slot_digest
 from ttsign.store.redis import DEFAULT_PREFIX, unavailable_on_error
 
 _RETIRE = """
@@ -84,15 +83,11 @@ class RedisIdentityShelf:
         self._unlock = client.register_script(_UNLOCK)
         self._update_cookies = client.register_script(_UPDATE_COOKIES)
 
-    def _digest(self, slot: str) -> str:
-        # Slots are profile name + User-Agent: hashed into a short, printable key.
-        return hashlib.sha256(slot.encode("utf-8")).hexdigest()[:32]
-
     def _key(self, slot: str) -> str:
-        return f"{self._prefix}identity:{self._digest(slot)}"
+        return f"{self._prefix}identity:{slot_digest(slot)}"
 
     def _lock(self, slot: str) -> str:
-        return f"{self._prefix}identity-lock:{self._digest(slot)}"
+        return f"{self._prefix}identity-lock:{slot_digest(slot)}"
 
     async def load(self, slot: str) -> IdentityRecord | None:
         """The slot's identity (possibly retired); None when empty or expired."""
