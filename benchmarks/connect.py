@@ -25,16 +25,20 @@ import asyncio
 import os
 import random
 import statistics
-import time
 from collections.abc import Callable
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import uvloop
 from closed import closed_loop
 from paced import get_request, paced_load
 from procs import Proc
 
-from ttsign.signing import default_profile, generate_ms_token, sign_request
+from ttsign.config import Settings
+from ttsign.signing import default_profile
+from ttsign.upstream.identity import Identity, bootstrap_identity
+from ttsign.upstream.refusals import Refusal
+from ttsign.upstream.transport import CurlTransport
+from ttsign.upstream.webcast import RoomRequest, WebcastClient
 
 ROOM = "7390000000000000001"  # the emulator's default scenario
 Prepare = Callable[[], tuple[str, dict[str, str]]]
@@ -53,49 +57,47 @@ async def run(base: str, prepare: Prepare, total: int, concurrency: int, warmup:
 
 
 async def direct_preparer(emulator: str) -> Prepare:
-    """Signed im/fetch requests as ttsign would send them, with a ttwid the emulator issued."""
+    """The im/fetch ttsign itself sends for this connect, straight to the emulator: same identity kind,
+    query, headers and signing (ttsign's own `WebcastClient.build_request`), so the emulator does the same
+    work either way and the difference is what ttsign adds. curl adds the browser's default headers on the
+    wire; they are captured from one real send and replayed."""
     profile = default_profile()
     rng = random.SystemRandom()
-    # The minimal client drops response headers, so read the issued ttwid by hand.
-    reader, writer = await asyncio.open_connection(urlsplit(emulator).hostname, urlsplit(emulator).port)
-    writer.write(f"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: {profile.user_agent}\r\n\r\n".encode())
-    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-    writer.close()
-    ttwid = next(
-        line.split("=", 1)[1].split(";", 1)[0]
-        for line in head.split("\r\n")
-        if line.lower().startswith("set-cookie:") and "ttwid=" in line
-    )
-    ms_token = generate_ms_token(rng)
-    query = urlencode(
-        {
-            "aid": "1988",
-            "app_name": "tiktok_web",
-            "device_platform": "web",
-            **profile.browser_query(),
-            "room_id": ROOM,
-            "cursor": "",
-            "internal_ext": "",
-            "resp_content_type": "protobuf",
-        },
-        quote_via=quote,  # %20, as ttsign encodes: the signer hashes the exact bytes
-    )
-    headers = {"User-Agent": profile.user_agent, "Cookie": f"ttwid={ttwid}"}
+    transport = CurlTransport()
+    try:
+        identity = await bootstrap_identity(transport, emulator, profile, rng=rng)
+        if isinstance(identity, Refusal):
+            raise SystemExit(f"identity bootstrap against the emulator failed: {identity.code}")
+        client = WebcastClient(transport, webcast_base=emulator, contact_email=Settings().contact_email, rng=rng)
+        wire_headers = await _curl_headers(transport, identity)
+    finally:
+        await transport.aclose()
 
     def prepare() -> tuple[str, dict[str, str]]:
-        signed = sign_request(
-            "GET",
-            f"{emulator}/webcast/im/fetch/?{query}",
-            "",
-            profile,
-            now_ms=time.time_ns() // 1_000_000,
-            rng=rng,
-            ms_token=ms_token,
-        )
-        parts = urlsplit(signed.url)
-        return f"{parts.path}?{parts.query}", headers
+        parts = urlsplit(client.build_request(identity, RoomRequest(ROOM)).url)
+        return f"{parts.path}?{parts.query}", wire_headers
 
     return prepare
+
+
+async def _curl_headers(transport: CurlTransport, identity: Identity) -> dict[str, str]:
+    """The header lines (Host aside) of an im/fetch as curl puts it on the wire, read by a one-shot listener."""
+    heads: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def capture(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await heads.put(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(capture, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        listener = WebcastClient(transport, webcast_base=f"http://127.0.0.1:{port}")
+        await listener.fetch(identity, RoomRequest(ROOM))  # a refusal (no body): only the request matters
+        head = (await heads.get()).decode("latin-1")
+    headers = dict(line.split(": ", 1) for line in head.split("\r\n")[1:] if ": " in line)
+    headers.pop("Host", None)
+    return headers
 
 
 def through_preparer() -> Prepare:
