@@ -59,7 +59,7 @@ http {{
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
-    upstream ttsign {{ server {a}; server {b}; keepalive 64; }}
+    upstream ttsign {{ server {a}; server {b}; keepalive 512; }}
     server {{
         listen 127.0.0.1:{port};
         location / {{

@@ -160,6 +160,28 @@ async def test_reused_handles_carry_nothing_from_the_previous_request() -> None:
     assert e.header("sec-ch-ua") is None and c.header("sec-ch-ua") is None
 
 
+async def test_a_kept_header_list_is_sent_once_and_replaced_when_it_changes() -> None:
+    def echo(seen: SeenRequest) -> Reply:
+        return Reply(headers=[("X-Path", seen.target)], body=seen.target.encode())
+
+    transport = CurlTransport(TransportOptions(max_connections=1))  # one handle: every request reuses it
+    same = {"Cookie": "ttwid=one", "Referer": "https://www.tiktok.com/"}
+    try:
+        async with LoopbackServer(echo) as server:
+            answers = [
+                await transport.send(UpstreamRequest("GET", f"{server.url}/{n}", headers))
+                for n, headers in enumerate([same, same, {**same, "Cookie": "ttwid=two"}, same])
+            ]
+    finally:
+        await transport.aclose()
+    # Each answer is its own request's, with nothing left over from the one before on the same handle.
+    assert [a.body for a in answers] == [b"/0", b"/1", b"/2", b"/3"]
+    assert [a.header("x-path") for a in answers] == ["/0", "/1", "/2", "/3"]
+    for seen, cookie in zip(server.seen, ["ttwid=one", "ttwid=one", "ttwid=two", "ttwid=one"], strict=True):
+        assert [v for k, v in seen.headers if k.lower() == "cookie"] == [cookie]
+        assert [k for k, _ in seen.headers if k.lower() == "referer"] == ["Referer"]
+
+
 async def test_every_profile_target_can_be_impersonated() -> None:
     from ttsign.signing.profile import _TARGETS
 
