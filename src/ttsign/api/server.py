@@ -24,7 +24,6 @@ from fastapi import FastAPI
 from ttsign import logs
 from ttsign.api import workers as workers_module
 from ttsign.api.app import create_app
-from ttsign.api.http_protocol import OneWriteHttpProtocol
 from ttsign.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -101,7 +100,6 @@ async def serve(app: FastAPI, sock: socket.socket, *, announce: bool = True) -> 
         # connections first: otherwise it can reuse one at the moment we close it and answer 502.
         timeout_keep_alive=75,
         server_header=False,
-        http=OneWriteHttpProtocol,  # httptools, each response in one write
     )
     server = _Server(config)
     # Everything built so far lives for the whole process: keep it out of the collector's way, so full
