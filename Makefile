@@ -11,7 +11,7 @@ PORT ?= 8080
 
 .PHONY: run test install lint typecheck e2e-deps redis nginx bench-tools bench demo proto clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py $(wildcard src/ttsign/signing/_native/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
 	$(BIN)/pip install -q -e '.[dev,e2e]'

@@ -61,13 +61,13 @@ def measure(name: str, fn: Callable[[], object], *, runs: int, seconds: float) -
 
 @contextmanager
 def pure_python() -> Iterator[None]:
-    """Run with the compiled ChaCha switched off, to measure the pure-Python path."""
-    saved = chacha.native_keystream
-    chacha.native_keystream = None
+    """Run with the compiled X-Gnarly path switched off, to measure the pure-Python one."""
+    saved = chacha.native_keystream, xgnarly.native_token
+    chacha.native_keystream, xgnarly.native_token = None, None
     try:
         yield
     finally:
-        chacha.native_keystream = saved
+        chacha.native_keystream, xgnarly.native_token = saved
 
 
 def _signers() -> dict[str, Callable[[], object]]:
@@ -114,7 +114,7 @@ def run(*, runs: int = 5, seconds: float = 1.0) -> list[Result]:
     results = [measure("X-Bogus", signers["X-Bogus"], runs=runs, seconds=seconds)]
     with pure_python():
         results.append(measure("X-Gnarly (pure Python)", signers["X-Gnarly"], runs=runs, seconds=seconds))
-    if chacha.native_keystream is not None:
-        results.append(measure("X-Gnarly (compiled ChaCha)", signers["X-Gnarly"], runs=runs, seconds=seconds))
+    if xgnarly.native_token is not None:
+        results.append(measure("X-Gnarly (compiled)", signers["X-Gnarly"], runs=runs, seconds=seconds))
     results.append(measure("_signature", signers["_signature"], runs=runs, seconds=seconds))
     return results

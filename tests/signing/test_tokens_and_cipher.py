@@ -116,4 +116,53 @@ def test_pure_fallback_produces_the_same_tokens(monkeypatch: pytest.MonkeyPatch)
     key = random.Random(5).randbytes(48)
     with_default = xgnarly.encode(fields, [9, 1, 6, 3], key)
     monkeypatch.setattr(chacha, "native_keystream", None)
+    monkeypatch.setattr(xgnarly, "native_token", None)
     assert xgnarly.encode(fields, [9, 1, 6, 3], key) == with_default
+
+
+needs_native_token = pytest.mark.skipif(xgnarly.native_token is None, reason="compiled fast path not built")
+
+
+def pure_token(fields: dict[int, int | str], order: list[int], key: bytes, fmt: xgnarly.PayloadFormat) -> str:
+    return xgnarly.seal(xgnarly.serialize(fields, order, fmt), key)
+
+
+@needs_native_token
+def test_compiled_token_matches_the_pure_one() -> None:
+    assert xgnarly.native_token is not None
+    rng = random.Random(12)
+    limits = [xgnarly.FORMAT_5_1_3.short_int_limit, xgnarly.FORMAT_LEGACY.short_int_limit]
+    # Around every width boundary and past the ends: negative and >= 2^32 integers are dropped.
+    edges = [0, 1, 255, 255 * 255 - 1, 255 * 255, (1 << 16) - 1, 1 << 16, (1 << 32) - 1, 1 << 32, -1, 1 << 70]
+    texts = ["", "5.1.3", "é€😀", "x" * 300, "d41d8cd98f00b204e9800998ecf8427e"]
+    for _ in range(300):
+        keys = rng.sample(range(256), rng.randint(1, 24))
+        fields: dict[int, int | str] = {k: rng.choice([rng.choice(edges), rng.choice(texts)]) for k in keys}
+        order = list(keys)
+        rng.shuffle(order)
+        key = rng.randbytes(48)
+        for fmt in (xgnarly.FORMAT_5_1_3, xgnarly.FORMAT_LEGACY):
+            assert fmt.short_int_limit in limits
+            assert xgnarly.encode(fields, order, key, fmt) == pure_token(fields, order, key, fmt)
+
+
+@pytest.mark.parametrize(
+    ("fields", "order"),
+    [({1: 1, 2: 2}, [1]), ({1: 1}, [1, 1]), ({1: 1}, [2]), ({1: 1, 2: 2}, [1, 1]), ({1: 1}, [])],
+)
+def test_an_order_that_does_not_name_every_field_once_is_refused(
+    fields: dict[int, int | str], order: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match="exactly once"):  # the compiled path, when built
+        xgnarly.encode(fields, order, bytes(48))
+    monkeypatch.setattr(xgnarly, "native_token", None)
+    with pytest.raises(ValueError, match="exactly once"):
+        xgnarly.encode(fields, order, bytes(48))
+
+
+@needs_native_token
+def test_compiled_token_refuses_a_short_key_and_foreign_values() -> None:
+    with pytest.raises(ValueError):
+        xgnarly.encode({1: 1}, [1], bytes(47))
+    with pytest.raises(TypeError):
+        xgnarly.encode({1: 1.5}, [1], bytes(48))  # type: ignore[dict-item]

@@ -7,7 +7,7 @@ quarter-rounds of a diagonal round depend on each other, as the vendor SDK compu
 
 Pure Python, made fast by SWAR: word i of every keystream block lives in one big integer, one 64-bit
 lane per block (32 bits of word plus room for an addition's carry), so one pass over the rounds makes
-the whole keystream. (A compiled twin, `_chacha`, is used when it was built; this stays the
+the whole keystream. (A compiled twin in `_xgnarly` is used when it was built; this stays the
 reference.) The quarter-rounds are written out by hand: a helper function costs ~40% more
 time in calls and tuple packing, and X-Gnarly throughput is a stated target.
 """
@@ -20,7 +20,7 @@ from collections.abc import Callable
 NativeKeystream = Callable[[bytes, int], bytes]
 native_keystream: NativeKeystream | None
 try:  # the optional compiled fast path (setup.py); pure Python below is the reference and the fallback
-    from ttsign.signing._chacha import keystream as native_keystream
+    from ttsign.signing._xgnarly import keystream as native_keystream
 except ImportError:  # pragma: no cover - depends on whether a compiler was present at install time
     native_keystream = None
 

@@ -8,7 +8,7 @@ the bytes themselves, and the lot encoded in a custom base64.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ttsign.signing import chacha
@@ -18,6 +18,14 @@ ALPHABET = Base64Alphabet("u09tbS3UvgDEe6r-ZVMXzLpsAohTn7mdINQlW412GqBjfYiyk8JOR
 MAGIC = 0x4B  # (1 << 6) | 8 | 3; 0x4C would mean a compressed payload, never observed
 FieldValue = int | str
 _U16 = struct.Struct(">H")
+_ALPHABET_BYTES = ALPHABET.symbols.encode("ascii")
+
+NativeToken = Callable[[Mapping[int, FieldValue], Sequence[int], bytes, int, bytes, int], str]
+native_token: NativeToken | None
+try:  # the optional compiled fast path (setup.py); serialize and seal below are the reference and fallback
+    from ttsign.signing._xgnarly import token as native_token
+except ImportError:  # pragma: no cover - depends on whether a compiler was present at install time
+    native_token = None
 
 
 class XGnarlyError(ValueError):
@@ -83,6 +91,8 @@ def seal(plaintext: bytes, key: bytes) -> str:
 def encode(
     fields: Mapping[int, FieldValue], order: Sequence[int], key: bytes, fmt: PayloadFormat = FORMAT_5_1_3
 ) -> str:
+    if native_token is not None and isinstance(fields, dict):
+        return native_token(fields, order, key, fmt.short_int_limit, _ALPHABET_BYTES, MAGIC)
     if sorted(order) != sorted(fields):
         raise ValueError("field order must name every field exactly once")
     return seal(serialize(fields, order, fmt), key)
