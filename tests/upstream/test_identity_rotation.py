@@ -10,7 +10,7 @@ import time
 from ttsign.signing import default_profile
 from ttsign.store.base import IdentityRecord
 from ttsign.upstream.cookies import CookieJar
-from ttsign.upstream.identity import Identity, IdentityPool, bootstrap_identity
+from ttsign.upstream.identity import Identity, IdentityPool, bootstrap_identity, identity_slot
 
 from .fake_tiktok import FakeTikTok
 
@@ -203,7 +203,7 @@ def test_a_rotation_outside_an_event_loop_is_kept_locally_and_schedules_nothing(
     shelf = MemoryShelf()
     pool = replica(shelf, FakeTikTok())
     identity = Identity("7" * 19, default_profile(), CookieJar({"ttwid": "t", "msToken": TOKEN_1}), created_at=0.0)
-    pool._keep(pool._key(default_profile()), identity)
+    pool._keep(identity_slot(default_profile()), identity)
     identity.absorb([], TOKEN_2)
     assert identity.ms_token == TOKEN_2 and identity.rotated_at > 0
     assert not pool._background and not pool._saving

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ttsign.signing import BrowserProfile
 from ttsign.store.base import slot_digest
 from ttsign.upstream.breaker import BreakerBoard
+from ttsign.upstream.identity import identity_slot
 from ttsign.upstream.refusals import Refusal, RefusalCode
 
 _ROOM_STATES = frozenset({RefusalCode.ROOM_NOT_LIVE, RefusalCode.ROOM_NOT_FOUND})
@@ -26,7 +27,7 @@ def identity_key(profile: BrowserProfile) -> str:
     A digest because breaker keys travel between replicas and the User-Agent is the client's; it is the
     same digest the shared identity store files the slot under.
     """
-    return slot_digest(f"{profile.name}\x00{profile.user_agent}")
+    return slot_digest(identity_slot(profile))
 
 
 @dataclass(frozen=True)

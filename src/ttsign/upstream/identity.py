@@ -112,6 +112,12 @@ async def bootstrap_identity(
     return identity
 
 
+def identity_slot(profile: BrowserProfile) -> str:
+    """The slot an identity fills: one per browser profile and User-Agent (the pool's key, and the key the
+    shared store and the identity breakers file it under, as a digest)."""
+    return f"{profile.name}\x00{profile.user_agent}"
+
+
 def _in_event_loop() -> bool:
     try:
         asyncio.get_running_loop()
@@ -168,13 +174,9 @@ class IdentityPool:
         self._background: set[asyncio.Task[None]] = set()
         self._warned_at = float("-inf")
 
-    @staticmethod
-    def _key(profile: BrowserProfile) -> str:
-        return f"{profile.name}\x00{profile.user_agent}"
-
     def ready(self, profile: BrowserProfile) -> Identity | None:
         """The warm identity for this profile when it can be used now, with no I/O; else None (`acquire`)."""
-        key = self._key(profile)
+        key = identity_slot(profile)
         identity = self._warm.get(key)
         if identity is not None and self._usable(identity) and self._confirmed_recently(key):
             self._warm.move_to_end(key)
@@ -187,7 +189,7 @@ class IdentityPool:
         identity = self.ready(profile)
         if identity is not None:
             return identity
-        key = self._key(profile)
+        key = identity_slot(profile)
         task = self._pending.get(key)
         if task is None:
             task = asyncio.create_task(self._obtain(key, profile))
@@ -238,7 +240,7 @@ class IdentityPool:
     def retire(self, identity: Identity, reason: str) -> None:
         """Stop using an identity TikTok refused (everywhere, with a shelf); the next acquire replaces it."""
         identity.retired = True
-        key = self._key(identity.profile)
+        key = identity_slot(identity.profile)
         self._drop(key, identity)
         logger.info("identity %s retired: %s", identity.key, reason)
         if self._shelf is not None:
@@ -370,7 +372,7 @@ class IdentityPool:
     def _rotated(self, identity: Identity) -> None:
         """TikTok rotated this identity's msToken or ttwid: schedule one write to the shelf (request path)."""
         identity.rotated_at = max(self._wall(), identity.rotated_at + _ROTATION_STEP_S)
-        key = self._key(identity.profile)
+        key = identity_slot(identity.profile)
         if self._shelf is None or identity.key in self._saving or identity.retired:
             return
         if self._warm.get(key) is not identity or not _in_event_loop():
