@@ -42,8 +42,26 @@ class ClientInfo:
 LEGACY_PYTHON = (6, 4)
 
 
+def header(request: Request, name: bytes) -> str:
+    """The first value of a header, by its lower-case name (as ASGI servers hand names over), or "".
+
+    Starlette's `request.headers.get` builds a `Headers` view and finds a missing header by raising and
+    catching KeyError; the hot routes ask for several headers that are usually absent (keys, JWTs).
+    """
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def query(request: Request) -> dict[str, str]:
+    """The query parameters as a plain dict, the last value of a repeated name winning as in
+    `request.query_params.get`, for routes that look up several names that are usually absent."""
+    return dict(request.query_params.items())
+
+
 def client_info(request: Request) -> ClientInfo:
-    return client_of(request.headers.get("user-agent", ""), request.query_params.get("client", ""))
+    return client_of(header(request, b"user-agent"), request.query_params.get("client", ""))
 
 
 @lru_cache(maxsize=1024)  # a handful of distinct (User-Agent, client) pairs in practice; bounded if not
@@ -65,8 +83,8 @@ def client_of(ua: str, client: str) -> ClientInfo:
 
 def credentials(request: Request) -> Credentials:
     """X-Api-Key header, else the apiKey query parameter; x-jwt-key header. Empty means anonymous."""
-    key = request.headers.get("x-api-key", "").strip() or request.query_params.get("apiKey", "").strip()
-    return Credentials(api_key=key, jwt=request.headers.get("x-jwt-key", "").strip())
+    key = header(request, b"x-api-key").strip() or query(request).get("apiKey", "").strip()
+    return Credentials(api_key=key, jwt=header(request, b"x-jwt-key").strip())
 
 
 def client_ip(request: Request) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request, Response
 
-from ttsign.api.access import client_info, client_ip, credentials, denied_response
+from ttsign.api.access import client_info, client_ip, credentials, denied_response, header, query
 from ttsign.api.errors import REQUEST_ID_HEADER, error_response, new_request_id, refusal_response
 from ttsign.api.state import Services, services
 from ttsign.service.admission import Denied
@@ -38,7 +38,7 @@ class ConnectQuery:
 
     @classmethod
     def from_request(cls, request: Request, room_id: str | None = None) -> ConnectQuery:
-        params = request.query_params
+        params = query(request)
         return cls(
             room_id=room_id if room_id is not None else params.get("room_id"),
             unique_id=params.get("unique_id"),
@@ -46,7 +46,7 @@ class ConnectQuery:
             internal_ext=params.get("internal_ext"),
             # Old clients (TikTokLive 4.x-6.2) send no user_agent param: their request itself carries the
             # browser UA they will use on the WebSocket. New clients' own UA fails profiling and is ignored.
-            user_agent=params.get("user_agent") or request.headers.get("user-agent"),
+            user_agent=params.get("user_agent") or header(request, b"user-agent") or None,
             platform=params.get("platform"),
             session_id=params.get("session_id"),
         )

@@ -1,0 +1,38 @@
+"""access.header and access.query: cheap lookups that must answer as Starlette's Request does."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.requests import Request
+
+from ttsign.api.access import credentials, header, query
+
+
+def request_of(headers: list[tuple[bytes, bytes]], query_string: bytes = b"") -> Request:
+    return Request({"type": "http", "method": "GET", "path": "/", "query_string": query_string, "headers": headers})
+
+
+@pytest.mark.parametrize("name", [b"x-api-key", b"user-agent", b"x-jwt-key", b"absent"])
+def test_header_is_the_first_value_as_starlette_gives_it(name: bytes) -> None:
+    headers = [(b"x-api-key", b"first"), (b"user-agent", b"ua\xe9"), (b"x-api-key", b"second"), (b"x-jwt-key", b"")]
+    request = request_of(headers)
+    assert header(request, name) == request.headers.get(name.decode(), "")
+
+
+@pytest.mark.parametrize(
+    "query_string", [b"a=1&b=2", b"a=1&a=2", b"a=%41%20b&c=+x+", b"a", b"a=&b", b"", b"apiKey=k&room_id=1"]
+)
+def test_query_answers_as_query_params_get(query_string: bytes) -> None:
+    request = request_of([], query_string)
+    params = query(request)
+    for name in ("a", "b", "c", "apiKey", "room_id", "absent"):
+        assert params.get(name) == request.query_params.get(name)
+
+
+def test_credentials_prefer_the_header_key_and_fall_back_to_the_query() -> None:
+    both = request_of([(b"x-api-key", b" header-key "), (b"x-jwt-key", b"jwt")], b"apiKey=query-key")
+    assert (credentials(both).api_key, credentials(both).jwt) == ("header-key", "jwt")
+    query_only = request_of([], b"apiKey=query-key")
+    assert (credentials(query_only).api_key, credentials(query_only).jwt) == ("query-key", "")
+    anonymous = request_of([(b"x-api-key", b"  ")])
+    assert credentials(anonymous).api_key == ""
