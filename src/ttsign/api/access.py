@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.types import Scope
 
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER
 from ttsign.service.admission import Credentials, Denied
@@ -48,7 +49,12 @@ def header(request: Request, name: bytes) -> str:
     Starlette's `request.headers.get` builds a `Headers` view and finds a missing header by raising and
     catching KeyError; the hot routes ask for several headers that are usually absent (keys, JWTs).
     """
-    for key, value in request.scope["headers"]:
+    return scope_header(request.scope, name)
+
+
+def scope_header(scope: Scope, name: bytes) -> str:
+    """`header` on a raw ASGI scope (for middleware that has no Request)."""
+    for key, value in scope["headers"]:
         if key == name:
             return str(value.decode("latin-1"))
     return ""

@@ -17,7 +17,7 @@ from prometheus_client import Counter, Histogram
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ttsign.api.access import client_of
+from ttsign.api.access import client_of, scope_header
 from ttsign.logs import REQUEST_ID
 from ttsign.metrics import Metrics
 from ttsign.randomness import fresh_request_id
@@ -74,7 +74,7 @@ def routes_by_endpoint(app: object) -> dict[object, list[Route]]:
 def dialect_of(scope: Scope) -> str:
     """The calling client's family, read from the raw scope (a Request object and its parsed query, built
     again for this alone, cost more than the rest of the bookkeeping together)."""
-    ua = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"user-agent"), "")
+    ua = scope_header(scope, b"user-agent")
     query: bytes = scope.get("query_string", b"")
     client = ""
     if b"client=" in query:
