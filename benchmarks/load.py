@@ -9,11 +9,12 @@ both with an API key whose limits are on but high. Two runs of `--seconds` each,
             so the servers are saturated and latency is 200 / throughput (Little's law), whatever they do
   paced     open loop (paced.py): `--rate` requests per second in all, on a fixed schedule over the 200
             connections, latency counted from when each request was due (clients that connect now and
-            then, as real ones do; the rate is stated with the figures)
+            then, as real ones do; the rate is stated with the figures). `--rate 500,800,1000` runs
+            one paced run per rate, in that order, to find where p99 passes the target.
 
 then more closed-loop load until `--requests` in all, reading each replica's resident memory after every
 run. Targets: zero errors, p99 < 50 ms, memory growth < 5% over 100,000 requests.
-Usage: .venv/bin/python benchmarks/load.py [--seconds 60] [--connections 200] [--rate 500]
+Usage: .venv/bin/python benchmarks/load.py [--seconds 60] [--connections 200] [--rate 500[,R2,...]]
        [--requests 100000] [--json]
 """
 
@@ -181,7 +182,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--connections", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=500.0, help="requests/s in all for the paced run")
+    parser.add_argument(
+        "--rate",
+        type=rates,
+        default=[500.0],
+        help="requests/s in all for the paced run (comma-separated: one run each)",
+    )
     parser.add_argument("--requests", type=int, default=100_000, help="total before the second memory reading")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -250,17 +256,20 @@ def main() -> None:
             (wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime) / total * 1000
         )
         memory = [(total, [rss_kib(r.popen.pid) for r in replicas])]
-        paced = asyncio.run(
-            paced_load(
-                front,
-                request_bytes(key, f"127.0.0.1:{port}"),
-                connections=args.connections,
-                rate=args.rate,
-                seconds=args.seconds,
+        paced: list[dict[str, object]] = []
+        for rate in args.rate:
+            result = asyncio.run(
+                paced_load(
+                    front,
+                    request_bytes(key, f"127.0.0.1:{port}"),
+                    connections=args.connections,
+                    rate=rate,
+                    seconds=args.seconds,
+                )
             )
-        )
-        total += len(paced.latencies_ms)
-        memory.append((total, [rss_kib(r.popen.pid) for r in replicas]))
+            paced.append(paced_figures(result, rate))
+            total += len(result.latencies_ms)
+            memory.append((total, [rss_kib(r.popen.pid) for r in replicas]))
         extra_runs = 0
         while total < args.requests and extra_runs < 10:
             total += run_wrk(front, str(script), args.connections, 20)["requests"]
@@ -279,7 +288,7 @@ def main() -> None:
     figures = {
         "capacity": capacity,
         "capacity_cpu_ms_per_request": cpu_ms,
-        "paced": paced_figures(paced, args.rate),
+        "paced": paced,
         "total_requests_for_memory": total,
         "rss_before_kib": before,
         "rss_kib_by_requests": memory,
@@ -289,6 +298,17 @@ def main() -> None:
         print(json.dumps(figures))
         return
     report(args, figures)
+
+
+def rates(text: str) -> list[float]:
+    """`--rate`: one rate or a comma-separated list, each above zero."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a rate or a list of rates: {text!r}") from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError("rates must be above zero")
+    return values
 
 
 def paced_figures(result: PacedResult, rate: float) -> dict[str, object]:
@@ -305,26 +325,27 @@ def paced_figures(result: PacedResult, rate: float) -> dict[str, object]:
 
 
 def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
-    capacity, paced = figures["capacity"], figures["paced"]
+    capacity = figures["capacity"]
     print(f"{args.connections} clients, connect + sign_url mix, 2 replicas + Redis behind nginx, {args.seconds} s each")
     errors = capacity["non_2xx"] + capacity["socket_errors"]
     print(
         f"  capacity (closed loop): {capacity['requests_per_s']:,.0f} req/s  p50={capacity.get('p50_ms', 0):.2f} ms  "
         f"p99={capacity.get('p99_ms', 0):.2f} ms  errors={errors:.0f}"
     )
-    print(
-        f"  paced at {paced['offered_per_s']:g} req/s (open loop): {paced['requests_per_s']:,.0f} req/s  "
-        f"p50={paced['p50_ms']:.2f} ms  p99={paced['p99_ms']:.2f} ms  max={paced['max_ms']:.2f} ms  "
-        f"errors={paced['errors']}   (target: 0 errors, p99 < 50 ms)"
-    )
+    for paced in figures["paced"]:
+        print(
+            f"  paced at {paced['offered_per_s']:g} req/s (open loop): {paced['requests_per_s']:,.0f} req/s  "
+            f"p50={paced['p50_ms']:.2f} ms  p99={paced['p99_ms']:.2f} ms  max={paced['max_ms']:.2f} ms  "
+            f"errors={paced['errors']}   (target: 0 errors, p99 < 50 ms)"
+        )
+        if paced["errors"]:
+            print(f"  paced answers by status: {paced['statuses']}")
     cpu = figures["capacity_cpu_ms_per_request"]
     print(
         "  CPU per request in the capacity run (ms): "
         + ", ".join(f"{name} {ms:.3f}" for name, ms in cpu.items())
         + f"; {sum(cpu.values()):.3f} in all ({os.cpu_count()} cores)"
     )
-    if paced["errors"]:
-        print(f"  paced answers by status: {paced['statuses']}")
     readings = figures["rss_kib_by_requests"]
     for i, before in enumerate(figures["rss_before_kib"]):
         trail = " -> ".join(f"{kib[i] / 1024:.1f}" for _, kib in readings)
