@@ -15,14 +15,14 @@ client costs 0.07-0.09 ms of CPU a connect, most of it the kernel's loopback wor
 0.7-0.9 ms each. With `--rate R`
 the concurrency run is open loop instead (paced.py): R connects per second on a fixed schedule over the
 connections, latency counted from when each was due, as clients that connect now and then see it.
-The closed loop at concurrency is measured `--repeats` times (default 9). A repeat is 1,000 connects per
+The closed loop at concurrency is measured `--repeats` times (default 15). A repeat is 1,000 connects per
 path, sent in `--blocks` (default 10) blocks that take turns between three paths: direct, ttsign, and a
 control that is the direct path once more. This VM's speed drifts by tens of percent within seconds, so
 every path must see the same stretches of it; even so, one repeat's control differs from direct by several
 ms at p50 (two measurements of the same thing), which is as much as the target allows. The target is
 therefore judged on the median over the repeats of what ttsign adds, printed beside the control's.
 Usage: .venv/bin/python benchmarks/connect.py [--requests 1000] [--concurrency 50] [--rate R] [--blocks 10]
-       [--repeats 9]
+       [--repeats 15]
 """
 
 from __future__ import annotations
@@ -310,7 +310,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=None, help="open loop: connects per second at concurrency")
     parser.add_argument("--blocks", type=int, default=10, help="interleaved blocks of each closed-loop repeat")
     parser.add_argument(
-        "--repeats", type=int, default=9, help="closed-loop repeats (the target is judged on their median)"
+        "--repeats", type=int, default=15, help="closed-loop repeats (the target is judged on their median)"
     )
     args = parser.parse_args()
     emulator = Proc("emulate", "--port", "0")
