@@ -11,10 +11,10 @@ and prints p50/p99 of each and the difference (the latency ttsign adds). Target:
 The default is a closed loop (closed.py): each connection sends its next connect as soon as it has an
 answer, and latency is recorded once the loop is in its steady state (the synchronized first wave of a
 fresh loop is slower through any chain of two servers, and alone would be the p99 of 1,000 samples). The
-client costs 0.07-0.09 ms of CPU a connect, most of it the kernel's loopback work, against the servers'
-0.7-0.9 ms each. With `--rate R`
-the concurrency run is open loop instead (paced.py): R connects per second on a fixed schedule over the
-connections, latency counted from when each was due, as clients that connect now and then see it.
+client costs 0.06-0.09 ms of CPU a connect (about a third of it in the kernel), against the servers'
+0.55-0.9 ms each. With `--rate R` the concurrency run is open loop instead (paced.py): R connects per
+second on a fixed schedule over the connections, latency counted from when each was due, as clients that
+connect now and then see it.
 The closed loop at concurrency is measured `--repeats` times (default 15). A repeat is 1,000 connects per
 path, sent in `--blocks` (default 10) blocks that take turns between three paths: direct, ttsign, and a
 control that is the direct path once more. This VM's speed drifts by tens of percent within seconds, so
