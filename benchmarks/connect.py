@@ -143,18 +143,41 @@ async def run_paced(base: str, prepare: Prepare, total: int, connections: int, r
     return {"p50_ms": result.pct(50), "p99_ms": result.pct(99)}
 
 
+class CpuLedger:
+    """CPU seconds of ttsign and of the emulator, charged to the path whose requests they answered."""
+
+    def __init__(self, emulator: Proc, server: Proc) -> None:
+        self._procs = {"emulator": emulator, "ttsign": server}
+        self._seconds: dict[tuple[str, str], float] = defaultdict(float)
+        self._sent: dict[str, int] = defaultdict(int)
+
+    @contextmanager
+    def charge(self, path: str, sent: int) -> Iterator[None]:
+        before = {role: proc.cpu_s() for role, proc in self._procs.items()}
+        yield
+        for role, proc in self._procs.items():
+            self._seconds[role, path] += proc.cpu_s() - before[role]
+        self._sent[path] += sent
+
+    def ms_per_connect(self, role: str, path: str) -> float:
+        return self._seconds[role, path] / self._sent[path] * 1000
+
+
+def sent_in_closed_loop(recorded: int, warmup: int, concurrency: int) -> int:
+    """Requests a closed.py run sends: the warm-up, the recorded ones, and `concurrency` more after them."""
+    return warmup + recorded + concurrency
+
+
 async def timed_run(
-    proc: Proc, prepare: Prepare, total: int, concurrency: int, rate: float | None
-) -> tuple[Figures, float]:
-    """Figures of the path served by `proc` (closed loop, or open loop at `rate`), and its CPU ms per connect."""
-    cpu_before = proc.cpu_s()
+    cpu: CpuLedger, path: str, base: str, prepare: Prepare, total: int, concurrency: int, rate: float | None
+) -> Figures:
+    """Figures of one path (closed loop, or open loop at `rate`), its servers' CPU charged to it in `cpu`."""
     if rate:
-        figures, sent = await run_paced(proc.url, prepare, total, concurrency, rate), total
-    else:
-        warmup = 10 * concurrency  # unrecorded: the loop reaches its steady state first
-        figures = await run(proc.url, prepare, total, concurrency, warmup)
-        sent = total + warmup + concurrency  # closed.py follows the recorded requests with `concurrency` more
-    return figures, (proc.cpu_s() - cpu_before) / sent * 1000
+        with cpu.charge(path, total):
+            return await run_paced(base, prepare, total, concurrency, rate)
+    warmup = 10 * concurrency  # unrecorded: the loop reaches its steady state first
+    with cpu.charge(path, sent_in_closed_loop(total, warmup, concurrency)):
+        return await run(base, prepare, total, concurrency, warmup)
 
 
 # One path of the closed loop: its name, the base URL it is sent to, and its request builder.
@@ -186,29 +209,9 @@ async def interleaved(paths: list[Path], total: int, conc: int, blocks: int, cpu
     for block in range(blocks):
         shift = block % len(paths)
         for name, base, prepare in paths[shift:] + paths[:shift]:
-            with cpu.charge(name, per_block + warmup + conc):  # closed.py sends `conc` more after the recorded
+            with cpu.charge(name, sent_in_closed_loop(per_block, warmup, conc)):
                 latencies[name] += await run_latencies(base, prepare, per_block, conc, warmup)
     return Repeat(latencies)
-
-
-class CpuLedger:
-    """CPU seconds of ttsign and of the emulator, charged to the path whose requests they answered."""
-
-    def __init__(self, emulator: Proc, server: Proc) -> None:
-        self._procs = {"emulator": emulator, "ttsign": server}
-        self._seconds: dict[tuple[str, str], float] = defaultdict(float)
-        self._sent: dict[str, int] = defaultdict(int)
-
-    @contextmanager
-    def charge(self, path: str, sent: int) -> Iterator[None]:
-        before = {role: proc.cpu_s() for role, proc in self._procs.items()}
-        yield
-        for role, proc in self._procs.items():
-            self._seconds[role, path] += proc.cpu_s() - before[role]
-        self._sent[path] += sent
-
-    def ms_per_connect(self, role: str, path: str) -> float:
-        return self._seconds[role, path] / self._sent[path] * 1000
 
 
 async def repeated(
@@ -297,10 +300,14 @@ async def paired(
     emulator: Proc, server: Proc, direct: Prepare, through: Prepare, total: int, conc: int, rate: float | None
 ) -> None:
     """One run of each path, back to back."""
-    direct_figures, emulator_ms = await timed_run(emulator, direct, total, conc, rate)
-    through_figures, cpu_ms = await timed_run(server, through, total, conc, rate)
+    cpu = CpuLedger(emulator, server)
+    direct_figures = await timed_run(cpu, "direct", emulator.url, direct, total, conc, rate)
+    through_figures = await timed_run(cpu, "ttsign", server.url, through, total, conc, rate)
     report(direct_figures, through_figures)
-    print(f"  CPU per connect: ttsign {cpu_ms:.2f} ms, emulator {emulator_ms:.2f} ms (direct run)")
+    print(
+        f"  CPU per connect: ttsign {cpu.ms_per_connect('ttsign', 'ttsign'):.2f} ms, "
+        f"emulator {cpu.ms_per_connect('emulator', 'direct'):.2f} ms (direct run)"
+    )
 
 
 def main() -> None:

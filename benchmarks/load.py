@@ -306,7 +306,7 @@ def rates(text: str) -> list[float]:
         values = [float(part) for part in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a rate or a list of rates: {text!r}") from None
-    if not values or min(values) <= 0:
+    if min(values) <= 0:
         raise argparse.ArgumentTypeError("rates must be above zero")
     return values
 
