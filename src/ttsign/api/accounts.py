@@ -13,7 +13,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from ttsign.api.access import client_info, client_ip, credentials, denied_response
 from ttsign.api.errors import REQUEST_ID_HEADER, error_response, new_request_id
 from ttsign.api.state import services
-from ttsign.service.admission import Denied
+from ttsign.service.admission import Credentials, Denied
 from ttsign.service.jwt_auth import DEFAULT_LIFETIME_S, MAX_LIFETIME_S, JwtError
 
 router = APIRouter(tags=["account"])
@@ -38,9 +38,11 @@ class RateLimitsReply(BaseModel):
 async def _rate_limits(request: Request) -> JSONResponse:
     svc = services(request)
     request_id = new_request_id()
-    caller = await svc.admission.identify(credentials(request), client_ip(request))
-    if isinstance(caller, Denied):
-        return denied_response(caller, request_id, client_info(request), time.time())
+    # Counted against the address (not the key's quota), so probing keys here costs like anywhere else.
+    admitted = await svc.admission.admit_account(credentials(request), client_ip(request), count_key=False)
+    if isinstance(admitted, Denied):
+        return denied_response(admitted, request_id, client_info(request), time.time())
+    caller = admitted.caller
     limits = svc.admission.limits_of(caller)
     states = await svc.limiter.peek(caller.label, limits.windows())
     windows = {s.label: WindowReply(max=s.limit, remaining=s.remaining, reset_at=int(s.reset_at)) for s in states}
@@ -92,22 +94,27 @@ class JwtReply(BaseModel):
 
 @router.post("/accounts/me/jwt", response_model=JwtReply)
 async def create_jwt(request: Request) -> JSONResponse:
-    """Mint a short-lived x-jwt-key token for a browser app; needs the API key itself (X-Api-Key)."""
+    """Mint a short-lived x-jwt-key token for a browser app; needs the API key itself (X-Api-Key).
+
+    Only a key mints: an x-jwt-key sent along is not a credential here, so a token can never mint another
+    (which could widen its scope or outlive it)."""
     svc = services(request)
     request_id = new_request_id()
-    creds = credentials(request)
-    if not creds.api_key:
+    api_key = credentials(request).api_key
+    if not api_key:
         return error_response(401, "api_key_required", "minting a token needs the API key itself", request_id)
-    caller = await svc.admission.identify(creds, client_ip(request))
-    if isinstance(caller, Denied):
-        return denied_response(caller, request_id, client_info(request), time.time())
+    admitted = await svc.admission.admit_account(Credentials(api_key=api_key), client_ip(request), count_key=True)
+    if isinstance(admitted, Denied):
+        return denied_response(admitted, request_id, client_info(request), time.time())
+    caller = admitted.caller
     try:
         raw = await request.body()
         body = JwtRequest.model_validate(json.loads(raw) if raw else {})
     except (ValueError, ValidationError) as exc:
         return error_response(400, "bad_request", f"invalid token request: {exc}".splitlines()[0], request_id)
     authority = await svc.admission.jwt_authority()
-    assert caller.key is not None and authority is not None
+    if caller.key is None or authority is None:
+        return error_response(401, "jwt_not_enabled", "this server does not mint x-jwt-key tokens", request_id)
     try:
         token, grant = authority.issue(
             caller.key.key_id,

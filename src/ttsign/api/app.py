@@ -36,6 +36,7 @@ from ttsign.service.keys import KeyService
 from ttsign.service.limits import RateLimiter
 from ttsign.service.policy import SigningPolicy
 from ttsign.service.room_lookup import RoomLookupService
+from ttsign.service.scope import CreatorScope
 from ttsign.service.sign import SignService
 from ttsign.signing import sign_request
 from ttsign.store.backends import Backends, open_backends, open_key_store
@@ -57,6 +58,7 @@ def access_policy(settings: Settings) -> AccessPolicy:
         default_key_limits=Limits(settings.key_per_minute, settings.key_per_hour, settings.key_per_day),
         anonymous_rooms_per_hour=settings.anonymous_rooms_per_hour,
         store_failure_mode=settings.redis_failure_mode,
+        auth_failure_limits=Limits(settings.auth_failures_per_minute, settings.auth_failures_per_hour),
     )
 
 
@@ -139,6 +141,14 @@ def build_services(
     store = backends.keys
     keys = KeyService(store)
     limiter = RateLimiter(backends.limits_storage, batch=backends.limits_batch)
+    rooms = RoomLookupService(
+        pool,
+        RoomDirectory(transport, www_base=settings.www_base),
+        default_profile_name=settings.default_profile,
+        deadline_s=settings.upstream_total_timeout_s,
+        retry=retry_policy(settings),
+        rng=rng,
+    )
     admission = Admission(
         keys,
         limiter,
@@ -146,6 +156,7 @@ def build_services(
         jwt=jwt_loader(settings, store),
         rooms=backends.rooms,
         connections=backends.connections,
+        scope=CreatorScope(rooms.room_id_of),
     )
     sign = SignService(
         pool,
@@ -155,14 +166,6 @@ def build_services(
         rng=rng,
         signer=timed(sign_request, metrics.signing_timer("sign_url")),
         identity_timeout_s=settings.attempt_timeout_s,  # then sign with a generated msToken
-    )
-    rooms = RoomLookupService(
-        pool,
-        RoomDirectory(transport, www_base=settings.www_base),
-        default_profile_name=settings.default_profile,
-        deadline_s=settings.upstream_total_timeout_s,
-        retry=retry_policy(settings),
-        rng=rng,
     )
     chat = ChatService(
         pool,

@@ -14,9 +14,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from ttsign.service.auth_failures import REASON as AUTH_FAILURES
+from ttsign.service.auth_failures import AuthFailures
 from ttsign.service.jwt_auth import JwtAuthority, JwtError, JwtGrant
 from ttsign.service.keys import KeyService
 from ttsign.service.limits import Decision, Group, RateLimiter, WindowState
+from ttsign.service.scope import CreatorScope, ServedRoom, room_of_url, served_room
 from ttsign.store.base import ConnectCounter, KeyRecord, Limits, RoomLedger, StoreUnavailable
 from ttsign.store.memory import MemoryConnectCounter, MemoryRoomLedger
 
@@ -32,6 +35,8 @@ class AccessPolicy:
     per_ip_limits: Limits = field(default_factory=lambda: Limits(per_minute=120, per_hour=2000))
     default_key_limits: Limits = field(default_factory=lambda: Limits(per_minute=60, per_hour=1000, per_day=10000))
     anonymous_rooms_per_hour: int | None = 4
+    # Wrong keys and bad tokens one address may send before it is refused without a check.
+    auth_failure_limits: Limits = field(default_factory=lambda: Limits(per_minute=10, per_hour=50))
     # When the shared store (Redis) is unreachable: "closed" refuses with 503, "open" admits and logs.
     store_failure_mode: FailureMode = "closed"
 
@@ -111,6 +116,7 @@ class Admission:
         jwt: JwtAuthority | Callable[[], Awaitable[JwtAuthority]] | None = None,
         rooms: RoomLedger | None = None,
         connections: ConnectCounter | None = None,
+        scope: CreatorScope | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
@@ -123,6 +129,8 @@ class Admission:
         self._jwt = jwt
         self.rooms = rooms or MemoryRoomLedger()
         self.connections = connections or MemoryConnectCounter(clock)
+        self.scope = scope or CreatorScope()
+        self.failures = AuthFailures(limiter, self.policy.auth_failure_limits, clock=clock)
         self._clock = clock
         self.outage = StoreOutage()
 
@@ -132,17 +140,40 @@ class Admission:
 
     async def identify(self, credentials: Credentials, ip: str, *, offline: bool = False) -> Caller | Denied:
         """Who is calling. Raises StoreUnavailable when the store cannot say (even failing open, an
-        unknown key cannot be told from a forged one). `offline`: the store is down, do not ask it."""
+        unknown key cannot be told from a forged one). `offline`: the store is down, do not ask it.
+
+        Failed credentials count against the address; past its limit it is refused (429) unchecked."""
+        if not (credentials.jwt or credentials.api_key):
+            if not self.policy.allow_anonymous:
+                return Denied(401, "api_key_required", "this server requires an API key (X-Api-Key header or apiKey=)")
+            return Caller(ip)
+        blocked = self.failures.blocked_for(ip)
+        if blocked:
+            return self._auth_blocked(blocked)
+        caller = await self._check_credentials(credentials, ip, offline=offline)
+        if isinstance(caller, Denied) and caller.status == 401:
+            blocked = await self.failures.record(ip)
+            if blocked:
+                return self._auth_blocked(blocked)
+        return caller
+
+    async def _check_credentials(self, credentials: Credentials, ip: str, *, offline: bool) -> Caller | Denied:
         if credentials.jwt:
             return await self._identify_jwt(credentials.jwt, ip, offline=offline)
-        if credentials.api_key:
-            record = await self.keys.authenticate(credentials.api_key, stale_ok=self.fails_open, offline=offline)
-            if record is None:
-                return Denied(401, "invalid_api_key", "the API key is unknown or has been revoked")
-            return Caller(ip, key=record)
-        if not self.policy.allow_anonymous:
-            return Denied(401, "api_key_required", "this server requires an API key (X-Api-Key header or apiKey=)")
-        return Caller(ip)
+        record = await self.keys.authenticate(credentials.api_key, stale_ok=self.fails_open, offline=offline)
+        if record is None:
+            return Denied(401, "invalid_api_key", "the API key is unknown or has been revoked")
+        return Caller(ip, key=record)
+
+    def _auth_blocked(self, retry_after_s: int) -> Denied:
+        return Denied(
+            429,
+            AUTH_FAILURES,
+            "too many failed keys or tokens from this address",
+            "auth_failures",
+            retry_after_s=retry_after_s,
+            reset_at=math.ceil(self._clock()) + retry_after_s,
+        )
 
     async def jwt_authority(self) -> JwtAuthority | None:
         if self._jwt is None or isinstance(self._jwt, JwtAuthority):
@@ -173,10 +204,19 @@ class Admission:
         return Caller(ip, key=record, grant=grant)
 
     async def admit(
-        self, credentials: Credentials, ip: str, *, room_id: str | None = None, unique_id: str | None = None
+        self,
+        credentials: Credentials,
+        ip: str,
+        *,
+        room_id: str | None = None,
+        unique_id: str | None = None,
+        defer_scope: bool = False,
     ) -> Admitted | Denied:
-        """Authenticate, check scope, then count the request against every limit that applies.
+        """Authenticate, count the request against every limit that applies, then check the token's scope
+        against the room the request is served (`served_room`).
 
+        `defer_scope`: the route learns its room only later (from a body or a URL) and must then call
+        `check_scope`; otherwise a scoped token that names no room is refused here.
         A store outage is answered per `store_failure_mode`: Denied 503 `store_unavailable` when closed;
         when open the limits that could not be counted are skipped (a warning is logged).
         """
@@ -190,11 +230,11 @@ class Admission:
             return self._unavailable() if offline else self._store_down(exc)
         if isinstance(caller, Denied):
             return caller
+        room = served_room(room_id, unique_id)
+        hint = unique_id if room.room_id is not None else None
         if offline:  # failing open while the store is down: nothing can be counted
-            return self._check_scope(caller, room_id=room_id, unique_id=unique_id) or Admitted(caller, None)
-        scoped = await self._check_grant(caller, room_id=room_id, unique_id=unique_id)
-        if scoped is not None:
-            return scoped
+            scoped = None if defer_scope else await self._scope_denial(caller, room, hint)
+            return scoped or Admitted(caller, None)
         limits = self.limits_of(caller)
         # The address first: a caller over its address's limit does not spend its key's quota.
         decisions = await self._hit(
@@ -208,10 +248,42 @@ class Admission:
         decision = decisions[1]
         if not decision.allowed:
             return self._over_limit(decision, "too many requests for this key" if caller.key else "anonymous limit")
-        capped = await self._check_rooms(caller, limits, room_id)
+        # Scope after counting: an out-of-scope try costs the caller a request, and scope may need a lookup.
+        scoped = None if defer_scope else await self._check_grant(caller, room, hint)
+        if scoped is not None:
+            return scoped
+        capped = await self._check_rooms(caller, limits, room)
         if capped is not None:
             return capped
         return Admitted(caller, decision.tightest or ip_decision.tightest)
+
+    async def admit_account(self, credentials: Credentials, ip: str, *, count_key: bool) -> Admitted | Denied:
+        """For the account routes (rate limits, token minting): authenticate and count the request against
+        the address's limits (and the key's when `count_key`), so probing them costs like any request."""
+        offline = self.outage.down
+        if offline and not self.fails_open:
+            return self._unavailable()
+        try:
+            caller = await self.identify(credentials, ip, offline=offline)
+        except StoreUnavailable as exc:
+            return self._unavailable() if offline else self._store_down(exc)
+        if isinstance(caller, Denied) or offline:
+            return caller if isinstance(caller, Denied) else Admitted(caller, None)
+        groups: list[Group] = [(f"ip:{ip}", self.policy.per_ip_limits.windows())]
+        if count_key and caller.key is not None:
+            groups.append((caller.label, self.limits_of(caller).windows()))
+        decisions = await self._hit(groups)
+        if isinstance(decisions, Denied):
+            return decisions
+        refused = next((d for d in decisions if not d.allowed), None)
+        if refused is not None:
+            return self._over_limit(refused, "too many requests")
+        return Admitted(caller, None)
+
+    async def check_scope(self, caller: Caller, *, room_id: str | None, unique_id: str | None = None) -> Denied | None:
+        """The scope check of a route that learned its room after `admit(defer_scope=True)`."""
+        room = served_room(room_id, unique_id)
+        return await self._scope_denial(caller, room, unique_id if room.room_id is not None else None)
 
     async def _hit(self, groups: Sequence[Group]) -> list[Decision] | Denied:
         try:
@@ -238,19 +310,26 @@ class Admission:
             return self._anonymous_limits
         return caller.key.limits if caller.key.limits.windows() else self.policy.default_key_limits
 
-    @staticmethod
-    def _check_scope(caller: Caller, *, room_id: str | None, unique_id: str | None) -> Denied | None:
-        grant = caller.grant
-        if (
-            grant is not None
-            and (room_id or unique_id)
-            and not grant.allows_creator(unique_id=unique_id, room_id=room_id)
-        ):
-            return Denied(403, "creator_not_allowed", "this token is not scoped to that creator")
-        return None
+    async def check_url_scope(self, caller: Caller, url: str) -> Denied | None:
+        """sign_url's scope check, on the URL as it will be signed: a scoped token signs only URLs for a
+        room in its scope."""
+        if caller.grant is None or caller.grant.allowed_creators is None:
+            return None
+        room = room_of_url(url)
+        if room is None:
+            return Denied(403, "creator_not_allowed", "the URL names several rooms")
+        return await self._scope_denial(caller, room, None)
 
-    async def _check_grant(self, caller: Caller, *, room_id: str | None, unique_id: str | None) -> Denied | None:
-        scoped = self._check_scope(caller, room_id=room_id, unique_id=unique_id)
+    async def _scope_denial(self, caller: Caller, room: ServedRoom, hint: str | None) -> Denied | None:
+        grant = caller.grant
+        if grant is None or await self.scope.allows(grant, room, hint=hint):
+            return None
+        if not room.named:
+            return Denied(403, "creator_not_allowed", "this token is scoped to creators: name one of their rooms")
+        return Denied(403, "creator_not_allowed", "this token is not scoped to that creator")
+
+    async def _check_grant(self, caller: Caller, room: ServedRoom, hint: str | None) -> Denied | None:
+        scoped = await self._scope_denial(caller, room, hint)
         grant = caller.grant
         if scoped is not None or grant is None or grant.max_connections is None:
             return scoped
@@ -265,12 +344,14 @@ class Admission:
             return Denied(429, "token_exhausted", "this token has made all its connections", "connections")
         return None
 
-    async def _check_rooms(self, caller: Caller, limits: Limits, room_id: str | None) -> Denied | None:
-        if room_id is None or limits.rooms_per_hour is None:
+    async def _check_rooms(self, caller: Caller, limits: Limits, room: ServedRoom) -> Denied | None:
+        # A streamer named by unique id is a room too (counted under "@name"): the cap must not be skipped.
+        counted = room.room_id or (f"@{room.unique_id}" if room.unique_id else None)
+        if counted is None or limits.rooms_per_hour is None:
             return None
         now = self._clock()
         try:
-            allowed, frees_at = await self.rooms.admit(caller.label, room_id, limits.rooms_per_hour, now)
+            allowed, frees_at = await self.rooms.admit(caller.label, counted, limits.rooms_per_hour, now)
         except StoreUnavailable as exc:
             if not self.fails_open:
                 return self._store_down(exc)

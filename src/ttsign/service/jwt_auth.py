@@ -31,13 +31,7 @@ class JwtGrant:
     expires_at: int
     allowed_creators: tuple[str, ...] | None  # None: any creator
     max_connections: int | None  # None: only the key's own limits
-
-    def allows_creator(self, *, unique_id: str | None, room_id: str | None) -> bool:
-        if self.allowed_creators is None:
-            return True
-        wanted = {c.lower().lstrip("@") for c in self.allowed_creators}
-        candidates = {v.lower().lstrip("@") for v in (unique_id, room_id) if v}
-        return bool(wanted & candidates)
+    # Whether a request is in scope is judged on the room it is served: see service/scope.py.
 
 
 class JwtAuthority:

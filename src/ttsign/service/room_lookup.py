@@ -68,6 +68,14 @@ class RoomLookupService:
         except TimeoutError:
             return Refusal(RefusalCode.TIMEOUT, f"room lookup took over {self._deadline_s:g} s")
 
+    async def room_id_of(self, unique_id: str) -> str | None:
+        """The streamer's current room id; None when it cannot be told (not live, unknown, refused)."""
+        try:
+            room = await self.lookup(unique_id)
+        except InvalidInput:
+            return None
+        return room.room_id if isinstance(room, Room) else None
+
     async def _fetch(self, key: str, name: str) -> Room | Refusal:
         deadline = time.monotonic() + (self._deadline_s if self._deadline_s is not None else math.inf)
         try:

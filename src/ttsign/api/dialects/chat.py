@@ -167,7 +167,8 @@ async def _chat(request: Request, room_id: str | None) -> JSONResponse:
     svc = services(request)
     request_id = new_request_id()
     request.state.request_id = request_id
-    admitted = await svc.admission.admit(credentials(request), client_ip(request), room_id=room_id)
+    # The room may be in the body (/webcast/chat): a token's scope is checked once it is known.
+    admitted = await svc.admission.admit(credentials(request), client_ip(request), room_id=room_id, defer_scope=True)
     if isinstance(admitted, Denied):
         return denied_response(admitted, request_id, client_info(request), time.time(), {"data": None})
     if not may_chat(svc.settings.chat_enabled, admitted.caller.key):
@@ -176,6 +177,9 @@ async def _chat(request: Request, room_id: str | None) -> JSONResponse:
         chat_request = await _chat_request(request, room_id)
     except InvalidInput as exc:  # names the field, never echoes a value
         return _answer(request, 400, "bad_request", str(exc), request_id)
+    out_of_scope = await svc.admission.check_scope(admitted.caller, room_id=chat_request.room_id)
+    if out_of_scope is not None:
+        return _answer(request, 403, out_of_scope.reason, out_of_scope.message, request_id)
     return _result(request, await svc.chat.send(chat_request), request_id)
 
 

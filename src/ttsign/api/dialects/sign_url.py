@@ -132,7 +132,8 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
     request_id = new_request_id()
     request.state.request_id = request_id
     client = client_info(request)
-    admitted = await svc.admission.admit(credentials(request), client_ip(request))
+    # The room is in the URL: a token's scope is checked on the URL as signed (below).
+    admitted = await svc.admission.admit(credentials(request), client_ip(request), defer_scope=True)
     if isinstance(admitted, Denied):
         if admitted.status == 403:
             return _error(403, admitted.reason, admitted.message, request_id, client)
@@ -154,6 +155,9 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
         return _error(400, "url_not_allowed", str(exc), request_id, client)
     except ValueError as exc:
         return _error(400, "bad_request", str(exc), request_id, client)
+    out_of_scope = await svc.admission.check_url_scope(admitted.caller, result.signed_url)
+    if out_of_scope is not None:
+        return _error(403, out_of_scope.reason, out_of_scope.message, request_id, client)
     reply = _legacy_reply(result) if legacy else _reply(result)
     return JSONResponse(reply, headers={REQUEST_ID_HEADER: request_id})
 
