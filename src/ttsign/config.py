@@ -195,7 +195,8 @@ class Settings(BaseSettings):
         default=None,
         repr=False,
         min_length=32,
-        description="HMAC secret for x-jwt-key tokens; by default one is generated once and kept in the store.",
+        description="HMAC secret for x-jwt-key tokens (32+ characters). Unset: one is generated once and kept in "
+        "a 0600 file beside the SQLite store, or in Redis with redis_url (set it for Redis: a warning says so).",
     )
 
     # --- signing policy --------------------------------------------------------------------------------

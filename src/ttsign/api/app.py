@@ -205,6 +205,9 @@ def create_app(
     services = build_services(settings, transport, store=store, metrics=metrics)
     if not settings.contact_email:
         logger.warning("contact_email is not set: TikTok gets an empty contact_us= (set TTSIGN_CONTACT_EMAIL)")
+    if settings.redis_url and not settings.jwt_secret:
+        # Replicas can only share a generated secret through Redis, where whoever reads Redis reads it too.
+        logger.warning("jwt_secret is not set: the x-jwt-key secret is kept in Redis (set TTSIGN_JWT_SECRET)")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,4 +1,8 @@
-"""The embedded default key store: one SQLite file, safe for several processes (WAL), no setup."""
+"""The embedded default key store: one SQLite file, safe for several processes (WAL), no setup.
+
+The file, its -wal/-shm and its directory are private to the server's user from the start (private_files);
+server-wide secrets live in their own 0600 files beside it, not in the database (sqlite_schema.secret_path).
+"""
 
 from __future__ import annotations
 
@@ -12,20 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ttsign.store.base import KeyNotFoundError, KeyRecord, Limits
+from ttsign.store.private_files import private_database, private_directory, read_or_create_secret
+from ttsign.store.sqlite_schema import migrate, secret_path
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY,
-    key_hash TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    revoked_at REAL,
-    limits TEXT NOT NULL,
-    chat_enabled INTEGER NOT NULL DEFAULT 0,
-    session_forwarding INTEGER NOT NULL DEFAULT 0
-)
-"""
-_SECRETS = "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _SELECT = (
     "SELECT key_id, key_hash, name, created_at, revoked_at, limits, chat_enabled, session_forwarding FROM api_keys"
 )
@@ -66,15 +59,14 @@ class SqliteKeyStore:
     """Blocking sqlite3 calls run in a worker thread so the event loop never waits on the disk."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
+        private_database(path)  # before SQLite opens it: the -wal and -shm inherit its 0600
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=5.0)
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
-            self._db.execute(_SECRETS)
-        path.chmod(0o600)  # hashes only, but nobody else needs to read the file
+            self.schema_version = migrate(self._db, path)
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -114,10 +106,8 @@ class SqliteKeyStore:
             raise KeyNotFoundError(record.key_id)
 
     async def secret(self, name: str, make: Callable[[], str]) -> str:
-        # INSERT OR IGNORE: when two processes race, the first one's value wins for both.
-        await self._call("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)", (name, make()))
-        rows = await self._call("SELECT value FROM secrets WHERE name = ?", (name,))
-        return str(rows[0][0])
+        # The first process to create the file wins; every other one reads its value.
+        return await asyncio.to_thread(read_or_create_secret, secret_path(self.path, name), make)
 
     async def close(self) -> None:
         with self._lock:
