@@ -63,11 +63,14 @@ for req in "$ROOT"/tests/e2e/clients/requirements-tiktoklive-*.txt; do
   python_env "${version#requirements-tiktoklive-}"
 done
 
-if command -v npm >/dev/null 2>&1; then
-  for dir in "$ROOT"/tests/e2e/node*/; do
-    dir="${dir%/}"
-    if [[ -f "$dir/package-lock.json" ]]; then node_env "$dir"; fi
-  done
-else
-  log "npm not found: the Node client tests will be skipped"
+# The Node clients are part of the suite's claim: install Debian's Node.js and npm when they are missing,
+# and fail (naming them) when that is not possible, rather than let their tests skip.
+if ! command -v npm >/dev/null 2>&1; then
+  log "npm not found: installing Debian's nodejs and npm"
+  bash "$ROOT/scripts/ensure-deb.sh" node nodejs
+  bash "$ROOT/scripts/ensure-deb.sh" npm npm
 fi
+for dir in "$ROOT"/tests/e2e/node*/; do
+  dir="${dir%/}"
+  if [[ -f "$dir/package-lock.json" ]]; then node_env "$dir"; fi
+done

@@ -17,7 +17,9 @@ VECTORS = Path(__file__).parent / "vectors"
 # lifted; the tests of limits set their own.
 _STATE = tempfile.mkdtemp(prefix="ttsign-tests-")
 os.environ.setdefault("TTSIGN_STORE_PATH", str(Path(_STATE) / "ttsign.sqlite3"))
-for _name in ("ANONYMOUS_PER_MINUTE", "ANONYMOUS_PER_HOUR", "ANONYMOUS_PER_DAY", "IP_PER_MINUTE", "IP_PER_HOUR"):
+_LIFTED = ("ANONYMOUS_PER_MINUTE", "ANONYMOUS_PER_HOUR", "ANONYMOUS_PER_DAY", "IP_PER_MINUTE", "IP_PER_HOUR")
+# Failed credentials too: many tests send wrong keys from 127.0.0.1 on purpose.
+for _name in (*_LIFTED, "AUTH_FAILURES_PER_MINUTE", "AUTH_FAILURES_PER_HOUR"):
     os.environ.setdefault(f"TTSIGN_{_name}", "1000000")
 os.environ.setdefault("TTSIGN_ANONYMOUS_ROOMS_PER_HOUR", "1000000")
 
@@ -32,3 +34,20 @@ def load_vectors(name: str) -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
     return VECTORS
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line saying what ran and what was skipped, and why (issue 16: no silent skips)."""
+    stats = terminalreporter.stats
+    counts = {name: len(stats.get(name, [])) for name in ("passed", "failed", "error", "skipped")}
+    reasons: dict[str, int] = {}
+    for report in stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    why = "; ".join(f"{n}× {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    terminalreporter.write_line(
+        f"ttsign suite: {counts['passed']} ran and passed, {counts['failed'] + counts['error']} failed or errored, "
+        f"{counts['skipped']} skipped" + (f" ({why})" if why else " (none)")
+    )
