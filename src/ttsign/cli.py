@@ -93,7 +93,7 @@ def sign(
     if ua and profile:
         fail("give either --ua or --profile, not both")
     try:
-        SigningPolicy().check(url)
+        url = SigningPolicy().check(url)  # sign the URL as a browser reads it, the form that was checked
         chosen = profile_from_user_agent(ua) if ua else default_profile(profile)
     except (PolicyError, ProfileError) as exc:
         fail(str(exc))

@@ -160,7 +160,11 @@ def build_services(
     )
     sign = SignService(
         pool,
-        policy=SigningPolicy(settings.sign_allowed_hosts, settings.sign_allowed_path_prefixes),
+        policy=SigningPolicy(
+            settings.sign_allowed_hosts,
+            settings.sign_allowed_path_prefixes,
+            trusted_origins=(settings.webcast_base, settings.www_base),
+        ),
         default_profile_name=settings.default_profile,
         honour_client_user_agent=settings.honour_client_user_agent,
         rng=rng,

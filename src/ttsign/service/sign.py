@@ -108,8 +108,8 @@ class SignService:
             return Refusal(RefusalCode.TIMEOUT, f"no identity within {self._identity_timeout_s:g} s")
 
     async def sign_url(self, request: SignUrlRequest) -> SignUrlResult:
-        """Raise PolicyError for a URL this server will not sign."""
-        self.policy.check(request.url)
+        """Raise PolicyError for a URL this server will not sign; what is signed is the URL as checked."""
+        url = self.policy.check(request.url)  # the browser's reading of it, which is also what the client sends
         profile = self.profile_for(request.user_agent)
         acquired = await self._identity(profile)
         identity = acquired if isinstance(acquired, Identity) else None
@@ -120,7 +120,7 @@ class SignService:
         ms_token = identity.ms_token if identity else generate_ms_token(self._rng)
         signed = self._signer(
             request.method,
-            align_browser_params(request.url, profile),
+            align_browser_params(url, profile),
             request.body,
             profile,
             now_ms=self._clock_ms(),

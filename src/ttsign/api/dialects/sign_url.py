@@ -152,7 +152,7 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
             SignUrlRequest(body.url, body.method, body.user_agent, body.payload or "", legacy_signature=legacy)
         )
     except PolicyError as exc:
-        return _error(400, "url_not_allowed", str(exc), request_id, client)
+        return _error(400, exc.reason, str(exc), request_id, client)
     except ValueError as exc:
         return _error(400, "bad_request", str(exc), request_id, client)
     out_of_scope = await svc.admission.check_url_scope(admitted.caller, result.signed_url)
