@@ -101,7 +101,10 @@ async def test_a_replica_ignores_its_own_events_coming_back(stack: AsyncExitStac
     a.fail("7")
     # An old close of a's own arriving late (after a reopened it) must not close it; another replica's does.
     await exchange.publish(BreakerEvent("room", "7", None, a.sharing.origin))
-    await asyncio.sleep(0.1)
+    # Events arrive in order: once another replica's open of room 8, published after, has been applied,
+    # a's own close of room 7 has been seen (and ignored). No fixed sleep.
+    await exchange.publish(BreakerEvent("room", "8", time.time() + 60, "another-replica"))
+    await eventually(lambda: a.breakers.rooms.state("8") is BreakerState.OPEN)
     assert a.breakers.rooms.state("7") is BreakerState.OPEN
     await exchange.publish(BreakerEvent("room", "7", None, "another-replica"))
     await eventually(lambda: a.breakers.rooms.state("7") is BreakerState.CLOSED)
