@@ -86,3 +86,12 @@ def test_text_format_masks_too() -> None:
     logs.RequestIdFilter().filter(record)
     line = logs.TextFormatter().format(record)
     assert SECRET not in line and "[-]" in line
+
+
+def test_json_fields_sit_beside_the_message_masked_and_never_replace_the_envelope(captured: io.StringIO) -> None:
+    fields = {"route": "/webcast/fetch", "status": 200, "level": "FORGED", "note": f"apiKey={SECRET}"}
+    logging.getLogger("ttsign.test_logs").info("GET", extra={logs.FIELDS: fields})
+    (line,) = [json.loads(text) for text in captured.getvalue().splitlines()]
+    assert line["route"] == "/webcast/fetch" and line["status"] == 200
+    assert line["level"] == "INFO" and line["message"] == "GET"
+    assert SECRET not in captured.getvalue() and line["note"] == f"apiKey={logs.MASK}"

@@ -134,6 +134,23 @@ class Settings(BaseSettings):
         default="json",
         description="Log lines on stderr: one JSON object per line (with request_id), or plain text.",
     )
+    access_log: bool = Field(
+        default=True,
+        description="One INFO line per request (route, dialect, status, reason, ms, key id, client address, "
+        "strategy, request id; never a key, token or query string).",
+    )
+    docs_enabled: bool = Field(
+        default=True,
+        description="Serve the API documentation: /docs (Swagger UI, assets served locally) and /openapi.json.",
+    )
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    admin_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Second listener, on the same host, that alone serves /metrics, /docs and /openapi.json "
+        "(0 = any free port, announced as admin_url in the ready line). Unset: they are on the main port.",
+    )
     ready_requires_upstream: bool = Field(
         default=False,
         description="GET /readyz also fails (503) while the default identity's circuit breaker is open.",

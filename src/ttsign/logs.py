@@ -5,6 +5,9 @@ The request id lives in a context variable set by the API's outermost middleware
 while a request is handled (in any layer, in any task it spawns) carries it without passing it around.
 Redaction is a last line of defence: code should never log a secret, but a URL in an exception message or a
 header dump must not leak one either.
+
+Structured fields travel as `extra={FIELDS: {...}}`: the JSON format puts them beside the message (the access
+line's route, status, ms...), the text format appends them as name=value.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Literal
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("ttsign_request_id", default="")
 
 MASK = "[redacted]"
+FIELDS = "fields"  # the LogRecord attribute (set through `extra`) holding a line's structured fields
 _FIELDS = "|".join(
     ("apiKey", "api_key", "session_?id", "sid_tt", "sid_guard", "x-api-key", "x-jwt-key", "ttwid", "msToken")
 )
@@ -31,7 +35,7 @@ _COOKIE_HEADER = re.compile(r"(?i)(\b(?:cookie|x-cookie-header)\b[\"']?\s*[:=]\s
 
 def redact(text: str) -> str:
     """`text` with the values of secret-looking fields masked (names are kept, so the line still reads)."""
-    if not text:
+    if not text or ("=" not in text and ":" not in text):  # both patterns need one: most lines skip the regexes
         return text
     text = _COOKIE_HEADER.sub(lambda m: m.group(1) + MASK, text)
     return _PAIR.sub(lambda m: m.group(1) + MASK, text)
@@ -56,6 +60,9 @@ class JsonFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", "")
         if request_id:
             document["request_id"] = request_id
+        for name, value in fields_of(record).items():
+            # Fields never replace the envelope (ts, level, logger, message); string values are masked too.
+            document.setdefault(name, redact(value) if isinstance(value, str) else value)
         if record.exc_info:
             document["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(document, ensure_ascii=False)
@@ -68,7 +75,17 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if not getattr(record, "request_id", ""):
             record.request_id = "-"
-        return redact(super().format(record))
+        line = super().format(record)
+        fields = fields_of(record)
+        if fields:
+            line += " " + " ".join(f"{name}={'-' if value is None else value}" for name, value in fields.items())
+        return redact(line)
+
+
+def fields_of(record: logging.LogRecord) -> dict[str, object]:
+    """The record's structured fields (see FIELDS), or none."""
+    fields = getattr(record, FIELDS, None)
+    return fields if isinstance(fields, dict) else {}
 
 
 def _timestamp(created: float) -> str:

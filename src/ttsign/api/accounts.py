@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from ttsign.api.access import client_info, client_ip, credentials, denied_response
+from ttsign.api.access_log import note_caller
 from ttsign.api.errors import REQUEST_ID_HEADER, error_response, new_request_id
 from ttsign.api.state import services
 from ttsign.service.admission import Credentials, Denied
@@ -43,6 +44,7 @@ async def _rate_limits(request: Request) -> JSONResponse:
     if isinstance(admitted, Denied):
         return denied_response(admitted, request_id, client_info(request), time.time())
     caller = admitted.caller
+    note_caller(request, caller)
     limits = svc.admission.limits_of(caller)
     states = await svc.limiter.peek(caller.label, limits.windows())
     windows = {s.label: WindowReply(max=s.limit, remaining=s.remaining, reset_at=int(s.reset_at)) for s in states}
@@ -107,6 +109,7 @@ async def create_jwt(request: Request) -> JSONResponse:
     if isinstance(admitted, Denied):
         return denied_response(admitted, request_id, client_info(request), time.time())
     caller = admitted.caller
+    note_caller(request, caller)
     try:
         raw = await request.body()
         body = JwtRequest.model_validate(json.loads(raw) if raw else {})

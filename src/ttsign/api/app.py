@@ -12,7 +12,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from ttsign import __version__
-from ttsign.api import accounts, health, openapi, ops
+from ttsign.api import accounts, docs, health, openapi, ops
 from ttsign.api.body_limit import BodyLimit
 from ttsign.api.dialects import chat as chat_dialect
 from ttsign.api.dialects import connect as connect_dialect
@@ -231,15 +231,18 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         redirect_slashes=False,
-        docs_url="/docs",
+        docs_url=None,  # docs.py serves /docs and /openapi.json, with Swagger UI's assets packaged (no CDN)
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=None,
     )
     app.state.services = services
     app.state.metrics = metrics
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(ops.router)
+    on_main_port = settings.admin_port is None  # else /metrics and /docs are on the admin listener alone
+    if settings.metrics_enabled and on_main_port:
+        app.include_router(ops.metrics_router)
     app.include_router(connect_dialect.router)
     app.include_router(sign_url_dialect.serving)
     app.include_router(sign_url_dialect.router)
@@ -247,8 +250,10 @@ def create_app(
     app.include_router(chat_dialect.router)
     app.include_router(accounts.router)
     openapi.install(app)
+    if settings.docs_enabled and on_main_port:
+        docs.install(app, app.openapi, app.title)
     app.add_middleware(HotRoutes, routes=[*connect_dialect.router.routes, *sign_url_dialect.serving.routes])
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(InFlightLimit, max_in_flight=settings.max_in_flight)
-    app.add_middleware(Observe, metrics=metrics)  # outermost: counts and ids even the 413s
+    app.add_middleware(Observe, metrics=metrics, access_log=settings.access_log)  # outermost: counts even the 413s
     return app

@@ -1,4 +1,5 @@
-"""The outermost middleware: a request id for every request (logs and X-Request-Id), and request metrics.
+"""The outermost middleware: a request id for every request (logs and X-Request-Id), request metrics, and
+the access line (access_log.py).
 
 Pure ASGI (no per-request task) so it costs microseconds. Routes are labelled by their template
 (`/webcast/rooms/{room_id}/connect`), never by the raw path or query, which may carry keys or session ids.
@@ -7,7 +8,6 @@ Pure ASGI (no per-request task) so it costs microseconds. Routes are labelled by
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -18,12 +18,12 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ttsign.api.access import client_of, scope_header
+from ttsign.api.request_limits import CLIENT_CLOSED, client_closed
+from ttsign.api.access_log import log_access
 from ttsign.logs import REQUEST_ID
 from ttsign.metrics import Metrics
 from ttsign.randomness import fresh_request_id
 from ttsign.upstream.refusals import RefusalCode
-
-logger = logging.getLogger("ttsign.access")
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _REFUSALS = frozenset(code.value for code in RefusalCode)
@@ -91,9 +91,10 @@ def dialect_of(scope: Scope) -> str:
 
 
 class Observe:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, *, access_log: bool = True) -> None:
         self._app = app
         self._metrics = metrics
+        self._access_log = access_log
         self._plain_routes: dict[object, list[Route]] | None = None  # built on the first request
         # Labelled children by (route, method, dialect, status): `labels()` takes a lock and a lookup each time.
         self._series: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
@@ -123,6 +124,8 @@ class Observe:
             seen.status = seen.status or 500
             raise
         finally:
+            if not seen.status and client_closed(scope):  # hung up mid-body: its own outcome, not an error
+                seen.status, seen.log_code = CLIENT_CLOSED, "client_closed"
             seen.complete()  # when the app never finished a response (an error, a disconnect)
             REQUEST_ID.reset(token)
 
@@ -141,7 +144,8 @@ class Observe:
         if seen.status == 429:
             window = seen.limit_label()
             metrics.rate_limited.labels(window if window in _WINDOWS else "other").inc()
-        logger.debug("%s %s %s %.1f ms %s", scope["method"], route, status, elapsed * 1000, seen.log_code or "-")
+        if self._access_log:
+            log_access(scope, route=route, dialect=dialect, status=seen.status, reason=seen.log_code, elapsed_s=elapsed)
 
 
 class _Seen:

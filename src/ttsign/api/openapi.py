@@ -1,5 +1,6 @@
 """The OpenAPI document: FastAPI's, plus the connect routes, which are plain Starlette routes for speed
-and so are described here by hand (parameters, the protobuf body, the headers the clients read)."""
+and so are described here by hand (parameters, the protobuf body, the headers the clients read), the ways a
+caller authenticates (security schemes) and the token request body, which its route reads by hand."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+
+from ttsign.api.accounts import JwtRequest
 
 _ERROR = {
     "type": "object",
@@ -117,13 +120,57 @@ def document_errors(paths: dict[str, Any]) -> None:
                 responses[status].setdefault("content", {"application/json": {"schema": _ERROR}})
 
 
+# How callers authenticate (sign-api.md): an API key in a header or the query, or a short-lived token.
+SECURITY_SCHEMES: dict[str, Any] = {
+    "ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "An API key."},
+    "ApiKeyQuery": {"type": "apiKey", "in": "query", "name": "apiKey", "description": "The same, in the query."},
+    "JwtKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-jwt-key",
+        "description": "A short-lived token from POST /accounts/me/jwt (browser apps).",
+    },
+}
+_API_KEY_ONLY: list[dict[str, list[str]]] = [{"ApiKey": []}, {"ApiKeyQuery": []}]
+# `{}`: no credentials at all is also accepted (anonymous access, when the server allows it).
+_ANY_CALLER: list[dict[str, list[str]]] = [*_API_KEY_ONLY, {"JwtKey": []}, {}]
+_MINT_PATH = "/accounts/me/jwt"
+
+
+def document_security(paths: dict[str, Any]) -> None:
+    """Which credentials each operation takes: none for operations routes, the API key itself to mint a
+    token, otherwise a key, a token or nothing (anonymous)."""
+    for path, operations in paths.items():
+        for operation in operations.values():
+            if path in _OPERATIONS_ROUTES:
+                operation["security"] = []
+            elif path == _MINT_PATH:
+                operation["security"] = _API_KEY_ONLY
+            else:
+                operation["security"] = _ANY_CALLER
+
+
+def document_jwt_body(paths: dict[str, Any]) -> None:
+    """The token request's JSON body, from the model the route validates it with (it reads the body itself,
+    so an empty body keeps meaning "the defaults")."""
+    operation = paths.get(_MINT_PATH, {}).get("post")
+    if operation is not None:
+        operation["requestBody"] = {
+            "required": False,
+            "description": "Token lifetime and scope; snake_case names are accepted too. Empty: the defaults.",
+            "content": {"application/json": {"schema": JwtRequest.model_json_schema()}},
+        }
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
             schema["paths"] = {**connect_paths(), **schema["paths"]}
             document_errors(schema["paths"])
-            schema["components"] = schema.get("components", {})
+            document_security(schema["paths"])
+            document_jwt_body(schema["paths"])
+            schema["components"] = {**schema.get("components", {}), "securitySchemes": SECURITY_SCHEMES}
             app.openapi_schema = schema
         return app.openapi_schema
 

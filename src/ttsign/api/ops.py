@@ -1,7 +1,8 @@
 """Operations routes: readiness (`/readyz`) and Prometheus metrics (`/metrics`). Liveness is in health.py.
 
 Neither needs a key, and neither says anything secret: readiness names its probes, metrics carry only
-closed-set labels.
+closed-set labels. Metrics have a router of their own: settings turn them off or move them to the admin
+listener (admin_port.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ttsign.metrics import CONTENT_TYPE, Metrics
 from ttsign.service.readiness import readiness
 
 router = APIRouter(tags=["operations"])
+metrics_router = APIRouter(tags=["operations"])
 
 _READY_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -75,7 +77,7 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=503, headers=headers)
 
 
-@router.get(
+@metrics_router.get(
     "/metrics",
     summary="Prometheus metrics (text exposition format)",
     response_class=Response,

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ttsign.api.access import client_info, client_ip, credentials, denied_response
+from ttsign.api.access_log import note_caller
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id, refusal_status
 from ttsign.api.state import services
 from ttsign.service.admission import Denied
@@ -171,6 +172,7 @@ async def _chat(request: Request, room_id: str | None) -> JSONResponse:
     admitted = await svc.admission.admit(credentials(request), client_ip(request), room_id=room_id, defer_scope=True)
     if isinstance(admitted, Denied):
         return denied_response(admitted, request_id, client_info(request), time.time(), {"data": None})
+    note_caller(request, admitted.caller)
     if not may_chat(svc.settings.chat_enabled, admitted.caller.key):
         return _answer(request, 403, "chat_not_enabled", NOT_ENABLED, request_id)
     try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request, Response
 
 from ttsign.api.access import client_info, client_ip, credentials, denied_response, header, query
+from ttsign.api.access_log import note_caller
 from ttsign.api.errors import REQUEST_ID_HEADER, error_response, new_request_id, refusal_response
 from ttsign.api.state import Services, services
 from ttsign.service.admission import Denied
@@ -61,6 +62,7 @@ async def _connect(request: Request, svc: Services, query: ConnectQuery) -> Resp
     )
     if isinstance(admitted, Denied):
         return denied_response(admitted, request_id, client_info(request), time.time())
+    note_caller(request, admitted.caller)
     if query.session_id and svc.settings.session_id_policy == "refuse":
         return error_response(400, "session_forwarding_disabled", "this server does not accept session_id", request_id)
     if query.platform == "mobile":

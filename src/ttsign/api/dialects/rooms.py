@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ttsign.api.access import client_info, client_ip, credentials, denied_response
+from ttsign.api.access_log import note_caller
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id, refusal_status
 from ttsign.api.state import services
 from ttsign.service.admission import Denied
@@ -50,6 +51,7 @@ async def _room_id(request: Request, unique_id: str) -> JSONResponse:
     if isinstance(admitted, Denied):
         extra = {"ok": False, "routes_attempted": []}
         return denied_response(admitted, request_id, client_info(request), time.time(), extra)
+    note_caller(request, admitted.caller)
     try:
         room = await svc.rooms.lookup(unique_id)
     except InvalidInput as exc:

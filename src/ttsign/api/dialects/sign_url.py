@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from ttsign.api.access import ClientInfo, client_info, client_ip, credentials, denied_response
+from ttsign.api.access_log import note_caller
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id
 from ttsign.api.state import Services, services
 from ttsign.service.admission import Denied
@@ -138,6 +139,7 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
         if admitted.status == 403:
             return _error(403, admitted.reason, admitted.message, request_id, client)
         return denied_response(admitted, request_id, client, time.time(), {"response": {}})
+    note_caller(request, admitted.caller)
     try:
         if fields is None:
             fields = await _read_body(request)

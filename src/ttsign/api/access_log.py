@@ -1,0 +1,60 @@
+"""The access line: one INFO log line per request, as JSON fields, written by the Observe middleware.
+
+Fields: method, route (the template, never the raw path or query, which may carry keys or session ids),
+dialect, status, reason (the X-Log-Code the app answered with), ms, key_id (the admitted caller's public
+key id, never the key), client (the peer address, as uvicorn's proxy settings resolved it), strategy (how
+a connect was served, once the connect service says) and request_id. Absent values are null, so every line
+has the same shape.
+
+The handlers tell this line what only they know through the request's state (`request.state`, which is the
+ASGI scope's "state" dict that Observe reads back): `note_caller` after admission, `note_strategy` when a
+connect names the strategy that served it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.types import Scope
+
+from ttsign.logs import FIELDS
+from ttsign.service.admission import Caller
+
+logger = logging.getLogger("ttsign.access")
+
+KEY_ID_STATE = "key_id"
+STRATEGY_STATE = "strategy"
+
+
+def note_caller(request: Request, caller: Caller) -> None:
+    """Remember the admitted caller's key id (anonymous callers have none) for the access line."""
+    if caller.key is not None:
+        request.state.key_id = caller.key.key_id
+
+
+def note_strategy(request: Request, strategy: str) -> None:
+    """Remember which connect strategy (direct, fetch, ...) served the request, for the access line."""
+    request.state.strategy = strategy
+
+
+def log_access(scope: Scope, *, route: str, dialect: str, status: int, reason: str, elapsed_s: float) -> None:
+    """Write the access line of a finished request (nothing when the access logger is below INFO)."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    state: dict[str, object] = scope.get("state") or {}
+    client = scope.get("client")
+    ms = round(elapsed_s * 1000, 2)
+    fields = {
+        "method": scope.get("method"),
+        "route": route,
+        "dialect": dialect,
+        "status": status,
+        "reason": reason or None,
+        "ms": ms,
+        "key_id": state.get(KEY_ID_STATE),
+        "client": client[0] if client else None,
+        "strategy": state.get(STRATEGY_STATE),
+        "request_id": state.get("request_id"),
+    }
+    logger.info("%s %s %s %s ms", fields["method"], route, status, ms, extra={FIELDS: fields})

@@ -1,0 +1,49 @@
+"""The admin listener: with `admin_port` set, /metrics, /docs and /openapi.json are served on a second port
+of the same host, and only there, so the public port carries the sign API alone.
+
+uvicorn serves both sockets with one ASGI app. `PortSplit` hands a request to the admin app when it arrived
+on the admin port (the scope's "server" is the local address of the connection) and to the main app
+otherwise; lifespan events go to the main app, which owns every shared resource.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ttsign.api import docs, ops
+from ttsign.api.errors import install_error_handlers
+from ttsign.api.observe import Observe
+from ttsign.config import Settings
+
+
+def admin_app(main: FastAPI, settings: Settings) -> ASGIApp:
+    """The admin listener's app: the main app's metrics and documentation, per the settings."""
+    admin = FastAPI(title=f"{main.title} admin", docs_url=None, redoc_url=None, openapi_url=None)
+    admin.state.services = main.state.services  # /metrics refreshes the gauges from the main app's services
+    admin.state.metrics = main.state.metrics
+    install_error_handlers(admin)
+    if settings.metrics_enabled:
+        admin.include_router(ops.metrics_router)
+    if settings.docs_enabled:
+        docs.install(admin, main.openapi, main.title)
+    return Observe(admin, main.state.metrics, access_log=settings.access_log)
+
+
+class PortSplit:
+    def __init__(self, main: ASGIApp, admin: ASGIApp, admin_port: int) -> None:
+        self._main = main
+        self._admin = admin
+        self._admin_port = admin_port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server") if scope["type"] != "lifespan" else None
+        if server is not None and len(server) > 1 and server[1] == self._admin_port:
+            await self._admin(scope, receive, send)
+        else:
+            await self._main(scope, receive, send)
+
+
+def with_admin_port(main: FastAPI, settings: Settings, admin_port: int) -> ASGIApp:
+    """`main` plus the admin app for requests arriving on `admin_port` (the bound port, never 0)."""
+    return PortSplit(main, admin_app(main, settings), admin_port)
