@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from ttsign.service.policy import PolicyError
+from ttsign.service.policy import PolicyError, SigningPolicy
 from ttsign.service.sign import SignService, SignUrlRequest, align_browser_params
 from ttsign.signing import BrowserProfile, default_profile, verify_request
 from ttsign.upstream.cookies import CookieJar
@@ -109,3 +109,20 @@ def test_align_leaves_agreeing_and_unrelated_params_byte_for_byte() -> None:
     mac = default_profile("chrome131-mac")
     aligned = align_browser_params(url, mac)
     assert "browser_platform=MacIntel" in aligned and aligned.endswith("&x=a%20b+c")
+
+
+def test_allow_list_entries_are_read_as_hosts_are() -> None:
+    """An operator's 'WebCast.TikTok.com' or IDNA name matches the host as WHATWG serialises it."""
+    policy = SigningPolicy(("WebCast.TikTok.COM", "*.Bücher.example"), ("/webcast/",))
+    assert policy.check("https://webcast.tiktok.com/webcast/x") == "https://webcast.tiktok.com/webcast/x"
+    assert policy.check("https://a.bücher.example/webcast/x") == "https://a.xn--bcher-kva.example/webcast/x"
+    with pytest.raises(ValueError):
+        SigningPolicy(("bad host/",))
+
+
+async def test_the_url_signed_is_the_one_the_policy_normalised() -> None:
+    url = gift_list_url(default_profile()).replace(
+        "https://webcast.tiktok.com/webcast/", "HTTPS://WEBCAST.TIKTOK.COM:443/x/../webcast/"
+    )
+    result = await service(Factory()).sign_url(SignUrlRequest(url))
+    assert result.signed_url.startswith(gift_list_url(default_profile()) + "&msToken=")
