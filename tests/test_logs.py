@@ -95,3 +95,11 @@ def test_json_fields_sit_beside_the_message_masked_and_never_replace_the_envelop
     assert line["route"] == "/webcast/fetch" and line["status"] == 200
     assert line["level"] == "INFO" and line["message"] == "GET"
     assert SECRET not in captured.getvalue() and line["note"] == f"apiKey={logs.MASK}"
+
+
+def test_timestamps_are_utc_with_milliseconds_across_seconds() -> None:
+    # The whole-second part is cached: a later second (or an earlier one, from another thread) must not reuse it.
+    assert logs._timestamp(1_700_000_000.25) == "2023-11-14T22:13:20.250Z"
+    assert logs._timestamp(1_700_000_000.999) == "2023-11-14T22:13:20.999Z"
+    assert logs._timestamp(1_700_000_001.0) == "2023-11-14T22:13:21.000Z"
+    assert logs._timestamp(86_400.5) == "1970-01-02T00:00:00.500Z"

@@ -60,9 +60,12 @@ class JsonFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", "")
         if request_id:
             document["request_id"] = request_id
-        for name, value in fields_of(record).items():
+        fields = getattr(record, FIELDS, None)
+        if fields:
             # Fields never replace the envelope (ts, level, logger, message); string values are masked too.
-            document.setdefault(name, redact(value) if isinstance(value, str) else value)
+            for name, value in fields.items():
+                if name not in document:
+                    document[name] = redact(value) if type(value) is str else value
         if record.exc_info:
             document["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(document, ensure_ascii=False)
@@ -88,9 +91,16 @@ def fields_of(record: logging.LogRecord) -> dict[str, object]:
     return fields if isinstance(fields, dict) else {}
 
 
+_last_second: list[tuple[int, str]] = [(-1, "")]  # strftime costs more than the rest of a line's envelope
+
+
 def _timestamp(created: float) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+    whole = int(created)
+    second, text = _last_second[0]
+    if whole != second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _last_second[0] = (whole, text)
+    return f"{text}.{int(created % 1 * 1000):03d}Z"
 
 
 def configure(level: str, log_format: Literal["json", "text"] = "json") -> None:
@@ -103,3 +113,8 @@ def configure(level: str, log_format: Literal["json", "text"] = "json") -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Neither format shows thread or process names: skip looking them up for every record (the access line
+    # makes one record per request).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False

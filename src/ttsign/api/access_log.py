@@ -57,4 +57,10 @@ def log_access(scope: Scope, *, route: str, dialect: str, status: int, reason: s
         "strategy": state.get(STRATEGY_STATE),
         "request_id": state.get("request_id"),
     }
-    logger.info("%s %s %s %s ms", fields["method"], route, status, ms, extra={FIELDS: fields})
+    # makeRecord + handle, not logger.info: info() also walks the stack for the caller's file and line,
+    # which no format prints, and that walk is a tenth of the line's cost.
+    args = (fields["method"], route, status, ms)
+    record = logger.makeRecord(
+        logger.name, logging.INFO, __file__, 0, "%s %s %s %s ms", args, None, extra={FIELDS: fields}
+    )
+    logger.handle(record)
