@@ -164,7 +164,7 @@ def test_every_code_has_a_message_and_a_hint() -> None:
     [
         (200, b"<html></html>", True, None),
         (302, b"", True, None),
-        (200, b"<html></html>", False, RefusalCode.MALFORMED_PAYLOAD),
+        (200, b"<html></html>", False, RefusalCode.NO_TTWID),
         (403, b"", False, RefusalCode.FORBIDDEN_403),
         (403, b"", True, RefusalCode.FORBIDDEN_403),
         (503, b"", False, RefusalCode.UPSTREAM_5XX),

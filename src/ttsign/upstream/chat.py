@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from ttsign.signing import sign_request
 from ttsign.upstream.browser_headers import fetch_headers
-from ttsign.upstream.identity import Identity
+from ttsign.upstream.identity.value import Identity
 from ttsign.upstream.refusals import (
     Refusal,
     RefusalCode,

@@ -7,7 +7,8 @@ does I/O, so every rule is unit-tested on bytes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -31,6 +32,8 @@ class RefusalCode(StrEnum):
     UPSTREAM_5XX = "upstream_5xx"
     UPSTREAM_4XX = "upstream_4xx"
     CIRCUIT_OPEN = "circuit_open"
+    NO_TTWID = "no_ttwid"
+    NO_STRATEGY = "no_strategy"
 
 
 @dataclass(frozen=True)
@@ -115,22 +118,46 @@ _KINDS: dict[RefusalCode, _Kind] = {
         retires_identity=False,
         transient=False,
     ),
+    RefusalCode.NO_TTWID: _Kind(
+        "TikTok's cookie pages minted no ttwid for the identity.",
+        "TikTok mints ttwid on only some requests: retry, or raise bootstrap_attempts; a persistent failure "
+        "means the egress IP gets challenge pages (use a residential proxy).",
+        retires_identity=False,
+        transient=False,
+    ),
+    RefusalCode.NO_STRATEGY: _Kind(
+        "Every connect strategy was refused or is paused.",
+        "See the log line for each strategy's refusal; check connect_strategies and the egress path.",
+        retires_identity=False,
+        transient=False,
+    ),
 }
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """A typed reason TikTok gave no usable answer. `detail` adds request-specific facts."""
+    """A typed reason TikTok gave no usable answer.
+
+    `detail` adds request-specific facts callers may read; `cause` is for the server log only (what the
+    transport said, which can name the proxy), with any credentials in it already masked.
+    """
 
     code: RefusalCode
     detail: str = ""
     upstream_status: int | None = None
     retry_after_s: float | None = None  # when it is worth asking again (an open circuit's cooldown)
+    cause: str = field(default="", compare=False)
 
     @property
     def message(self) -> str:
+        """What callers are told: the kind's message and the public detail, never the cause."""
         base = _KINDS[self.code].message
         return f"{base} ({self.detail})" if self.detail else base
+
+    @property
+    def log_message(self) -> str:
+        """The message with the cause, for the server log."""
+        return f"{self.message} [{self.cause}]" if self.cause else self.message
 
     @property
     def hint(self) -> str:
@@ -263,9 +290,23 @@ def _parse_fetch_result(body: bytes, status: int) -> FetchPayload | Refusal:
     return FetchPayload(body, result.cursor, result.push_server, result.is_first)
 
 
+# `user:password@` in a URL (a proxy's, as curl may echo it): everything from the token start to the '@'.
+_USERINFO = re.compile(r"[^\s/@]+@")
+
+
+def mask_credentials(text: str) -> str:
+    """`text` with any URL userinfo replaced by `***`, so proxy credentials never reach a log line."""
+    return _USERINFO.sub("***@", text) if "@" in text else text
+
+
 def classify_transport_failure(*, timed_out: bool, detail: str) -> Refusal:
-    """A request that never produced a response."""
-    return Refusal(RefusalCode.TIMEOUT if timed_out else RefusalCode.TRANSPORT_ERROR, detail)
+    """A request that never produced a response; `detail` (the transport's own text) is kept for the log only.
+
+    curl's messages name the proxy host and port (and some echo its URL), which anonymous callers must not
+    learn: they get the kind's generic message, the operator finds the cause by the request id in the log.
+    """
+    code = RefusalCode.TIMEOUT if timed_out else RefusalCode.TRANSPORT_ERROR
+    return Refusal(code, cause=mask_credentials(detail))
 
 
 def classify_bootstrap(status: int, headers: dict[str, str], body: bytes, *, got_ttwid: bool) -> Refusal | None:
@@ -282,4 +323,4 @@ def classify_bootstrap(status: int, headers: dict[str, str], body: bytes, *, got
         return Refusal(RefusalCode.FORBIDDEN_403, "while fetching cookies", status)
     if status >= 400:
         return Refusal(RefusalCode.UPSTREAM_4XX, f"HTTP {status} while fetching cookies", status)
-    return Refusal(RefusalCode.MALFORMED_PAYLOAD, "www.tiktok.com issued no ttwid cookie", status)
+    return Refusal(RefusalCode.NO_TTWID, "www.tiktok.com issued no ttwid cookie", status)

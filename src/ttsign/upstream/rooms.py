@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from ttsign.upstream.browser_headers import fetch_headers
-from ttsign.upstream.identity import Identity
+from ttsign.upstream.identity.value import Identity
 from ttsign.upstream.refusals import Refusal, RefusalCode, classify_error_status, classify_transport_failure
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
 

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
 from weakref import WeakKeyDictionary
 
 from ttsign.signing import BrowserProfile, SdkSession, SignedRequest, sign_request
+from ttsign.signing.url import append_param, split, strip_params
 from ttsign.upstream.browser_headers import fetch_headers
-from ttsign.upstream.identity import Identity
+from ttsign.upstream.identity.value import Identity
 from ttsign.upstream.refusals import FetchPayload, Refusal, classify_fetch, classify_transport_failure
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
 
 IM_FETCH_PATH = "/webcast/im/fetch/"
 _PER_REQUEST = frozenset({"cursor", "internal_ext", "room_id"})
 TIKTOK_ORIGIN = "https://www.tiktok.com"
+SIGNATURES = ("msToken", "X-Bogus", "X-Gnarly")  # what a signer can attach, in the order the SDK appends them
+ALL_SIGNATURES = frozenset(SIGNATURES)
+# What the player itself sends on its first im/fetch instead of an empty value (nglmercer `params.rs`).
+_PLAYER_FIRST = {"cursor": "0", "internal_ext": "0"}
 
 
 class Signer(Protocol):
@@ -56,7 +61,8 @@ class Fetched:
 
 
 def im_fetch_params(identity: Identity, room: RoomRequest, *, contact_email: str) -> list[tuple[str, str]]:
-    """The im/fetch query of the Euler custom-sign-server guide, with this identity's browser values."""
+    """The im/fetch query of the Euler custom-sign-server guide, with this identity's browser values, as the
+    live player sends it: `last_rtt=-1`, and no empty values (the page deletes them before sending)."""
     profile = identity.profile
     params: dict[str, str] = {
         "aid": "1988",
@@ -68,16 +74,15 @@ def im_fetch_params(identity: Identity, room: RoomRequest, *, contact_email: str
         "browser_platform": profile.browser_platform,
         "browser_version": profile.browser_version,
         "cookie_enabled": "true",
-        "cursor": room.cursor,
+        "cursor": room.cursor or _PLAYER_FIRST["cursor"],
         "debug": "false",
         "device_platform": "web",
         "did_rule": "3",
         "fetch_rule": "1",
         "history_comment_count": "6",
-        "history_comment_cursor": "",
         "identity": "audience",
-        "internal_ext": room.internal_ext,
-        "last_rtt": "0",
+        "internal_ext": room.internal_ext or _PLAYER_FIRST["internal_ext"],
+        "last_rtt": "-1",
         "live_id": "12",
         "resp_content_type": "protobuf",
         "screen_height": str(profile.screen_height),
@@ -96,16 +101,17 @@ def im_fetch_params(identity: Identity, room: RoomRequest, *, contact_email: str
             "contact_us": contact_email,
         }
     )
-    return list(params.items())
+    # The per-request values are filled in later (QueryTemplate.render), so they stay even when empty here.
+    return [(key, value) for key, value in params.items() if value or key in _PER_REQUEST]
 
 
-def im_fetch_headers(signed: SignedRequest, identity: Identity) -> dict[str, str]:
+def im_fetch_headers(signature_headers: Mapping[str, str], identity: Identity) -> dict[str, str]:
     headers = {
         "Accept": "*/*",
         "Accept-Language": identity.profile.accept_language,
         "Referer": f"{TIKTOK_ORIGIN}/",
         "Origin": TIKTOK_ORIGIN,
-        **signed.headers,
+        **signature_headers,
         **fetch_headers(identity.profile, "same-site"),  # the page's script calling webcast.tiktok.com
     }
     headers["User-Agent"] = identity.profile.user_agent
@@ -140,7 +146,11 @@ class QueryTemplate:
         self._pieces.append(literal)
 
     def render(self, room: RoomRequest) -> str:
-        values = {"cursor": room.cursor, "internal_ext": room.internal_ext, "room_id": room.room_id}
+        values = {
+            "cursor": room.cursor or _PLAYER_FIRST["cursor"],
+            "internal_ext": room.internal_ext or _PLAYER_FIRST["internal_ext"],
+            "room_id": room.room_id,
+        }
         return "".join(_encode(values[piece]) if piece in _PER_REQUEST else piece for piece in self._pieces)
 
 
@@ -156,7 +166,12 @@ class WebcastClient:
         signer: Signer = sign_request,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         rng: random.Random | None = None,
+        signatures: frozenset[str] = ALL_SIGNATURES,
     ) -> None:
+        unknown = signatures - ALL_SIGNATURES
+        if unknown:
+            raise ValueError(f"unknown signatures {sorted(unknown)}; known: {', '.join(SIGNATURES)}")
+        self._signatures = signatures
         self._transport = transport
         self._base = webcast_base.rstrip("/")
         self._contact_email = contact_email
@@ -173,11 +188,16 @@ class WebcastClient:
         return template
 
     def build_request(self, identity: Identity, room: RoomRequest) -> UpstreamRequest:
-        """The signed request, exactly as it will go on the wire."""
-        query = self._template(identity).render(room)
+        """The request exactly as it will go on the wire, carrying the signatures chosen for im/fetch."""
+        url = f"{self._base}{IM_FETCH_PATH}?{self._template(identity).render(room)}"
+        if not self._signatures & {"X-Bogus", "X-Gnarly"}:
+            # Nothing to compute: the page's own im/fetch is unsigned (field-notes-2026-12 §1.1).
+            if "msToken" in self._signatures:
+                url = append_param(url, "msToken", identity.ms_token)
+            return UpstreamRequest("GET", url, im_fetch_headers({}, identity), identity.profile.impersonate)
         signed = self._signer(
             "GET",
-            f"{self._base}{IM_FETCH_PATH}?{query}",
+            url,
             "",
             identity.profile,
             now_ms=self._now_ms(),
@@ -186,7 +206,16 @@ class WebcastClient:
             session=identity.sdk_session,
         )
         identity.sdk_session = signed.session
-        return UpstreamRequest("GET", signed.url, im_fetch_headers(signed, identity), identity.profile.impersonate)
+        headers = im_fetch_headers(signed.headers, identity)
+        return UpstreamRequest("GET", self._keep_chosen(signed.url), headers, identity.profile.impersonate)
+
+    def _keep_chosen(self, signed_url: str) -> str:
+        """The signed URL without the signatures the endpoint table leaves out (the others stay byte for byte)."""
+        dropped = ALL_SIGNATURES - self._signatures
+        if not dropped:
+            return signed_url
+        parts = split(signed_url)
+        return f"{parts.base}?{strip_params(parts.query, dropped)}"
 
     async def fetch(self, identity: Identity, room: RoomRequest) -> Fetched | Refusal:
         """One signed im/fetch. Never raises for TikTok's behaviour: refusals come back as values."""

@@ -1,121 +1,22 @@
-"""Identities: one device id, one browser profile and the cookies TikTok issued to them.
-
-An identity is bootstrapped from TikTok's cookie-issuing page (`GET {www}/` sets `ttwid` and `msToken`),
-then reused until TikTok refuses it or it ages out. The pool keeps one warm identity per profile and makes
-sure concurrent requests for the same profile share a single bootstrap.
-"""
+"""The identity pool: one warm identity per browser profile, shared between replicas through the shelf."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import random
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
-from ttsign.signing import BrowserProfile, SdkSession, generate_ms_token, is_valid_ms_token
+from ttsign.signing import BrowserProfile
 from ttsign.store.base import IdentityRecord, IdentityShelf, StoreUnavailable
-from ttsign.upstream.browser_headers import navigation_headers
 from ttsign.upstream.cookies import CookieJar
-from ttsign.upstream.refusals import Refusal, classify_bootstrap, classify_transport_failure
-from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
+from ttsign.upstream.identity.value import Identity, identity_slot
+from ttsign.upstream.refusals import Refusal
 
 logger = logging.getLogger(__name__)
-
-# TikTok web device ids are 19 digits and, in captures, start with 7.
-_DEVICE_ID_LOW = 7_000_000_000_000_000_000
-_DEVICE_ID_HIGH = 7_999_999_999_999_999_999
-
-
-def new_device_id(rng: random.Random) -> str:
-    return str(rng.randint(_DEVICE_ID_LOW, _DEVICE_ID_HIGH))
-
-
-@dataclass(eq=False)
-class Identity:
-    """A TikTok web identity. Mutable on purpose: TikTok rotates `msToken` and may re-issue cookies."""
-
-    device_id: str
-    profile: BrowserProfile
-    cookies: CookieJar
-    created_at: float
-    key: str = field(default_factory=lambda: secrets.token_hex(4))  # opaque, safe to log
-    uses: int = 0
-    retired: bool = False
-    # The signer's page state (request counters): successive requests of one identity come from one page.
-    sdk_session: SdkSession | None = field(default=None, repr=False)
-    rotated_at: float = 0.0  # wall clock of the msToken/ttwid this copy holds (0: the bootstrap's)
-    # Told when TikTok rotates the msToken or ttwid (the pool shares the new one); never on the way in.
-    on_rotate: Callable[[Identity], None] | None = field(default=None, repr=False)
-
-    @property
-    def ttwid(self) -> str:
-        return self.cookies.get("ttwid") or ""
-
-    @property
-    def ms_token(self) -> str:
-        return self.cookies.get("msToken") or ""
-
-    def absorb(self, set_cookies: list[str], ms_token_header: str | None) -> None:
-        """Take what TikTok handed back: new cookies and a rotated `msToken`."""
-        before = (self.ttwid, self.ms_token)
-        self.cookies.update_from(set_cookies)
-        if ms_token_header and is_valid_ms_token(ms_token_header):
-            self.cookies.set("msToken", ms_token_header)
-        if self.on_rotate is not None and (self.ttwid, self.ms_token) != before:
-            self.on_rotate(self)
-
-
-def browser_page_headers(profile: BrowserProfile) -> dict[str, str]:
-    """Headers of a top-level page navigation by this browser."""
-    return {
-        "User-Agent": profile.user_agent,
-        "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-        "Accept-Language": profile.accept_language,
-        **navigation_headers(profile),
-    }
-
-
-async def bootstrap_identity(
-    transport: Transport,
-    www_base: str,
-    profile: BrowserProfile,
-    *,
-    rng: random.Random,
-    clock: Callable[[], float] = time.monotonic,
-) -> Identity | Refusal:
-    """Visit TikTok's front page as this browser to obtain `ttwid` (required) and `msToken`."""
-    request = UpstreamRequest("GET", f"{www_base}/", browser_page_headers(profile), profile.impersonate)
-    try:
-        response = await transport.send(request)
-    except TransportTimeout as exc:
-        return classify_transport_failure(timed_out=True, detail=f"cookie page: {exc}")
-    except TransportError as exc:
-        return classify_transport_failure(timed_out=False, detail=f"cookie page: {exc}")
-    cookies = CookieJar()
-    cookies.update_from(response.header_list("set-cookie"))
-    refusal = classify_bootstrap(
-        response.status, response.first_headers, response.body, got_ttwid=bool(cookies.get("ttwid"))
-    )
-    if refusal is not None:
-        return refusal
-    identity = Identity(new_device_id(rng), profile, cookies, created_at=clock())
-    identity.absorb([], response.header("x-ms-token"))
-    if not identity.ms_token or not is_valid_ms_token(identity.ms_token):
-        # The page did not hand one out: mint one the way TikTok's web SDK would before its first report.
-        identity.cookies.set("msToken", generate_ms_token(rng))
-    return identity
-
-
-def identity_slot(profile: BrowserProfile) -> str:
-    """The slot an identity fills: one per browser profile and User-Agent (the pool's key, and the key the
-    shared store and the identity breakers file it under, as a digest)."""
-    return f"{profile.name}\x00{profile.user_agent}"
 
 
 def _in_event_loop() -> bool:

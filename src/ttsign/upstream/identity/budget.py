@@ -1,0 +1,52 @@
+"""What one identity may spend on socket connects: TikTok flags a session at about 15 WebSocket connects an
+hour (all-chat `pure-node.ts`, which caps itself at 12), so each identity hands out at most so many socket
+addresses per hour, and is rotated once its budget is spent.
+
+Counting is the `limits` library's moving window, in the storage every replica shares (Redis when
+configured), keyed by the identity's id, which the replicas share too. When the storage is unreachable the
+connect goes ahead uncounted: a missed count costs less than refusing every connect during an outage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from limits import RateLimitItemPerHour
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+
+from ttsign.store.base import StoreUnavailable
+from ttsign.upstream.identity.value import Identity
+
+logger = logging.getLogger(__name__)
+
+_NAMESPACE = "identity-socket-connects"
+
+
+class ConnectBudget:
+    """Socket connects per identity per hour."""
+
+    def __init__(self, per_hour: int, storage: Storage | None = None) -> None:
+        self._item = RateLimitItemPerHour(per_hour)
+        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        self._warned_at = float("-inf")
+
+    @property
+    def per_hour(self) -> int:
+        return int(self._item.amount)
+
+    async def spend(self, identity: Identity) -> bool:
+        """Count one connect for `identity`; False when its budget for the hour is spent (nothing counted)."""
+        try:
+            return await self._limiter.hit(self._item, _NAMESPACE, identity.key)
+        except (StorageError, StoreUnavailable, OSError) as exc:
+            self._warn(exc)
+            return True
+
+    def _warn(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= 10.0:
+            self._warned_at = now
+            logger.warning("connect budgets unavailable (%s); socket connects are not counted", type(exc).__name__)
