@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install lint typecheck e2e-deps redis nginx tools bench-tools bench demo proto clean
+.PHONY: run test install lint typecheck e2e-deps redis nginx chromium tools bench-tools bench demo proto clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard src/ttsign/signing/_native/*.c)
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ redis:
 nginx:
 	@bash scripts/ensure-deb.sh nginx
 
+# The /docs test (tests/api/test_docs_offline.py) drives Debian's headless Chromium through Playwright.
+chromium:
+	@bash scripts/ensure-deb.sh chromium
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
@@ -37,11 +41,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict src/ttsign
 
 # After the installs: fail naming any tool the suite needs that could not be installed (no silent skips).
-tools: e2e-deps redis nginx
+tools: e2e-deps redis nginx chromium
 	@bash scripts/check-tools.sh
 
 # pytest exits 5 when it collected nothing: make treats any non-zero status as failure, so an empty run fails.
-test: $(STAMP) e2e-deps redis nginx tools lint typecheck
+test: $(STAMP) e2e-deps redis nginx chromium tools lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # The HTTP benchmarks load the server with wrk (Debian's package), from a process of its own.

@@ -34,6 +34,7 @@ need "the Node clients in tests/e2e/node*/node_modules (make e2e-deps)" node_cli
 need "Redis on 127.0.0.1:6379 (make redis)" redis_up
 need "nginx (the replica test; make nginx)" bash -c 'command -v nginx || test -x /usr/sbin/nginx'
 need "a C compiler (cc: the compiled signing path)" compiler
+need "Chromium (the /docs browser test; make chromium)" test -x /usr/bin/chromium
 
 if ((${#missing[@]})); then
   echo "make test: the suite needs tools this machine lacks:" >&2
