@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install lint typecheck e2e-deps redis nginx chromium tools bench-tools bench demo proto clean
+.PHONY: run test install lint typecheck e2e-deps redis nginx chromium promtool tools bench-tools bench demo proto clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard src/ttsign/signing/_native/*.c)
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict src/ttsign
 
 # After the installs: fail naming any tool the suite needs that could not be installed (no silent skips).
-tools: e2e-deps redis nginx chromium
+tools: e2e-deps redis nginx chromium promtool
 	@bash scripts/check-tools.sh
+
+# promtool (Debian's prometheus package) checks the alert rules and dashboard queries in deploy/monitoring/.
+promtool:
+	@bash scripts/ensure-deb.sh promtool prometheus
 
 # pytest exits 5 when it collected nothing: make treats any non-zero status as failure, so an empty run fails.
 test: $(STAMP) e2e-deps redis nginx chromium tools lint typecheck

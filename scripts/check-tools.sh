@@ -34,6 +34,7 @@ need "the Node clients in tests/e2e/node*/node_modules (make e2e-deps)" node_cli
 need "Redis on 127.0.0.1:6379 (make redis)" redis_up
 need "nginx (the replica test; make nginx)" bash -c 'command -v nginx || test -x /usr/sbin/nginx'
 need "a C compiler (cc: the compiled signing path)" compiler
+need "promtool (deploy/monitoring checks; make promtool)" command -v promtool
 need "Chromium (the /docs browser test; make chromium)" test -x /usr/bin/chromium
 
 if ((${#missing[@]})); then
@@ -41,4 +42,4 @@ if ((${#missing[@]})); then
   printf '  - %s\n' "${missing[@]}" >&2
   exit 1
 fi
-echo "check-tools: node $(node --version), npm $(npm --version), redis, nginx, cc: all present" >&2
+echo "check-tools: node $(node --version), npm $(npm --version), redis, nginx, cc, promtool: all present" >&2
