@@ -138,8 +138,36 @@ def test_keys_lifecycle_with_the_plaintext_shown_once(tmp_path: Path, monkeypatc
     assert key_id in listed.stdout and key not in listed.stdout
     assert key not in ttsign("keys", "show", key_id).stdout
     changed = json.loads(ttsign("keys", "set-limits", key_id, "--per-day", "100", "--no-chat").stdout)
-    assert changed["limits"] == {"per_day": 100} and changed["chat_enabled"] is False
+    # set-limits changes the window given; the others keep their value (issue 12 item 11)
+    assert changed["limits"] == {"per_minute": 5, "per_day": 100} and changed["chat_enabled"] is False
     assert json.loads(ttsign("keys", "revoke", key_id).stdout)["revoked"] is True
     assert key.split("_", 2)[2].encode() not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
     missing = ttsign("keys", "revoke", "nope")
-    assert missing.returncode == 2 and missing.stderr.strip() == "error: no key with id nope"
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [f"store: sqlite:{store}", "error: no key with id nope"]
+
+
+def test_version_prints_the_package_version() -> None:
+    from ttsign import __version__
+
+    result = ttsign("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"ttsign {__version__}"
+
+
+def test_bench_shows_progress_on_stderr_and_keeps_stdout_json() -> None:
+    from ttsign import benchmark
+
+    result = ttsign("bench", "signing", "--json", "--runs", "2", "--seconds", "0.05")
+    assert result.returncode == 0, result.stderr
+    json.loads(result.stdout)  # the progress bar never mixes into the JSON
+    total = benchmark.planned_runs(2)
+    assert "signing benchmark" in result.stderr and f"{total}/{total}" in result.stderr
+
+
+def test_an_unknown_ttsign_variable_is_named_in_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTSIGN_PROT", "9000")  # a typo of TTSIGN_PORT
+    monkeypatch.setenv("TTSIGN_LOG_LEVEL", "INFO")  # a real setting: no warning
+    result = ttsign("sign", IM_FETCH)
+    assert result.returncode == 0, result.stderr
+    assert "warning: TTSIGN_PROT is not a ttsign setting" in result.stderr
+    assert "9000" not in result.stderr and "TTSIGN_LOG_LEVEL" not in result.stderr

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from ttsign.signing import acrawler, chacha, default_profile, xbogus, xgnarly
 from ttsign.signing.sdk_session import Environment, RequestDigest, SdkSession, fields_5_1_3
@@ -53,10 +54,20 @@ def _rate(fn: Callable[[], object], seconds: float) -> float:
             return count / (now - start)
 
 
-def measure(name: str, fn: Callable[[], object], *, runs: int, seconds: float) -> Result:
+Progress = Callable[[str], None]  # called after each timed run with the signature's name
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def measure(name: str, fn: Callable[[], object], *, runs: int, seconds: float, progress: Progress = _quiet) -> Result:
     fn()  # warm caches (the UA hash, the lane layout) as a running server has them
-    rates = tuple(_rate(fn, seconds) for _ in range(runs))
-    return Result(name, statistics.median(rates), rates)
+    rates = []
+    for _ in range(runs):
+        rates.append(_rate(fn, seconds))
+        progress(name)
+    return Result(name, statistics.median(rates), tuple(rates))
 
 
 @contextmanager
@@ -109,12 +120,18 @@ def _signers() -> dict[str, Callable[[], object]]:
     return {"X-Bogus": x_bogus, "X-Gnarly": x_gnarly, "_signature": signature}
 
 
-def run(*, runs: int = 5, seconds: float = 1.0) -> list[Result]:
+def planned_runs(runs: int) -> int:
+    """How many timed runs `run(runs=...)` makes in all (a progress bar's total)."""
+    return runs * (4 if xgnarly.native_token is not None else 3)
+
+
+def run(*, runs: int = 5, seconds: float = 1.0, progress: Progress = _quiet) -> list[Result]:
     signers = _signers()
-    results = [measure("X-Bogus", signers["X-Bogus"], runs=runs, seconds=seconds)]
+    timed = partial(measure, runs=runs, seconds=seconds, progress=progress)
+    results = [timed("X-Bogus", signers["X-Bogus"])]
     with pure_python():
-        results.append(measure("X-Gnarly (pure Python)", signers["X-Gnarly"], runs=runs, seconds=seconds))
+        results.append(timed("X-Gnarly (pure Python)", signers["X-Gnarly"]))
     if xgnarly.native_token is not None:
-        results.append(measure("X-Gnarly (compiled)", signers["X-Gnarly"], runs=runs, seconds=seconds))
-    results.append(measure("_signature", signers["_signature"], runs=runs, seconds=seconds))
+        results.append(timed("X-Gnarly (compiled)", signers["X-Gnarly"]))
+    results.append(timed("_signature", signers["_signature"]))
     return results

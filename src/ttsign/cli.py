@@ -1,25 +1,19 @@
-"""The `ttsign` command line: serve, emulate, sign, verify, vectors, bench."""
+"""The `ttsign` command line: serve, emulate, sign, verify, vectors, bench, keys (cli_keys)."""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from ttsign.service.keys import KeyService
-    from ttsign.store.base import KeyRecord
-
-T = TypeVar("T")
+from ttsign.cli_keys import keys_app
 
 app = typer.Typer(
     name="ttsign",
@@ -30,7 +24,6 @@ app = typer.Typer(
 )
 vectors_app = typer.Typer(help="Golden signature vectors.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys in the store (plaintext shown once, kept hashed).", no_args_is_help=True)
 app.add_typer(vectors_app, name="vectors")
 app.add_typer(bench_app, name="bench")
 app.add_typer(keys_app, name="keys")
@@ -45,17 +38,46 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from ttsign import __version__
+
+        out.print(f"ttsign {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Self-hosted sign server for TikTok LIVE clients, with a local TikTok LIVE emulator."""
+    if ctx.invoked_subcommand == "serve":
+        return  # the server logs its own warning, as JSON, once logging is set up
+    from ttsign.unknown_settings import unknown_setting_warnings
+
+    for warning in unknown_setting_warnings():
+        err.print(f"warning: {warning}", markup=False)
+
+
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8080,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [default: TTSIGN_HOST, else 127.0.0.1].")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port to listen on, 0 picks a free one [default: TTSIGN_PORT, else 8080]."),
+    ] = None,
     upstream: Annotated[
         str | None,
         typer.Option(help="Base URL that stands in for both TikTok hosts, e.g. http://127.0.0.1:18080."),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes sharing the port.")] = 1,
 ) -> None:
-    """Run the sign server."""
+    """Run the sign server. An option given here wins over the environment and the TOML file."""
     from ttsign.api.server import run
 
     run(host=host, port=port, upstream=upstream, workers=workers)
@@ -176,7 +198,15 @@ def bench_signing(
     """Signatures per second on one core for vector c001 (a ~1 KB im/fetch query)."""
     from ttsign import benchmark
 
-    results = benchmark.run(runs=runs, seconds=seconds)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
+    ) as bar:
+        task = bar.add_task("signing benchmark", total=benchmark.planned_runs(runs))
+
+        def advance(name: str) -> None:
+            bar.update(task, advance=1, description=f"signing benchmark: {name}")
+
+        results = benchmark.run(runs=runs, seconds=seconds, progress=advance)
     if as_json:
         data = [
             {"signature": r.name, "per_second": round(r.per_second), "runs": [round(x) for x in r.runs]}
@@ -188,115 +218,6 @@ def bench_signing(
     for r in results:
         table.add_row(r.name, f"{r.per_second:,.0f}", " ".join(f"{x:,.0f}" for x in r.runs))
     out.print(table)
-
-
-PerMinute = Annotated[int | None, typer.Option(min=1, help="Requests per minute (default: the server's).")]
-PerHour = Annotated[int | None, typer.Option(min=1, help="Requests per hour.")]
-PerDay = Annotated[int | None, typer.Option(min=1, help="Requests per day.")]
-RoomsPerHour = Annotated[int | None, typer.Option(min=1, help="Distinct rooms per hour.")]
-
-
-def _keys_call(action: Callable[[KeyService], Awaitable[T]]) -> T:
-    """Run one key-store action against the configured store, closing it afterwards."""
-    from ttsign.config import ConfigFileError, Settings
-    from ttsign.service.keys import KeyService
-    from ttsign.store.backends import open_key_store
-    from ttsign.store.base import KeyNotFoundError, StoreUnavailable
-
-    try:
-        settings = Settings()
-        store = open_key_store(
-            store_path=settings.store_path,
-            redis_url=settings.redis_url,
-            prefix=settings.redis_key_prefix,
-            timeout_s=settings.redis_timeout_s,
-        )
-    except (ConfigFileError, ValueError, OSError) as exc:
-        fail(f"cannot open the store: {exc}")
-
-    async def run() -> T:
-        try:
-            return await action(KeyService(store))
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(run())
-    except KeyNotFoundError as exc:
-        fail(f"no key with id {exc}")
-    except StoreUnavailable as exc:
-        fail(f"the store is unreachable: {exc}", 1)
-
-
-def _key_row(record: KeyRecord) -> dict[str, object]:
-    limits = {k: v for k, v in dataclasses.asdict(record.limits).items() if v is not None}
-    return {
-        "key_id": record.key_id,
-        "name": record.name,
-        "created_at": record.created_at,
-        "revoked": record.revoked_at is not None,
-        "limits": limits or "server defaults",
-        "chat_enabled": record.chat_enabled,
-    }
-
-
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option(help="What the key is for.")],
-    per_minute: PerMinute = None,
-    per_hour: PerHour = None,
-    per_day: PerDay = None,
-    rooms_per_hour: RoomsPerHour = None,
-    chat: Annotated[bool, typer.Option(help="Allow this key to use the chat routes.")] = False,
-) -> None:
-    """Create a key; its plaintext is printed once and never stored."""
-    from ttsign.store.base import Limits
-
-    limits = Limits(per_minute, per_hour, per_day, rooms_per_hour)
-    record, plaintext = _keys_call(lambda keys: keys.create(name, limits, chat_enabled=chat))
-    out.print(json.dumps({**_key_row(record), "api_key": plaintext}, indent=2), markup=False)
-    err.print("Store the api_key now: ttsign keeps only its hash.", markup=False)
-
-
-@keys_app.command("list")
-def keys_list() -> None:
-    """List keys (ids and limits; never the keys)."""
-    records = _keys_call(lambda keys: keys.list())
-    table = Table("key_id", "name", "revoked", "limits", "chat")
-    for row in map(_key_row, records):
-        table.add_row(
-            str(row["key_id"]), str(row["name"]), str(row["revoked"]), str(row["limits"]), str(row["chat_enabled"])
-        )
-    out.print(table)
-
-
-@keys_app.command("show")
-def keys_show(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
-    """One key's settings."""
-    out.print(json.dumps(_key_row(_keys_call(lambda keys: keys.get(key_id))), indent=2), markup=False)
-
-
-@keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
-    """Revoke a key (every server refuses it within a second)."""
-    out.print(json.dumps(_key_row(_keys_call(lambda keys: keys.revoke(key_id))), indent=2), markup=False)
-
-
-@keys_app.command("set-limits")
-def keys_set_limits(
-    key_id: Annotated[str, typer.Argument(help="The key's id.")],
-    per_minute: PerMinute = None,
-    per_hour: PerHour = None,
-    per_day: PerDay = None,
-    rooms_per_hour: RoomsPerHour = None,
-    chat: Annotated[bool | None, typer.Option("--chat/--no-chat", help="Allow the chat routes.")] = None,
-) -> None:
-    """Replace a key's limits (omitted windows fall back to the server defaults)."""
-    from ttsign.store.base import Limits
-
-    limits = Limits(per_minute, per_hour, per_day, rooms_per_hour)
-    record = _keys_call(lambda keys: keys.update(key_id, limits=limits, chat_enabled=chat))
-    out.print(json.dumps(_key_row(record), indent=2), markup=False)
 
 
 def main() -> None:

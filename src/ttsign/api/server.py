@@ -25,6 +25,7 @@ from ttsign import logs
 from ttsign.api import workers as workers_module
 from ttsign.api.app import create_app
 from ttsign.config import Settings
+from ttsign.unknown_settings import unknown_setting_warnings
 
 logger = logging.getLogger(__name__)
 _REPEAT_S = 0.5  # a second signal sooner than this is the same stop request delivered twice
@@ -119,14 +120,21 @@ def configure_logging(level: str, log_format: Literal["json", "text"] = "json") 
     logs.configure(level, log_format)
 
 
-def run(host: str, port: int, upstream: str | None = None, workers: int = 1) -> None:
-    """Entry point of `ttsign serve` (see the process contract in the module docstring)."""
+def run(host: str | None = None, port: int | None = None, upstream: str | None = None, workers: int = 1) -> None:
+    """Entry point of `ttsign serve` (see the process contract in the module docstring).
+
+    An option left out (None) is not passed on, so TTSIGN_HOST/TTSIGN_PORT/TTSIGN_UPSTREAM and the TOML
+    file decide; an option given on the command line wins over both.
+    """
+    given: dict[str, Any] = {"host": host, "port": port, "upstream": upstream}
     try:
-        settings = Settings(host=host, port=port, upstream=upstream) if upstream else Settings(host=host, port=port)
+        settings = Settings(**{name: value for name, value in given.items() if value is not None})
     except ValueError as exc:  # pydantic's ValidationError and ConfigFileError: say what, no traceback
         print(f"ttsign serve: invalid configuration: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging(settings.log_level, settings.log_format)
+    for warning in unknown_setting_warnings():
+        logger.warning(warning)
     try:
         sock = bind_socket(settings.host, settings.port)
     except OSError as exc:

@@ -308,7 +308,7 @@ class Admission:
     def limits_of(self, caller: Caller) -> Limits:
         if caller.key is None:
             return self._anonymous_limits
-        return caller.key.limits if caller.key.limits.windows() else self.policy.default_key_limits
+        return caller.key.limits.over(self.policy.default_key_limits)
 
     async def check_url_scope(self, caller: Caller, url: str) -> Denied | None:
         """sign_url's scope check, on the URL as it will be signed: a scoped token signs only URLs for a

@@ -6,12 +6,13 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from ttsign.store.base import KeyNotFoundError, KeyRecord, KeyStore, Limits, StoreUnavailable
 
 KEY_PREFIX = "tts_"
+LIMIT_WINDOWS = ("per_minute", "per_hour", "per_day", "rooms_per_hour")  # the fields of Limits
 Clock = Callable[[], float]
 
 
@@ -99,10 +100,24 @@ class KeyService:
             await self.store.replace(record)
         return record
 
-    async def update(self, key_id: str, *, limits: Limits | None = None, chat_enabled: bool | None = None) -> KeyRecord:
+    async def update(
+        self,
+        key_id: str,
+        *,
+        limits: Limits | None = None,
+        limit_changes: Mapping[str, int] | None = None,
+        chat_enabled: bool | None = None,
+    ) -> KeyRecord:
+        """Replace the key's `limits` whole, or change only the windows named in `limit_changes` (the others
+        keep their current value); `chat_enabled` when given."""
         record = await self.get(key_id)
         if limits is not None:
             record = replace(record, limits=limits)
+        if limit_changes:
+            unknown = set(limit_changes) - set(LIMIT_WINDOWS)
+            if unknown:
+                raise ValueError(f"unknown limit window(s): {', '.join(sorted(unknown))}")
+            record = replace(record, limits=replace(record.limits, **limit_changes))
         if chat_enabled is not None:
             record = replace(record, chat_enabled=chat_enabled)
         await self.store.replace(record)

@@ -15,7 +15,8 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Limits:
-    """Requests allowed per window; None means unlimited for that window."""
+    """Requests allowed per window; None means unlimited for that window (for a key's stored limits: the
+    server's default for that window, see `over`)."""
 
     per_minute: int | None = None
     per_hour: int | None = None
@@ -25,6 +26,21 @@ class Limits:
     def windows(self) -> tuple[tuple[str, int], ...]:
         """(label, limit) for each limited window, shortest first; labels match Euler's `limit_label`."""
         return _windows(self.per_minute, self.per_hour, self.per_day)
+
+    def over(self, defaults: Limits) -> Limits:
+        """These limits with each unset request window taken from `defaults` (a key's omitted windows follow
+        the server's defaults, window by window). The room cap is the key's own: it has no server default."""
+        return _over(self, defaults)
+
+
+@lru_cache(maxsize=1024)  # asked on every keyed request, for a handful of distinct pairs
+def _over(limits: Limits, defaults: Limits) -> Limits:
+    return Limits(
+        per_minute=defaults.per_minute if limits.per_minute is None else limits.per_minute,
+        per_hour=defaults.per_hour if limits.per_hour is None else limits.per_hour,
+        per_day=defaults.per_day if limits.per_day is None else limits.per_day,
+        rooms_per_hour=limits.rooms_per_hour,
+    )
 
 
 @lru_cache(maxsize=1024)  # twice per connect (the identity breakers), for a handful of profiles
