@@ -1,12 +1,15 @@
 """The admin listener: with `admin_port` set, /metrics, /docs and /openapi.json are served on a second port
 of the same host, and only there, so the public port carries the sign API alone.
 
-uvicorn serves both sockets with one ASGI app. `PortSplit` hands a request to the admin app when it arrived
-on the admin port (the scope's "server" is the local address of the connection) and to the main app
-otherwise; lifespan events go to the main app, which owns every shared resource.
+uvicorn serves both sockets with one ASGI app: the main app, whose outermost middleware (`PortSplit`) hands
+a request to the admin app when it arrived on the admin port (the scope's "server" is the local address of
+the connection) and to the rest of the main app otherwise; lifespan events go to the main app, which owns
+every shared resource.
 """
 
 from __future__ import annotations
+
+import socket
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -31,7 +34,7 @@ def admin_app(main: FastAPI, settings: Settings) -> ASGIApp:
 
 
 class PortSplit:
-    def __init__(self, main: ASGIApp, admin: ASGIApp, admin_port: int) -> None:
+    def __init__(self, main: ASGIApp, *, admin: ASGIApp, admin_port: int) -> None:
         self._main = main
         self._admin = admin
         self._admin_port = admin_port
@@ -44,6 +47,15 @@ class PortSplit:
             await self._main(scope, receive, send)
 
 
-def with_admin_port(main: FastAPI, settings: Settings, admin_port: int) -> ASGIApp:
-    """`main` plus the admin app for requests arriving on `admin_port` (the bound port, never 0)."""
-    return PortSplit(main, admin_app(main, settings), admin_port)
+def listening(main: FastAPI, settings: Settings, admin_sock: socket.socket | None) -> FastAPI:
+    """`main`, answering on `admin_sock` too when there is one (its bound port: 0 is resolved by then)."""
+    if admin_sock is not None:
+        main.add_middleware(PortSplit, admin=admin_app(main, settings), admin_port=admin_sock.getsockname()[1])
+        main.state.admin_socket = admin_sock  # for the server: listen on it, announce it
+    return main
+
+
+def admin_socket(app: FastAPI) -> socket.socket | None:
+    """The admin listener's socket of an app `listening` prepared, else None."""
+    found = getattr(app.state, "admin_socket", None)
+    return found if isinstance(found, socket.socket) else None

@@ -22,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ttsign import logs
+from ttsign.api import admin_port
 from ttsign.api import workers as workers_module
 from ttsign.api.app import create_app
 from ttsign.config import Settings
@@ -73,20 +74,29 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def ready_line(sock: socket.socket) -> str:
+def ready_line(sock: socket.socket, admin_sock: socket.socket | None = None) -> str:
+    line = {"event": "ready", "service": "server", "url": _url(sock), "tls_url": None}
+    if admin_sock is not None:
+        line["admin_url"] = _url(admin_sock)  # /metrics, /docs and /openapi.json (admin_port)
+    return json.dumps(line)
+
+
+def _url(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     if host in ("0.0.0.0", "::"):  # noqa: S104 - reporting, not binding
         host = "127.0.0.1"
     shown = f"[{host}]" if ":" in host else host
-    return json.dumps({"event": "ready", "service": "server", "url": f"http://{shown}:{port}", "tls_url": None})
+    return f"http://{shown}:{port}"
 
 
-async def _announce_when_started(server: uvicorn.Server, sock: socket.socket) -> None:
+async def _announce_when_started(
+    server: uvicorn.Server, sock: socket.socket, admin_sock: socket.socket | None = None
+) -> None:
     while not server.started:
         if server.should_exit:
             return
         await asyncio.sleep(0.005)
-    sys.stdout.write(ready_line(sock) + "\n")
+    sys.stdout.write(ready_line(sock, admin_sock) + "\n")
     sys.stdout.flush()
 
 
@@ -103,13 +113,14 @@ async def serve(app: FastAPI, sock: socket.socket, *, announce: bool = True) -> 
         server_header=False,
     )
     server = _Server(config)
+    admin_sock = admin_port.admin_socket(app)  # the admin listener, when admin_port is set
     # Everything built so far lives for the whole process: keep it out of the collector's way, so full
     # collections (the source of multi-millisecond pauses under load) only walk per-request objects.
     gc.collect()
     gc.freeze()
-    announcer = asyncio.create_task(_announce_when_started(server, sock)) if announce else None
+    announcer = asyncio.create_task(_announce_when_started(server, sock, admin_sock)) if announce else None
     try:
-        await server.serve(sockets=[sock])
+        await server.serve(sockets=[sock] if admin_sock is None else [sock, admin_sock])
     finally:
         if announcer is not None:
             announcer.cancel()
@@ -140,17 +151,42 @@ def run(host: str | None = None, port: int | None = None, upstream: str | None =
     except OSError as exc:
         logger.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc.strerror or exc)
         raise SystemExit(1) from None
+    admin_sock = _bind_admin(settings, sock)
     try:
         if workers > 1:
-            workers_module.supervise(sock, workers, lambda: _serve_one(settings, sock, announce=False), ready_line)
+            workers_module.supervise(
+                sock,
+                workers,
+                lambda: _serve_one(settings, sock, announce=False, admin_sock=admin_sock),
+                lambda sock: ready_line(sock, admin_sock),
+            )
         else:
-            _serve_one(settings, sock, announce=True)
+            _serve_one(settings, sock, announce=True, admin_sock=admin_sock)
     finally:
         sock.close()
+        if admin_sock is not None:
+            admin_sock.close()
 
 
-def _serve_one(settings: Settings, sock: socket.socket, *, announce: bool) -> None:
-    _run_loop(serve(create_app(settings), sock, announce=announce))
+def _bind_admin(settings: Settings, sock: socket.socket) -> socket.socket | None:
+    """The admin listener's socket (admin_port), listening already so workers forked later share its queue."""
+    if settings.admin_port is None:
+        return None
+    try:
+        admin_sock = bind_socket(settings.host, settings.admin_port)
+    except OSError as exc:
+        sock.close()
+        logger.error("cannot listen on %s:%s (admin_port): %s", settings.host, settings.admin_port, exc.strerror or exc)
+        raise SystemExit(1) from None
+    admin_sock.listen(128)
+    return admin_sock
+
+
+def _serve_one(
+    settings: Settings, sock: socket.socket, *, announce: bool, admin_sock: socket.socket | None = None
+) -> None:
+    app = admin_port.listening(create_app(settings), settings, admin_sock)
+    _run_loop(serve(app, sock, announce=announce))
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
