@@ -16,6 +16,7 @@ from ttsign.config import Settings
 from ttsign.signing import default_profile, verify_request
 from ttsign.store.base import Limits
 from ttsign.store.memory import MemoryKeyStore
+from ttsign.upstream.transport import UpstreamResponse
 
 CHROME = default_profile()
 FIREFOX = default_profile("firefox133-windows")
@@ -243,8 +244,24 @@ async def test_room_id_routes(api: Api) -> None:
     assert len(lookups) == 1  # the second answer came from the short cache
     missing = await api.http.get("/webcast/anchors/nobody_here/room_id")
     assert missing.status_code == 404 and missing.json()["ok"] is False
+    assert missing.json()["reason"] == "room_not_found" == missing.headers["x-log-code"]
     bad = await api.http.get("/webcast/room_id", params={"uniqueId": "bad name!"})
-    assert bad.status_code == 400 and bad.json()["ok"] is False
+    assert bad.status_code == 400 and bad.json()["ok"] is False and bad.json()["reason"] == "bad_request"
+
+
+async def test_room_id_refusal_carries_its_reason_and_is_not_kept(api: Api) -> None:
+    """A captcha page refuses our request, not the streamer: the next caller asks TikTok again and recovers."""
+    answer_normally = api.tiktok._api_live
+    pages = iter([UpstreamResponse(200, (("content-type", "text/html"),), b"<html>verify captcha</html>")])
+    api.tiktok._api_live = lambda request: next(pages, None) or answer_normally(request)  # type: ignore[method-assign]
+    refused = await api.http.get("/webcast/room_id", params={"uniqueId": STREAMER})
+    body = refused.json()
+    assert refused.status_code == 502 and refused.headers["x-log-code"] == "captcha"
+    assert (body["ok"], body["code"], body["reason"], body["routes_attempted"]) == (False, 502, "captcha", ["api-live"])
+    assert body["message"] and "room_id" not in body and "is_live" not in body
+    recovered = await api.http.get(f"/webcast/anchors/{STREAMER}/room_id")
+    assert recovered.status_code == 200 and recovered.json()["room_id"] == STREAMER_ROOM
+    assert "reason" not in recovered.json()
 
 
 @pytest.mark.parametrize(

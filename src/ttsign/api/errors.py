@@ -66,7 +66,14 @@ def refusal_status(refusal: Refusal) -> int:
     return _ROOM_STATUS.get(refusal.code, 502)
 
 
+def log_refusal_cause(refusal: Refusal, request_id: str) -> None:
+    """The transport's own words stay in the server log, found by the request id the caller was given."""
+    if refusal.cause:
+        logger.warning("request %s: %s: %s", request_id, refusal.code, refusal.cause)
+
+
 def refusal_response(refusal: Refusal, request_id: str) -> JSONResponse:
+    log_refusal_cause(refusal, request_id)
     headers = {"Retry-After": str(max(1, math.ceil(refusal.retry_after_s)))} if refusal.retry_after_s else None
     return error_response(
         refusal_status(refusal), str(refusal.code), refusal.message, request_id, hint=refusal.hint, headers=headers

@@ -2,6 +2,11 @@
 
 Clients poll "is X live" and fall back to this route when their own lookup fails; N callers asking for
 the same streamer within the cache window share one TikTok request.
+
+Only answers about the streamer are cached: a room for `ttl_s`, "no such user" and "not live" for the
+shorter `negative_ttl_s` (a streamer going live should show soon). A refusal of *our* request (captcha, 403,
+blocked device, empty answer, server error) is never cached: it says nothing about the streamer, the
+identity behind it is retired, and the next caller's lookup is the one that can recover.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from ttsign.upstream.rooms import Room, RoomDirectory, normalise_unique_id
 
 T = TypeVar("T")
 ROUTE_NAME = "api-live"  # the TikTok route the answer came from (reported as `routes_attempted`)
+_ABOUT_THE_STREAMER = frozenset({RefusalCode.ROOM_NOT_FOUND, RefusalCode.ROOM_NOT_LIVE})
 
 
 class RoomLookupService:
@@ -32,6 +38,7 @@ class RoomLookupService:
         *,
         default_profile_name: str | None = None,
         ttl_s: float = 15.0,
+        negative_ttl_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         deadline_s: float | None = None,
         retry: RetryPolicy = NO_RETRY,
@@ -44,8 +51,9 @@ class RoomLookupService:
         self._directory = directory
         self._profile = default_profile(default_profile_name)
         self._ttl = ttl_s
+        self._negative_ttl = min(negative_ttl_s, ttl_s)
         self._clock = clock
-        self._cache: dict[str, tuple[float, Room | Refusal]] = {}
+        self._cache: dict[str, tuple[float, Room | Refusal]] = {}  # key -> (expires at, answer)
         self._pending: dict[str, asyncio.Task[Room | Refusal]] = {}
 
     async def lookup(self, unique_id: str) -> Room | Refusal:
@@ -55,7 +63,7 @@ class RoomLookupService:
             raise InvalidInput("unique_id", "must be 1..64 letters, digits, '.' or '_'")
         key = name.lower()
         cached = self._cache.get(key)
-        if cached is not None and self._clock() - cached[0] < self._ttl:
+        if cached is not None and self._clock() < cached[0]:
             return cached[1]
         task = self._pending.get(key)
         if task is None:
@@ -85,13 +93,21 @@ class RoomLookupService:
             result = await self._retrying(deadline, lambda: self._directory.room_of(identity, name))
             if isinstance(result, Refusal) and result.retires_identity:
                 self._pool.retire(identity, result.code)
-            if isinstance(result, Room) or not result.transient:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[key] = (self._clock(), result)
+            self._remember(key, result)
             return result
         finally:
             self._pending.pop(key, None)
+
+    def _remember(self, key: str, result: Room | Refusal) -> None:
+        if isinstance(result, Room):
+            ttl = self._ttl
+        elif result.code in _ABOUT_THE_STREAMER:
+            ttl = self._negative_ttl
+        else:
+            return
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (self._clock() + ttl, result)
 
     async def _retrying(self, deadline: float, attempt: Callable[[], Awaitable[T | Refusal]]) -> T | Refusal:
         """Transient faults retried inside the lookup's budget (absolute `deadline` on time.monotonic)."""

@@ -2,11 +2,12 @@
 
 `GET /webcast/room_id?uniqueId=` (Node 2.0-2.3) and `GET /webcast/anchors/{unique_id}/room_id` (Node 2.4+).
 Node reads the body whatever the status: `ok`, `code` (401/402/403 mean "no permission"), `room_id`,
-and `is_live` only when `code` is 200.
+and `is_live` only when `code` is 200. Errors add `reason`, the same code the other routes' error bodies carry.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ from pydantic import BaseModel
 
 from ttsign.api.access import client_info, client_ip, credentials, denied_response
 from ttsign.api.access_log import note_caller
-from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id, refusal_status
+from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, log_refusal_cause, new_request_id, refusal_status
 from ttsign.api.state import services
 from ttsign.service.admission import Denied
 from ttsign.service.room_lookup import ROUTE_NAME
@@ -31,16 +32,28 @@ class RoomIdReply(BaseModel):
     ok: bool
     message: str
     routes_attempted: list[str]
+    reason: str | None = None  # errors only: the refusal code (room_not_live, captcha, timeout, ...)
     room_id: str | None = None
     is_live: bool | None = None
     source: str | None = None
 
 
-def _reply(status: int, body: RoomIdReply, request_id: str, log_code: str | None = None) -> JSONResponse:
+def _reply(status: int, body: RoomIdReply, request_id: str, retry_after_s: float | None = None) -> JSONResponse:
     headers = {REQUEST_ID_HEADER: request_id}
-    if log_code:
-        headers[LOG_CODE_HEADER] = log_code
+    if body.reason:
+        headers[LOG_CODE_HEADER] = body.reason
+    if retry_after_s:
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+def _refused(refusal: Refusal, request_id: str) -> JSONResponse:
+    log_refusal_cause(refusal, request_id)
+    status = refusal_status(refusal)
+    reply = RoomIdReply(
+        code=status, ok=False, message=refusal.message, reason=str(refusal.code), routes_attempted=[ROUTE_NAME]
+    )
+    return _reply(status, reply, request_id, refusal.retry_after_s)
 
 
 async def _room_id(request: Request, unique_id: str) -> JSONResponse:
@@ -55,11 +68,10 @@ async def _room_id(request: Request, unique_id: str) -> JSONResponse:
     try:
         room = await svc.rooms.lookup(unique_id)
     except InvalidInput as exc:
-        return _reply(400, RoomIdReply(code=400, ok=False, message=str(exc), routes_attempted=[]), request_id)
+        reply = RoomIdReply(code=400, ok=False, message=str(exc), reason="bad_request", routes_attempted=[])
+        return _reply(400, reply, request_id)
     if isinstance(room, Refusal):
-        status = refusal_status(room)
-        reply = RoomIdReply(code=status, ok=False, message=room.message, routes_attempted=[ROUTE_NAME])
-        return _reply(status, reply, request_id, str(room.code))
+        return _refused(room, request_id)
     reply = RoomIdReply(
         code=200,
         ok=True,
@@ -72,7 +84,7 @@ async def _room_id(request: Request, unique_id: str) -> JSONResponse:
     return _reply(200, reply, request_id)
 
 
-# Node reads this body whatever the status, so errors carry the same shape (plus `reason` when refused).
+# Node reads this body whatever the status, so errors carry the same shape (plus `reason`).
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": RoomIdReply, "description": description}
     for status, description in [
