@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import partial
 
 from ttsign.signing import acrawler, chacha, default_profile, xbogus, xgnarly
-from ttsign.signing.sdk_session import Environment, RequestDigest, SdkSession, fields_5_1_3
+from ttsign.signing.environment import DEFAULT_ENVIRONMENT, SignerEnvironment
+from ttsign.signing.sdk_session import Environment, RequestDigest
 
 C001_USER_AGENT = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 "
@@ -81,11 +82,13 @@ def pure_python() -> Iterator[None]:
         chacha.native_keystream, xgnarly.native_token = saved
 
 
-def _signers() -> dict[str, Callable[[], object]]:
-    profile = default_profile()
+def _signers(environment: SignerEnvironment = DEFAULT_ENVIRONMENT) -> dict[str, Callable[[], object]]:
+    """The three signatures of c001, each built from the signer environment as a server builds them."""
+    profile = environment.apply(default_profile())
     env = Environment(profile.envcode, profile.ubcode, profile.canvas)
     rng = random.Random(1)
-    session = SdkSession.start(rng, C001_TS_MS)
+    session = environment.start_session(rng, C001_TS_MS)
+    fmt = environment.payload_format
     url = f"https://webcast.tiktok.com/webcast/im/fetch/?{C001_QUERY}"
 
     def x_bogus() -> str:
@@ -100,17 +103,15 @@ def _signers() -> dict[str, Callable[[], object]]:
         )
 
     def x_gnarly() -> str:
-        fields = fields_5_1_3(
+        fields = environment.payload(
             RequestDigest.of(C001_QUERY, "", C001_USER_AGENT),
             env,
             session,
             now_ms=C001_TS_MS,
             rand16=rng.getrandbits(16),
             rand32=rng.getrandbits(32),
-            requests_total=1,
-            requests_intercepted=0,
         )
-        return xgnarly.encode(fields, session.field_order, rng.getrandbits(384).to_bytes(48, "little"))
+        return xgnarly.encode(fields, session.field_order, rng.getrandbits(384).to_bytes(48, "little"), fmt)
 
     def signature() -> str:
         return acrawler.sign(

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ttsign.cli_env import env_app
 from ttsign.cli_keys import keys_app
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 app.add_typer(vectors_app, name="vectors")
 app.add_typer(bench_app, name="bench")
 app.add_typer(keys_app, name="keys")
+app.add_typer(env_app, name="env")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -106,17 +108,22 @@ def sign(
     body: Annotated[str, typer.Option(help="Request body to bind into the signatures.")] = "",
     ms_token: Annotated[str | None, typer.Option(help="msToken to use (default: a fresh well-formed one).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every token and header as JSON.")] = False,
+    env: Annotated[str | None, typer.Option("--env", help="Signer environment (default: TTSIGN_SIGNER_ENV).")] = None,
 ) -> None:
     """Sign a URL; print the signed URL and the User-Agent to send it with."""
+    from ttsign.cli_env import environment_named
     from ttsign.service.policy import PolicyError, SigningPolicy
-    from ttsign.signing import ProfileError, default_profile, generate_ms_token, profile_from_user_agent, sign_request
+    from ttsign.signing import ProfileError, generate_ms_token, profile_from_user_agent, sign_request
     from ttsign.signing.mstoken import is_valid_ms_token
+    from ttsign.signing.signer import with_browser_params
 
     if ua and profile:
         fail("give either --ua or --profile, not both")
+    environment = environment_named(env)
     try:
         url = SigningPolicy().check(url)  # sign the URL as a browser reads it, the form that was checked
-        chosen = profile_from_user_agent(ua) if ua else default_profile(profile)
+        chosen = profile_from_user_agent(ua) if ua else environment.profile(profile)
+        url = with_browser_params(url, chosen)  # what `ttsign verify` (and TikTok) check against the UA
     except (PolicyError, ProfileError) as exc:
         fail(str(exc))
     rng = random.SystemRandom()
@@ -124,7 +131,8 @@ def sign(
     if not is_valid_ms_token(token):
         fail("--ms-token is not a well-formed msToken (100-200 base64url characters)")
     try:
-        signed = sign_request(method, url, body, chosen, now_ms=time.time_ns() // 1_000_000, rng=rng, ms_token=token)
+        now_ms = time.time_ns() // 1_000_000
+        signed = sign_request(method, url, body, chosen, now_ms=now_ms, rng=rng, ms_token=token, environment=environment)
     except ValueError as exc:
         fail(str(exc))
     if as_json:

@@ -115,6 +115,17 @@ class Settings(BaseSettings):
         default=1800.0, gt=0, description="Seconds an identity is reused before a fresh one is bootstrapped."
     )
 
+    # --- signer environments ---------------------------------------------------------------------------
+    signer_env_file: Path | None = Field(
+        default=None,
+        description="TOML file of extra signer environments ([environments.NAME] tables; `ttsign env check FILE` "
+        "validates one), beside the built-ins.",
+    )
+    signer_env: str = Field(
+        default="vendor-5.1.3",
+        description="Signer environment to sign with: a built-in (`ttsign env list`) or one from signer_env_file.",
+    )
+
     # --- client-facing API -----------------------------------------------------------------------------
     max_request_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body the API accepts from clients."

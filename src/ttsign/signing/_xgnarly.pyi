@@ -1,6 +1,6 @@
 from collections.abc import Mapping, Sequence
 
-def keystream(key: bytes, length: int, /) -> bytes: ...
+def keystream(key: bytes, length: int, rounds: int = 0, /) -> bytes: ...
 def token(
     fields: Mapping[int, int | str],
     order: Sequence[int],
@@ -8,5 +8,7 @@ def token(
     short_int_limit: int,
     alphabet: bytes,
     magic: int,
+    widths: bytes = b"",
+    rounds: int = 0,
     /,
 ) -> str: ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-NativeKeystream = Callable[[bytes, int], bytes]
+NativeKeystream = Callable[..., bytes]  # (key, length[, rounds]) -> bytes
 native_keystream: NativeKeystream | None
 try:  # the optional compiled fast path (setup.py); pure Python below is the reference and the fallback
     from ttsign.signing._xgnarly import keystream as native_keystream
@@ -64,8 +64,8 @@ def _layout(blocks: int) -> _Layout:
     return layout
 
 
-def keystream(words: tuple[int, ...], length: int) -> bytes:  # noqa: PLR0915 - unrolled on purpose
-    """`length` bytes of keystream for the 12 key words."""
+def keystream(words: tuple[int, ...], length: int, rounds: int = 0) -> bytes:  # noqa: PLR0915 - unrolled on purpose
+    """`length` bytes of keystream for the 12 key words; `rounds` 0 lets the key decide (every known SDK)."""
     blocks = max(1, -(-length // BLOCK_BYTES))
     lay = _layout(blocks)
     m = lay.mask
@@ -74,7 +74,7 @@ def keystream(words: tuple[int, ...], length: int) -> bytes:  # noqa: PLR0915 - 
     state[12] = (state[12] + lay.counter_steps) & m
 
     x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15 = state
-    for n in range(rounds_for(words)):
+    for n in range(rounds or rounds_for(words)):
         if n & 1 == 0:
             # column round: QR(0,4,8,12)
             x0 = (x0 + x4) & m
@@ -187,11 +187,14 @@ def keystream(words: tuple[int, ...], length: int) -> bytes:  # noqa: PLR0915 - 
     return struct.pack(f"<{16 * blocks}I", *ordered)[:length]
 
 
-def crypt(key: bytes, data: bytes) -> bytes:
-    """Encrypt or decrypt (the same operation) `data` under the 48-byte `key`."""
+def crypt(key: bytes, data: bytes, rounds: int = 0) -> bytes:
+    """Encrypt or decrypt (the same operation) `data` under the 48-byte `key`; `rounds` 0: key-derived."""
     if not data:
         return b""
     words = key_words(key)  # validates the key length on both paths
-    stream = native_keystream(key, len(data)) if native_keystream else keystream(words, len(data))
+    if native_keystream:
+        stream = native_keystream(key, len(data), rounds) if rounds else native_keystream(key, len(data))
+    else:
+        stream = keystream(words, len(data), rounds)
     mixed = int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")
     return mixed.to_bytes(len(data), "little")

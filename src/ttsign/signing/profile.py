@@ -182,7 +182,7 @@ def profile_from_user_agent(user_agent: str, *, name: str | None = None) -> Brow
     )
 
 
-_DEFAULT_UAS = {
+DEFAULT_USER_AGENTS: Mapping[str, str] = {
     "chrome131-windows": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36",
     "chrome131-mac": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -195,7 +195,7 @@ _DEFAULT_UAS = {
 }
 DEFAULT_PROFILE_NAME = "chrome131-windows"
 DEFAULT_PROFILES: Mapping[str, BrowserProfile] = MappingProxyType(
-    {name: profile_from_user_agent(ua, name=name) for name, ua in _DEFAULT_UAS.items()}
+    {name: profile_from_user_agent(ua, name=name) for name, ua in DEFAULT_USER_AGENTS.items()}
 )
 
 

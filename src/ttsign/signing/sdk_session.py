@@ -18,6 +18,8 @@ PAYLOAD_VERSION = "5.1.3"
 SDK_BUILD = "1.0.0.328"
 FIELD_COUNT = 16
 _INT_FIELDS_5_1_3 = (1, 2, 6, 7, 8, 11, 12, 13, 14, 15)
+_KEYS_5_1_0 = frozenset(range(10))
+_KEYS_5_1_1 = frozenset(range(13))
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,11 @@ def fields_5_1_3(
     rand32: int,
     requests_total: int,
     requests_intercepted: int,
+    payload_version: str = PAYLOAD_VERSION,
+    sdk_build: str = SDK_BUILD,
+    init_stamp: int | None = None,
 ) -> dict[int, FieldValue]:
+    """The 5.1.3 payload (also 5.1.3-ZTCA, which differs in version strings and how it is written)."""
     fields: dict[int, FieldValue] = {
         1: env.envcode,
         2: env.ubcode,
@@ -88,9 +94,9 @@ def fields_5_1_3(
         5: digest.ua_md5,
         6: now_ms // 1000,
         7: env.canvas,
-        8: session.init_stamp,
-        9: PAYLOAD_VERSION,
-        10: SDK_BUILD,
+        8: session.init_stamp if init_stamp is None else init_stamp,
+        9: payload_version,
+        10: sdk_build,
         11: 1,
         12: requests_total,
         13: requests_intercepted,
@@ -101,7 +107,14 @@ def fields_5_1_3(
     return fields
 
 
-def fields_5_1_0(digest: RequestDigest, env: Environment, *, now_ms: int) -> dict[int, FieldValue]:
+def fields_5_1_0(
+    digest: RequestDigest,
+    env: Environment,
+    *,
+    now_ms: int,
+    payload_version: str = "5.1.0",
+    init_stamp: int | None = None,
+) -> dict[int, FieldValue]:
     """The public 5.1.0 tool's payload: keys 0..9, field 8 from the current time."""
     fields: dict[int, FieldValue] = {
         1: env.envcode,
@@ -111,17 +124,25 @@ def fields_5_1_0(digest: RequestDigest, env: Environment, *, now_ms: int) -> dic
         5: digest.ua_md5,
         6: now_ms // 1000,
         7: env.canvas,
-        8: (now_ms * 1000) % (1 << 31),
-        9: "5.1.0",
+        8: (now_ms * 1000) % (1 << 31) if init_stamp is None else init_stamp,
+        9: payload_version,
     }
     fields[0] = xor_of(fields, (1, 2, 6, 7, 8))
     return dict(sorted(fields.items()))
 
 
-def fields_5_1_1(digest: RequestDigest, env: Environment, *, now_ms: int) -> dict[int, FieldValue]:
+def fields_5_1_1(
+    digest: RequestDigest,
+    env: Environment,
+    *,
+    now_ms: int,
+    payload_version: str = "5.1.1",
+    sdk_build: str = "1.0.0.314",
+    init_stamp: int | None = None,
+) -> dict[int, FieldValue]:
     """5.1.1: 5.1.0 plus the SDK build, a constant 1, and a key-12 XOR over keys 1..11."""
-    fields = fields_5_1_0(digest, env, now_ms=now_ms)
-    fields.update({9: "5.1.1", 10: "1.0.0.314", 11: 1})
+    fields = fields_5_1_0(digest, env, now_ms=now_ms, init_stamp=init_stamp)
+    fields.update({9: payload_version, 10: sdk_build, 11: 1})
     fields[12] = xor_of(fields, range(1, 12), strings_as_words=True)
     fields[0] = xor_of(fields, (k for k, v in fields.items() if k != 0 and isinstance(v, int)))
     return dict(sorted(fields.items()))
@@ -144,9 +165,11 @@ def checksum_holds(fields: dict[int, FieldValue]) -> bool:
     """Field 0 (and 12 in 5.1.1) must be the XOR its payload version defines."""
     version = fields.get(9)
     claimed = fields.get(0)
-    if version == "5.1.0":
+    keys = fields.keys()
+    # The layout shows in the version string, or (for an environment's own version string) in the key set.
+    if version == "5.1.0" or keys == _KEYS_5_1_0:
         return claimed == xor_of(fields, (k for k in (1, 2, 6, 7, 8) if k in fields))
-    if version == "5.1.1":
+    if version == "5.1.1" or keys == _KEYS_5_1_1:
         if fields.get(12) != xor_of(fields, (k for k in range(1, 12) if k in fields), strings_as_words=True):
             return False
         return claimed == xor_of(fields, (k for k, v in fields.items() if k != 0 and isinstance(v, int)))

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from ttsign.signing import acrawler, xbogus, xgnarly
 from ttsign.signing import url as urls
+from ttsign.signing.environment import DEFAULT_ENVIRONMENT, FieldOrderPolicy, SignerEnvironment
 from ttsign.signing.profile import BrowserProfile
-from ttsign.signing.sdk_session import Environment, RequestDigest, SdkSession, fields_5_1_3
+from ttsign.signing.sdk_session import Environment, RequestDigest, SdkSession
 
+BROWSER_CHECKED_PARAMS = ("browser_name", "browser_version")  # what TikTok (and `verify`) match to the UA
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 TIKTOK_REFERER = "https://www.tiktok.com/"
 TIKTOK_ORIGIN = "https://www.tiktok.com"
@@ -41,18 +44,58 @@ def request_headers(profile: BrowserProfile) -> dict[str, str]:
     }
 
 
+def with_browser_params(url: str, profile: BrowserProfile) -> str:
+    """`url` (normalised) with browser_name and browser_version agreeing with `profile`.
+
+    A value that disagrees is rewritten in place and a missing one is appended, so the signed URL passes
+    the UA cross-check whatever URL the caller started from.
+    """
+    parts = urls.split(urls.normalize(url))
+    wanted = profile.browser_query()
+    pairs = parts.query.split("&") if parts.query else []
+    present = set()
+    for index, pair in enumerate(pairs):
+        name, _, value = pair.partition("=")
+        if name in BROWSER_CHECKED_PARAMS:
+            present.add(name)
+            if urls.unquote_value(value) != wanted[name]:
+                pairs[index] = f"{name}={quote(wanted[name], safe='-._~')}"
+    pairs += [f"{name}={quote(wanted[name], safe='-._~')}" for name in BROWSER_CHECKED_PARAMS if name not in present]
+    return f"{parts.base}?{'&'.join(pairs)}"
+
+
 def prepare_url(url: str, ms_token: str) -> str:
     """Normalise as the SDK does, drop stale signatures, and append msToken last (even when empty)."""
     return _prepare(url, ms_token)[0]
 
 
-def _prepare(url: str, ms_token: str) -> tuple[str, str]:
-    """`prepare_url`, and the msToken it appended."""
+def _prepare(url: str, ms_token: str, *, with_ms_token: bool = True) -> tuple[str, str]:
+    """`prepare_url`, and the msToken it appended (an endpoint without msToken gets none)."""
     parts = urls.split(urls.normalize(url))
     token = ms_token or urls.find_param(parts.query, "msToken") or ""
     query = urls.strip_params(parts.query, urls.SIGNATURE_PARAMS)
     base = f"{parts.base}?{query}" if query else parts.base
+    if not with_ms_token:
+        return base, ""
     return urls.append_param(base, "msToken", token), token
+
+
+def _page(environment: SignerEnvironment, session: SdkSession | None, rng: random.Random, now_ms: int) -> SdkSession:
+    """The page to sign in: the caller's, unless it was started under an environment of another shape."""
+    if session is None or len(session.field_order) != len(environment.field_keys):
+        return environment.start_session(rng, now_ms)
+    if environment.field_order is FieldOrderPolicy.FIXED and session.field_order != environment.fixed_order:
+        return SdkSession(
+            environment.fixed_order, session.init_stamp, session.total_requests, session.intercepted_requests
+        )
+    return session
+
+
+def _path_of(prepared: str) -> str:
+    base = urls.split(prepared).base
+    scheme_end = base.find("://")
+    slash = base.find("/", scheme_end + 3 if scheme_end >= 0 else 0)
+    return base[slash:] if slash >= 0 else "/"
 
 
 def sign_request(
@@ -66,43 +109,49 @@ def sign_request(
     ms_token: str = "",
     session: SdkSession | None = None,
     legacy_signature: bool = False,
+    environment: SignerEnvironment = DEFAULT_ENVIRONMENT,
 ) -> SignedRequest:
-    """Sign `method url` with `body` as `profile` at `now_ms`; `session` is the page state (a fresh page if None)."""
+    """Sign `method url` with `body` as `profile` at `now_ms`; `session` is the page state (a fresh page if None).
+
+    `environment` holds every constant that is not derived from the request (versions, environment bytes,
+    field order and widths, which signatures the endpoint gets); the default is the vendor SDK 5.1.3.
+    """
     method = method.upper()
     if method not in METHODS:
         raise ValueError(f"unsupported HTTP method {method!r}")
-    page = session or SdkSession.start(rng, now_ms)
-    prepared, token = _prepare(url, ms_token)
+    profile = environment.apply(profile)
+    page = _page(environment, session, rng, now_ms)
+    wanted = environment.signatures_for(_path_of(url))
+    prepared, token = _prepare(url, ms_token, with_ms_token="msToken" in wanted)
     signed = urls.signed_string(urls.split(prepared).query)
     env = environment_of(profile)
-    x_bogus = xbogus.encode(
-        signed,
-        body,
-        profile.user_agent,
-        ts=now_ms // 1000,
-        envcode=env.envcode,
-        ubcode=env.ubcode,
-        canvas=env.canvas,
-    )
-    fields = fields_5_1_3(
-        RequestDigest.of(signed, body, profile.user_agent),
-        env,
-        page,
-        now_ms=now_ms,
-        rand16=rng.getrandbits(16),
-        rand32=rng.getrandbits(32),
-        requests_total=page.total_requests + 1,
-        requests_intercepted=page.intercepted_requests,
-    )
-    x_gnarly = xgnarly.encode(fields, page.field_order, rng.getrandbits(384).to_bytes(48, "little"))
-    tokens = {
-        "msToken": token,
-        "X-Bogus": x_bogus,
-        "X-Gnarly": x_gnarly,
-    }
-    if legacy_signature:
+    tokens = {"msToken": token} if "msToken" in wanted else {}
+    final_url = prepared
+    if "X-Bogus" in wanted:
+        tokens["X-Bogus"] = xbogus.encode(
+            signed,
+            body,
+            profile.user_agent,
+            ts=now_ms // 1000,
+            envcode=env.envcode,
+            ubcode=env.ubcode,
+            canvas=env.canvas,
+        )
+        final_url = urls.append_param(final_url, "X-Bogus", tokens["X-Bogus"])
+    if "X-Gnarly" in wanted:
+        fields = environment.payload(
+            RequestDigest.of(signed, body, profile.user_agent),
+            env,
+            page,
+            now_ms=now_ms,
+            rand16=rng.getrandbits(16),
+            rand32=rng.getrandbits(32),
+        )
+        key = rng.getrandbits(384).to_bytes(48, "little")
+        tokens["X-Gnarly"] = xgnarly.encode(fields, page.field_order, key, environment.payload_format)
+        final_url = urls.append_param(final_url, "X-Gnarly", tokens["X-Gnarly"])
+    if legacy_signature or "_signature" in wanted:
         tokens["_signature"] = acrawler.sign(
             prepared, profile.user_agent, referer=TIKTOK_REFERER, ts=now_ms // 1000, canvas=profile.canvas
         )
-    final_url = urls.append_param(urls.append_param(prepared, "X-Bogus", x_bogus), "X-Gnarly", x_gnarly)
     return SignedRequest(method, final_url, request_headers(profile), tokens, page.after_request())

@@ -16,7 +16,8 @@ from ttsign.signing.mstoken import is_valid_ms_token
 from ttsign.signing.profile import ProfileError, profile_from_user_agent
 from ttsign.signing.sdk_session import checksum_holds
 
-KNOWN_GNARLY_VERSIONS = frozenset({"5.1.3", "5.1.1", "5.1.0"})
+# The payload versions of the built-in signer environments (signing/environment.py).
+KNOWN_GNARLY_VERSIONS = frozenset({"5.1.3", "5.1.3-ZTCA", "5.1.1", "5.1.0"})
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from ttsign.signing import chacha
 from ttsign.signing.alphabet import AlphabetError, Base64Alphabet
@@ -20,7 +21,7 @@ FieldValue = int | str
 _U16 = struct.Struct(">H")
 _ALPHABET_BYTES = ALPHABET.symbols.encode("ascii")
 
-NativeToken = Callable[[Mapping[int, FieldValue], Sequence[int], bytes, int, bytes, int], str]
+NativeToken = Callable[..., str]  # (fields, order, key, short_int_limit, alphabet, magic[, widths, rounds])
 native_token: NativeToken | None
 try:  # the optional compiled fast path (setup.py); serialize and seal below are the reference and fallback
     from ttsign.signing._xgnarly import token as native_token
@@ -34,10 +35,37 @@ class XGnarlyError(ValueError):
 
 @dataclass(frozen=True)
 class PayloadFormat:
-    """How one payload version writes integers: 2 bytes below `short_int_limit`, else 4."""
+    """How one payload version writes integers and seals them.
+
+    Integers take 2 bytes below `short_int_limit`, else 4, unless `fixed_widths` names a width (2 or 4)
+    for the field, as the 5.1.3-ZTCA peer writes them. `rounds` 0 lets the key decide its ChaCha round
+    count (every known SDK); a positive value fixes it.
+    """
 
     version: str
     short_int_limit: int
+    fixed_widths: tuple[tuple[int, int], ...] = ()
+    rounds: int = 0
+
+    def __post_init__(self) -> None:
+        for key, width in self.fixed_widths:
+            if not 0 <= key <= 255 or width not in (2, 4):
+                raise ValueError(f"field {key}: a fixed integer width is 2 or 4 bytes, got {width}")
+        if not 0 <= self.rounds <= 255:
+            raise ValueError(f"ChaCha rounds must be 0 (key-derived) or 1..255, got {self.rounds}")
+
+    @property
+    def default_shape(self) -> bool:
+        """Minimal widths and key-derived rounds: the compiled path's original, fastest call."""
+        return not self.fixed_widths and not self.rounds
+
+    @cached_property
+    def width_table(self) -> bytes:
+        """256 bytes, one per field key: its fixed width, or 0 for the minimal-width rule."""
+        table = bytearray(256)
+        for key, width in self.fixed_widths:
+            table[key] = width
+        return bytes(table)
 
 
 # The SDK (5.1.3) switches to 4 bytes at 65536; the older public tools at 65025 (255 * 255).
@@ -66,23 +94,27 @@ def serialize(fields: Mapping[int, FieldValue], order: Sequence[int], fmt: Paylo
     """TLV: [count] then [key][len BE16][value] per field; integers of 2^32 or more are dropped, as the SDK does."""
     parts = [b""]
     short_limit = fmt.short_int_limit
+    widths = fmt.width_table if fmt.fixed_widths else None
     for key in order:
         value = fields[key]
+        width = widths[key] if widths is not None else 0
         if isinstance(value, str):
             data = value.encode("utf-8")
             parts.append(_TLV_HEAD(key, len(data)))
             parts.append(data)
-        elif 0 <= value < short_limit:
-            parts.append(_TLV_SHORT(key, 2, value))
-        elif short_limit <= value < 1 << 32:
+        elif not 0 <= value < 1 << 32:
+            continue
+        elif width == 2 or (width == 0 and value < short_limit):
+            parts.append(_TLV_SHORT(key, 2, value & 0xFFFF))  # a fixed width keeps the low bytes
+        else:
             parts.append(_TLV_LONG(key, 4, value))
     parts[0] = bytes((len(parts) - 1 - sum(isinstance(fields[k], str) for k in order),))
     return b"".join(parts)
 
 
-def seal(plaintext: bytes, key: bytes) -> str:
+def seal(plaintext: bytes, key: bytes, rounds: int = 0) -> str:
     """Encrypt, splice the key in at its content-derived position, and encode."""
-    cipher = chacha.crypt(key, plaintext)
+    cipher = chacha.crypt(key, plaintext, rounds)
     position = (sum(key) + sum(cipher)) % (len(cipher) + 1)
     raw = bytes((MAGIC,)) + cipher[:position] + key + cipher[position:]
     return ALPHABET.encode(raw)
@@ -92,14 +124,18 @@ def encode(
     fields: Mapping[int, FieldValue], order: Sequence[int], key: bytes, fmt: PayloadFormat = FORMAT_5_1_3
 ) -> str:
     if native_token is not None and isinstance(fields, dict):
-        return native_token(fields, order, key, fmt.short_int_limit, _ALPHABET_BYTES, MAGIC)
+        if fmt.default_shape:
+            return native_token(fields, order, key, fmt.short_int_limit, _ALPHABET_BYTES, MAGIC)
+        return native_token(
+            fields, order, key, fmt.short_int_limit, _ALPHABET_BYTES, MAGIC, fmt.width_table, fmt.rounds
+        )
     if sorted(order) != sorted(fields):
         raise ValueError("field order must name every field exactly once")
-    return seal(serialize(fields, order, fmt), key)
+    return seal(serialize(fields, order, fmt), key, fmt.rounds)
 
 
-def open_envelope(token: str) -> tuple[bytes, bytes, int]:
-    """Return (plaintext, key, key_position) of a token."""
+def open_envelope(token: str, rounds: int = 0) -> tuple[bytes, bytes, int]:
+    """Return (plaintext, key, key_position) of a token; `rounds` 0: the key decides, as in every known SDK."""
     try:
         raw = ALPHABET.decode(token)
     except AlphabetError as exc:
@@ -114,7 +150,7 @@ def open_envelope(token: str) -> tuple[bytes, bytes, int]:
     position = sum(body) % (cipher_len + 1)
     key = body[position : position + chacha.KEY_BYTES]
     cipher = body[:position] + body[position + chacha.KEY_BYTES :]
-    return chacha.crypt(key, cipher), key, position
+    return chacha.crypt(key, cipher, rounds), key, position
 
 
 def parse(plaintext: bytes, string_keys: frozenset[int]) -> tuple[dict[int, FieldValue], list[int], dict[int, int]]:
@@ -159,7 +195,7 @@ def _field_value(key: int, value: bytes, string_keys: frozenset[int]) -> FieldVa
 STRING_FIELDS = frozenset({3, 4, 5, 9, 10})
 
 
-def decode(token: str) -> Envelope:
-    plaintext, key, position = open_envelope(token)
+def decode(token: str, rounds: int = 0) -> Envelope:
+    plaintext, key, position = open_envelope(token, rounds)
     fields, order, widths = parse(plaintext, STRING_FIELDS)
-    return Envelope(fields, tuple(order), widths, key, position, chacha.rounds_for(chacha.key_words(key)))
+    return Envelope(fields, tuple(order), widths, key, position, rounds or chacha.rounds_for(chacha.key_words(key)))

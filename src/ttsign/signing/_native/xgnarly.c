@@ -1,12 +1,14 @@
 /* Compiled fast path for X-Gnarly (signatures.md §2; ttsign/signing/xgnarly.py and chacha.py are the
  * reference, and tests check this against them). Pure computation, no I/O.
  *
- *   keystream(key: 48 bytes, length) -> bytes
+ *   keystream(key: 48 bytes, length[, rounds]) -> bytes
  *       the ChaCha variant's keystream for a key (12 LE uint32 words).
  *   token(fields: dict, order: sequence of int, key: 48 bytes, short_int_limit, alphabet: 64 bytes,
- *         magic) -> str
+ *         magic[, widths: 256 bytes, rounds]) -> str
  *       the whole token: TLV payload in `order`, encrypted, key spliced in at its content-derived
- *       position behind the magic byte, base64 in `alphabet` with '=' padding. */
+ *       position behind the magic byte, base64 in `alphabet` with '=' padding.
+ *   A signer environment (signing/environment.py) may fix the integer widths per field (`widths[key]` is
+ *   2 or 4; 0 keeps the minimal-width rule) and the round count (`rounds` > 0; 0 lets the key decide). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -26,7 +28,7 @@ static const uint32_t SIGMA[4] = {0x475602B6u, 0x23D22697u, 0xE6460233u, 0x56870
     } while (0)
 
 /* XOR `length` bytes of keystream into `buf` (all zeros in: the keystream itself out). */
-static void chacha_xor(const unsigned char *k, unsigned char *buf, Py_ssize_t length) {
+static void chacha_xor(const unsigned char *k, unsigned char *buf, Py_ssize_t length, int fixed_rounds) {
     uint32_t state[16], x[16];
     unsigned int nibbles = 0;
     for (int i = 0; i < 4; i++) state[i] = SIGMA[i];
@@ -35,7 +37,8 @@ static void chacha_xor(const unsigned char *k, unsigned char *buf, Py_ssize_t le
                        (uint32_t)k[4 * i + 3] << 24;
         nibbles += state[4 + i] & 15u;
     }
-    int rounds = (int)(nibbles % 16u) + 5; /* the key decides its own round count */
+    /* The key decides its own round count, unless the environment fixes it. */
+    int rounds = fixed_rounds > 0 ? fixed_rounds : (int)(nibbles % 16u) + 5;
     for (Py_ssize_t offset = 0; offset < length; offset += 64) {
         memcpy(x, state, sizeof x);
         for (int n = 0; n < rounds; n++) {
@@ -58,8 +61,9 @@ static void chacha_xor(const unsigned char *k, unsigned char *buf, Py_ssize_t le
 static PyObject *keystream(PyObject *self, PyObject *args) {
     Py_buffer key;
     Py_ssize_t length;
-    if (!PyArg_ParseTuple(args, "y*n", &key, &length)) return NULL;
-    if (key.len != KEY_BYTES || length < 0) {
+    int rounds = 0;
+    if (!PyArg_ParseTuple(args, "y*n|i", &key, &length, &rounds)) return NULL;
+    if (key.len != KEY_BYTES || length < 0 || rounds < 0) {
         PyBuffer_Release(&key);
         PyErr_SetString(PyExc_ValueError, "keystream needs a 48-byte key and a non-negative length");
         return NULL;
@@ -68,7 +72,7 @@ static PyObject *keystream(PyObject *self, PyObject *args) {
     if (out != NULL) {
         unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(out);
         memset(dst, 0, (size_t)length);
-        chacha_xor((const unsigned char *)key.buf, dst, length);
+        chacha_xor((const unsigned char *)key.buf, dst, length, rounds);
     }
     PyBuffer_Release(&key);
     return out;
@@ -97,7 +101,7 @@ static int buffer_put(Buffer *b, const void *src, Py_ssize_t n) {
 }
 
 /* One field as TLV: [key][length BE16][value]. Returns 1 written, 0 dropped, -1 error. */
-static int put_field(Buffer *b, long key, PyObject *value, unsigned long long short_limit) {
+static int put_field(Buffer *b, long key, PyObject *value, unsigned long long short_limit, unsigned char width) {
     unsigned char head[7];
     head[0] = (unsigned char)key;
     if (PyUnicode_Check(value)) {
@@ -121,7 +125,8 @@ static int put_field(Buffer *b, long key, PyObject *value, unsigned long long sh
     if (v == -1 && PyErr_Occurred()) return -1;
     /* As the SDK: below the limit 2 bytes, up to 2^32 4 bytes; negative or larger values are dropped. */
     if (overflow != 0 || v < 0 || (unsigned long long)v >= (1ULL << 32)) return 0;
-    if ((unsigned long long)v < short_limit) {
+    /* A fixed width keeps the low bytes, as the peer that fixes widths writes them. */
+    if (width == 2 || (width == 0 && (unsigned long long)v < short_limit)) {
         head[1] = 0, head[2] = 2, head[3] = (unsigned char)(v >> 8), head[4] = (unsigned char)v;
         return buffer_put(b, head, 5) < 0 ? -1 : 1;
     }
@@ -132,7 +137,8 @@ static int put_field(Buffer *b, long key, PyObject *value, unsigned long long sh
 }
 
 /* The TLV payload: [count] then the fields of `order`, every field of `fields` named exactly once. */
-static int serialize(Buffer *b, PyObject *fields, PyObject *order, unsigned long long short_limit) {
+static int serialize(Buffer *b, PyObject *fields, PyObject *order, unsigned long long short_limit,
+                     const unsigned char *widths) {
     PyObject *seq = PySequence_Fast(order, "the field order must be a sequence");
     if (seq == NULL) return -1;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
@@ -151,7 +157,7 @@ static int serialize(Buffer *b, PyObject *fields, PyObject *order, unsigned long
             break;
         }
         seen[key] = 1;
-        int put = put_field(b, key, value, short_limit);
+        int put = put_field(b, key, value, short_limit, widths == NULL ? 0 : widths[key]);
         if (put < 0) goto fail;
         written += put;
     }
@@ -194,19 +200,24 @@ static PyObject *base64_text(const unsigned char *raw, Py_ssize_t n, const unsig
 static PyObject *token(PyObject *self, PyObject *args) {
     PyObject *fields, *order, *result = NULL;
     Py_buffer key, alphabet;
+    Py_buffer widths = {0};
     unsigned long long short_limit;
-    int magic;
-    if (!PyArg_ParseTuple(args, "O!Oy*Ky*i", &PyDict_Type, &fields, &order, &key, &short_limit, &alphabet, &magic))
+    int magic, rounds = 0;
+    if (!PyArg_ParseTuple(args, "O!Oy*Ky*i|y*i", &PyDict_Type, &fields, &order, &key, &short_limit, &alphabet, &magic,
+                          &widths, &rounds))
         return NULL;
     Buffer plain = {NULL, 0, 0};
     unsigned char *raw = NULL;
-    if (key.len != KEY_BYTES || alphabet.len != 64) {
-        PyErr_SetString(PyExc_ValueError, "token needs a 48-byte key and a 64-symbol alphabet");
+    if (key.len != KEY_BYTES || alphabet.len != 64 || (widths.buf != NULL && widths.len != 0 && widths.len != 256) ||
+        rounds < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "token needs a 48-byte key, a 64-symbol alphabet, 0 or 256 widths and rounds >= 0");
         goto done;
     }
-    if (serialize(&plain, fields, order, short_limit) < 0) goto done;
+    const unsigned char *width_table = widths.buf != NULL && widths.len == 256 ? widths.buf : NULL;
+    if (serialize(&plain, fields, order, short_limit, width_table) < 0) goto done;
     const unsigned char *k = (const unsigned char *)key.buf;
-    chacha_xor(k, plain.data, plain.len); /* now the ciphertext */
+    chacha_xor(k, plain.data, plain.len, rounds); /* now the ciphertext */
     /* The key goes in at (sum of key bytes + sum of cipher bytes) mod (cipher length + 1). */
     unsigned long long sum = 0;
     for (Py_ssize_t i = 0; i < KEY_BYTES; i++) sum += k[i];
@@ -228,6 +239,7 @@ done:
     PyMem_Free(plain.data);
     PyBuffer_Release(&key);
     PyBuffer_Release(&alphabet);
+    if (widths.obj != NULL) PyBuffer_Release(&widths);
     return result;
 }
 
