@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from tests.api.test_dropin_routes import Api, make_api, new_key
+from tests.e2e.harness import Proc, serve_argv, stop_cleanly
 from ttsign import logs
 from ttsign.api.access_log import note_strategy
 from ttsign.api.observe import Observe
@@ -142,3 +144,30 @@ def test_text_format_appends_the_fields() -> None:
     record.fields = fields
     logs.RequestIdFilter().filter(record)
     assert logs.TextFormatter().format(record).endswith("GET route=/webcast/fetch status=200 key_id=-")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_real_server_writes_one_json_line_per_request_to_stderr(tmp_path: Path, enabled: bool) -> None:
+    env = {"TTSIGN_STORE_PATH": str(tmp_path / "keys.sqlite3"), "TTSIGN_ACCESS_LOG": str(enabled).lower()}
+    proc = Proc(serve_argv("http://127.0.0.1:9"), name="access", env=env).start()
+    try:
+        url = proc.wait_ready()["url"]
+        with httpx.Client(base_url=url, timeout=10) as http:
+            assert http.get("/healthz").status_code == 200
+            refused = http.get(
+                "/webcast/fetch",
+                params={"room_id": "7", "apiKey": SECRET_SESSION, "session_id": SECRET_SESSION},
+                headers={"Cookie": f"sessionid={SECRET_COOKIE}"},
+            )
+            assert refused.status_code == 401
+    finally:
+        stderr = stop_cleanly(proc)
+    assert SECRET_SESSION not in stderr and SECRET_COOKIE not in stderr
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "ttsign.access"]
+    if not enabled:
+        assert access == []
+        return
+    assert [(line["route"], line["status"]) for line in access] == [("/healthz", 200), ("/webcast/fetch", 401)]
+    assert access[1]["reason"] == refused.json()["reason"] and access[1]["client"] == "127.0.0.1"
+    assert access[1]["request_id"] == refused.headers["X-Request-Id"]
