@@ -18,8 +18,8 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ttsign.api.access import client_of, scope_header
-from ttsign.api.request_limits import CLIENT_CLOSED, client_closed
 from ttsign.api.access_log import log_access
+from ttsign.api.request_limits import CLIENT_CLOSED, client_closed
 from ttsign.logs import REQUEST_ID
 from ttsign.metrics import Metrics
 from ttsign.randomness import fresh_request_id
