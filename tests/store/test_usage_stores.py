@@ -1,0 +1,110 @@
+"""Usage stores (memory, SQLite, Redis) agree: counts add up per bucket, roll up into hours, rank rooms,
+total per day, and forget what is past its retention."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.redis_db import REDIS_URL, delete_prefix, new_prefix, require_redis
+from ttsign.store.redis import redis_client
+from ttsign.store.usage import HOUR_S, MemoryUsageStore, UsageBatch, UsagePoint, UsageStore
+from ttsign.store.usage_redis import RedisUsageStore
+from ttsign.store.usage_sqlite import SqliteUsageStore, usage_path
+
+NOW = int(time.time())
+THIS_MINUTE = NOW - NOW % 60
+THIS_HOUR = NOW - NOW % HOUR_S
+PREVIOUS_HOUR = THIS_HOUR - HOUR_S
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[UsageStore]:
+    if request.param == "memory":
+        yield MemoryUsageStore()
+    elif request.param == "sqlite":
+        sqlite = SqliteUsageStore(usage_path(tmp_path / "state" / "ttsign.sqlite3"))
+        yield sqlite
+        await sqlite.close()
+    else:
+        require_redis()
+        prefix = new_prefix()
+        client = redis_client(REDIS_URL, timeout_s=1)
+        yield RedisUsageStore(client, prefix=prefix)
+        await client.aclose()
+        delete_prefix(prefix)
+
+
+def batch(minutes: dict[tuple[str, str, int], int], rooms: dict[tuple[str, str, int], int] | None = None) -> UsageBatch:
+    return UsageBatch(Counter(minutes), Counter(rooms or {}))
+
+
+async def test_counts_add_up_per_minute_and_roll_up_per_hour(store: UsageStore) -> None:
+    # Two minutes of the previous hour: both past, both kept, one hour apart from nothing.
+    first, second = PREVIOUS_HOUR + 60, PREVIOUS_HOUR + 120
+    await store.add(batch({("key:a", "requests", first): 2, ("key:a", "requests", second): 3}))
+    await store.add(batch({("key:a", "requests", second): 4, ("key:a", "refused:empty_200", second): 1}))
+    await store.add(batch({("key:b", "requests", second): 100}))
+    assert await store.series("key:a", "minute", PREVIOUS_HOUR) == [
+        UsagePoint(first, "requests", 2),
+        UsagePoint(second, "refused:empty_200", 1),
+        UsagePoint(second, "requests", 7),
+    ]
+    assert await store.series("key:a", "hour", PREVIOUS_HOUR) == [
+        UsagePoint(PREVIOUS_HOUR, "refused:empty_200", 1),
+        UsagePoint(PREVIOUS_HOUR, "requests", 9),
+    ]
+
+
+async def test_top_rooms_and_daily_totals(store: UsageStore) -> None:
+    rooms = {("key:a", "111", THIS_HOUR): 5, ("key:a", "222", THIS_HOUR): 9, ("key:a", "333", THIS_HOUR - HOUR_S): 1}
+    await store.add(batch({("key:a", "connects", THIS_MINUTE): 15, ("key:b", "connects", THIS_MINUTE): 2}, rooms))
+    await store.add(batch({}, {("key:a", "111", THIS_HOUR): 5}))
+    assert await store.top_rooms("key:a", THIS_HOUR - 2 * HOUR_S, 2) == [("111", 10), ("222", 9)]
+    totals = await store.totals(NOW)
+    assert totals["key:a"]["connects"] == 15 and totals["key:b"]["connects"] == 2
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])  # Redis expires its buckets: test_redis_buckets_expire
+async def test_old_buckets_are_forgotten(kind: str, tmp_path: Path) -> None:
+    store: UsageStore = MemoryUsageStore() if kind == "memory" else SqliteUsageStore(tmp_path / "usage.sqlite3")
+    old_minute = THIS_MINUTE - 3 * HOUR_S
+    await store.add(batch({("key:a", "requests", old_minute): 1, ("key:a", "requests", THIS_MINUTE): 1}))
+    await store.prune(NOW)
+    minutes = await store.series("key:a", "minute", 0)
+    assert [p.start for p in minutes] == [THIS_MINUTE]
+    assert [p.start for p in await store.series("key:a", "hour", 0)] == sorted(
+        {old_minute - old_minute % HOUR_S, THIS_HOUR}
+    )
+
+
+async def test_redis_buckets_expire() -> None:
+    require_redis()
+    prefix = new_prefix()
+    client = redis_client(REDIS_URL, timeout_s=1)
+    try:
+        await RedisUsageStore(client, prefix=prefix).add(batch({("key:a", "requests", THIS_MINUTE): 1}))
+        minute_ttl = await client.ttl(f"{prefix}usage:m:key:a:{THIS_MINUTE}")
+        hour_ttl = await client.ttl(f"{prefix}usage:h:key:a:{THIS_HOUR}")
+        assert 2 * HOUR_S - 120 < minute_ttl <= 2 * HOUR_S + 60
+        assert 30 * 24 * HOUR_S - 2 * HOUR_S < hour_ttl <= 30 * 24 * HOUR_S + HOUR_S
+    finally:
+        await client.aclose()
+        delete_prefix(prefix)
+
+
+def test_the_sqlite_usage_file_is_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = usage_path(tmp_path / "fresh" / "ttsign.sqlite3")
+        SqliteUsageStore(path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
