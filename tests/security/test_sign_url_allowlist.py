@@ -7,9 +7,9 @@ Each verdict below was worked out by hand from the standard's parser, not by run
   '.', U+200B ignored); a forbidden domain code point (e.g. NUL) fails the parse; a trailing '.' is kept;
 - `..`, `.%2e`, `%2e%2e` (any case) are dot segments and are resolved; an encoded '/' (%2F) is not;
 - userinfo ends at the last '@' before the host; the scheme's default port is dropped; ports above 65535 fail.
-The policy: https only (the configured upstream origin keeps its scheme and port), no userinfo, no fragment,
-host in the allow-list after normalisation, path prefix after dot-segment removal. The URL signed and returned is
-the normalised one.
+The policy: https on its default port only (the `upstream` override's host keeps http and its ports), no
+userinfo, no fragment, host in the allow-list after normalisation, path prefix after dot-segment removal. The URL
+signed and returned is the normalised one.
 """
 
 from __future__ import annotations
@@ -121,14 +121,21 @@ async def test_service_signs_only_the_normalised_url(url: str, normalised: str) 
     assert_signed_as(result.signed_url, normalised)
 
 
-def test_the_upstream_origin_keeps_its_scheme_and_port_and_nothing_else_does() -> None:
-    policy = SigningPolicy(("127.0.0.1",), trusted_origins=("http://127.0.0.1:9",))
-    assert policy.check("http://127.0.0.1:9/webcast/x") == "http://127.0.0.1:9/webcast/x"
-    for url in ("http://127.0.0.1:10/webcast/x", "https://127.0.0.1:9/webcast/x", "http://127.0.0.1/webcast/x"):
+def test_the_upstream_host_keeps_its_schemes_and_ports_and_nothing_else_does() -> None:
+    """The emulator under `upstream` serves http and https on ports of its own; clients sign URLs on both."""
+    policy = SigningPolicy(("127.0.0.1", "webcast.tiktok.com"), upstream_base="http://127.0.0.1:9")
+    for url in ("http://127.0.0.1:9/webcast/x", "https://127.0.0.1:8443/webcast/x", "http://127.0.0.1/webcast/x"):
+        assert policy.check(url) == url
+    for url in (
+        "http://webcast.tiktok.com/webcast/x",  # only the upstream's host is relaxed
+        "https://webcast.tiktok.com:9/webcast/x",
+        "http://u:p@127.0.0.1:9/webcast/x",  # the other rules still hold on it
+        "http://127.0.0.1:9/api/x",
+    ):
         with pytest.raises(PolicyError):
             policy.check(url)
-    with pytest.raises(PolicyError):  # a trusted origin does not widen the host allow-list
-        SigningPolicy(trusted_origins=("http://127.0.0.1:9",)).check("http://127.0.0.1:9/webcast/x")
+    with pytest.raises(PolicyError):  # the upstream does not widen the host allow-list
+        SigningPolicy(upstream_base="http://127.0.0.1:9").check("http://127.0.0.1:9/webcast/x")
 
 
 # --- through the HTTP routes, in every form the clients use ------------------------------------------

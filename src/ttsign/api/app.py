@@ -163,7 +163,7 @@ def build_services(
         policy=SigningPolicy(
             settings.sign_allowed_hosts,
             settings.sign_allowed_path_prefixes,
-            trusted_origins=(settings.webcast_base, settings.www_base),
+            upstream_base=settings.upstream,
         ),
         default_profile_name=settings.default_profile,
         honour_client_user_agent=settings.honour_client_user_agent,

@@ -37,24 +37,21 @@ def _host_pattern(pattern: str) -> str:
     return f"*.{hostname}" if wildcard else hostname
 
 
-def _origin(base_url: str) -> tuple[str, str, int | None]:
-    parsed = browser_url.parse(base_url)
-    return parsed.scheme, parsed.hostname, parsed.port
-
-
 @dataclass(frozen=True)
 class SigningPolicy:
     allowed_hosts: tuple[str, ...] = DEFAULT_HOSTS  # exact names, or "*.example.com" for subdomains
     allowed_path_prefixes: tuple[str, ...] = DEFAULT_PATH_PREFIXES
-    # The configured TikTok base URLs (e.g. the emulator under `upstream`): their scheme and port are signable
-    # as they are; anywhere else only https on its default port is. Their host must still be allowed.
-    trusted_origins: tuple[str, ...] = ()
+    # The `upstream` override (e.g. the local emulator, which serves http and https on ports of its own): on
+    # its host, http and any port are signable as before; anywhere else only https on the default port is.
+    # The host must still be in the allow-list.
+    upstream_base: str | None = None
     _hosts: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    _origins: frozenset[tuple[str, str, int | None]] = field(init=False, repr=False, compare=False)
+    _upstream_host: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_hosts", tuple(_host_pattern(p) for p in self.allowed_hosts))
-        object.__setattr__(self, "_origins", frozenset(_origin(base) for base in self.trusted_origins))
+        upstream_host = browser_url.parse(self.upstream_base).hostname if self.upstream_base else None
+        object.__setattr__(self, "_upstream_host", upstream_host)
 
     def host_allowed(self, host: str) -> bool:
         """`host` exactly as WHATWG serialises it; a trailing dot makes another origin, so it does not match."""
@@ -67,8 +64,8 @@ class SigningPolicy:
         return False
 
     def check(self, url: str) -> str:
-        """The normalised URL to sign; raise PolicyError unless it is https (or a trusted origin) to an allowed
-        host and path, without credentials or fragment."""
+        """The normalised URL to sign; raise PolicyError unless it is https on the default port (any http(s) on
+        the upstream override's host) to an allowed host and path, without credentials or fragment."""
         try:
             parsed = browser_url.canonical(url)
         except UrlSyntaxError as exc:
@@ -87,10 +84,10 @@ class SigningPolicy:
         if not self.host_allowed(parsed.hostname):
             shown = parsed.hostname[:_SHOWN]
             raise PolicyError(f"host {shown!r} is not a TikTok webcast host this server signs for")
-        trusted = (parsed.scheme, parsed.hostname, parsed.port) in self._origins
-        if parsed.scheme != "https" and not trusted:
+        upstream = parsed.hostname == self._upstream_host
+        if parsed.scheme != "https" and not upstream:
             raise PolicyError("only https URLs are signed")
-        if parsed.port is not None and not trusted:
+        if parsed.port is not None and not upstream:
             raise PolicyError(f"port {parsed.port} is not signed: only https's default port is")
 
     def _check_path(self, path: str) -> None:
