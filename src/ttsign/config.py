@@ -6,13 +6,16 @@ Precedence (highest first): explicit keyword arguments, environment variables, t
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -134,6 +137,41 @@ class Settings(BaseSettings):
         default=32,
         ge=1,
         description="Requests one process works on at once; more wait, unstarted, for a free slot (backpressure).",
+    )
+    stalled_after_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="GET /healthz answers 503 `stalled` when requests wait for an in-flight slot and none has "
+        "finished for this long.",
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description="Largest request head (request line and headers) accepted; larger is refused with 431.",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a request's head, from its connection or the request's first "
+        "byte; then the connection is closed (with 408 once a request has begun).",
+    )
+    body_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a whole request body; then 408 and the connection is closed. "
+        "Bodies are read before the request waits for an in-flight slot, so a slow one holds none.",
+    )
+    keep_alive_timeout_s: int = Field(
+        default=75,
+        ge=1,
+        description="Seconds an idle keep-alive connection stays open. Keep it above a reverse proxy's idle "
+        "upstream timeout (nginx: 60 s) so the proxy closes first and never reuses a connection being closed.",
+    )
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed (comma-separated in the environment, e.g. `127.0.0.1`). Empty: the connecting peer is "
+        "the client and forwarded headers are ignored.",
     )
     session_id_policy: Literal["ignore", "refuse"] = Field(
         default="ignore",
@@ -258,6 +296,27 @@ class Settings(BaseSettings):
         value = value.strip()
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        """A comma-separated string (the environment's form) or a JSON array, as well as a TOML list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or CIDR range") from None
         return value
 
     @field_validator("log_level")

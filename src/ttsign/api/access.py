@@ -94,7 +94,8 @@ def credentials(request: Request) -> Credentials:
 
 
 def client_ip(request: Request) -> str:
-    # Behind a proxy, uvicorn's --forwarded-allow-ips makes request.client the real peer.
+    # The connecting peer; only when that peer is one of `trusted_proxies` does uvicorn (configured in
+    # server.py) replace it with the client named in X-Forwarded-For. Nobody else can choose their address.
     return request.client.host if request.client else "unknown"
 
 

@@ -3,9 +3,9 @@
 Connect (`/webcast/fetch`, `/webcast/rooms/{room_id}/connect`) and sign_url are nearly every request a
 sign server sees, and a client's connect waits on them. Measured in-process, FastAPI's exception
 middleware, exit stack and router matching cost about a fifth of ttsign's own CPU per connect. This
-middleware sits inside Observe, InFlightLimit and BodyLimit (ids, metrics, backpressure and the body cap
-still apply) and serves those routes itself, with the same endpoint functions and the same error answers
-(`exception_response`). The routes stay registered on the app too: the OpenAPI document and anything
+middleware sits inside Observe, RequestLimits and InFlightLimit (ids, metrics, size and time limits and
+backpressure still apply) and serves those routes itself, with the same endpoint functions and the same
+error answers (`exception_response`). The routes stay registered on the app too: the OpenAPI document and anything
 that walks the router keep seeing them, and a method they do not take falls through to FastAPI's 405.
 """
 

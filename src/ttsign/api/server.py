@@ -25,6 +25,7 @@ from ttsign import logs
 from ttsign.api import admin_port
 from ttsign.api import workers as workers_module
 from ttsign.api.app import create_app
+from ttsign.api.http_protocol import HeadLimits, guarded_protocol
 from ttsign.config import Settings
 from ttsign.unknown_settings import unknown_setting_warnings
 
@@ -100,18 +101,28 @@ async def _announce_when_started(
     sys.stdout.flush()
 
 
-async def serve(app: FastAPI, sock: socket.socket, *, announce: bool = True) -> None:
-    config = uvicorn.Config(
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """uvicorn's settings: our protocol (head size and time limits), keep-alive, and whose forwarded headers count."""
+    return uvicorn.Config(
         app,
+        http=guarded_protocol(HeadLimits(settings.max_header_bytes, settings.header_timeout_s)),
         log_config=None,  # keep our stderr logging; uvicorn's default sends access logs to stdout
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
         # Longer than a reverse proxy's idle upstream keep-alive (nginx: 60 s), so the proxy closes idle
         # connections first: otherwise it can reuse one at the moment we close it and answer 502.
-        timeout_keep_alive=75,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        # uvicorn would believe X-Forwarded-For from loopback by default: any local peer could name its own
+        # client address (and so its rate-limit bucket). Only the configured proxies are believed.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
         server_header=False,
     )
+
+
+async def serve(app: FastAPI, sock: socket.socket, settings: Settings, *, announce: bool = True) -> None:
+    config = server_config(app, settings)
     server = _Server(config)
     admin_sock = admin_port.admin_socket(app)  # the admin listener, when admin_port is set
     # Everything built so far lives for the whole process: keep it out of the collector's way, so full
@@ -186,7 +197,7 @@ def _serve_one(
     settings: Settings, sock: socket.socket, *, announce: bool, admin_sock: socket.socket | None = None
 ) -> None:
     app = admin_port.listening(create_app(settings), settings, admin_sock)
-    _run_loop(serve(app, sock, announce=announce))
+    _run_loop(serve(app, sock, settings, announce=announce))
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:

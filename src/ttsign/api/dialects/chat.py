@@ -14,7 +14,6 @@ Request shapes: Python 7 `POST /webcast/chat {content, targetRoomId}` + `x-cooki
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from typing import Any
@@ -27,6 +26,7 @@ from pydantic import BaseModel
 from ttsign.api.access import client_info, client_ip, credentials, denied_response
 from ttsign.api.access_log import note_caller
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id, refusal_status
+from ttsign.api.request_json import BodyNotJsonObject, json_object
 from ttsign.api.state import services
 from ttsign.service.admission import Denied
 from ttsign.service.chat import (
@@ -129,12 +129,9 @@ async def _fields(request: Request) -> dict[str, object]:
     if content_type == "application/x-www-form-urlencoded":
         return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     try:
-        document = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        raise InvalidInput("body", "not valid JSON") from None
-    if not isinstance(document, dict):
-        raise InvalidInput("body", "must be a JSON object")
-    return document
+        return json_object(raw)
+    except BodyNotJsonObject as exc:
+        raise InvalidInput("body", exc.detail) from None
 
 
 async def _chat_request(request: Request, path_room_id: str | None) -> ChatRequest:

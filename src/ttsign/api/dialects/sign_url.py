@@ -22,6 +22,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from ttsign.api.access import ClientInfo, client_info, client_ip, credentials, denied_response
 from ttsign.api.access_log import note_caller
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id
+from ttsign.api.request_json import json_object
 from ttsign.api.state import Services, services
 from ttsign.service.admission import Denied
 from ttsign.service.policy import PolicyError
@@ -122,11 +123,7 @@ async def _read_body(request: Request) -> dict[str, Any]:
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.form()
         return {k: v for k, v in form.items() if isinstance(v, str)}
-    raw = await request.body()
-    data = json.loads(raw) if raw else {}
-    if not isinstance(data, dict):
-        raise ValueError("the body must be a JSON object")
-    return data
+    return json_object(await request.body())
 
 
 async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, *, legacy: bool) -> JSONResponse:

@@ -1,0 +1,208 @@
+"""Slow clients against a real `ttsign serve` (issue 12, items 2 and 6): stalled bodies, stalled and
+trickled heads, idle connections. None of them may hold what honest requests need, each is cut off within
+its time limit, and `/healthz` does not say "ok" while requests cannot be served.
+
+The honest requests' latencies are printed (run with `-s` to see them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.e2e.harness import EmulatorHandle, start_emulator
+from tests.security.live_server import (
+    ROOM,
+    LiveServer,
+    connect,
+    head,
+    live_server,
+    read_answer,
+    timed_get,
+    timed_sign,
+    wait_closed,
+    wait_continue,
+)
+from tests.upstream.fake_tiktok import FakeTikTok
+from ttsign.api.app import create_app
+from ttsign.config import Settings
+from ttsign.store.memory import MemoryKeyStore
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+STALLED = 64  # twice the default in-flight slots (32), from two addresses
+BODY_TIMEOUT_S = 4.0
+HEADER_TIMEOUT_S = 2.0
+KEEP_ALIVE_S = 2
+HONEST_REQUESTS = 10
+HONEST_BOUND_S = 1.5  # generous for 2 shared cores; unloaded an answer takes a few milliseconds
+MARGIN_S = 2.5  # scheduling slack allowed past a limit before the cut-off counts as missing
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorHandle]:
+    handle = start_emulator(None, strict=True, tls=False)
+    yield handle
+    handle.proc.stop()
+
+
+@pytest.fixture(scope="module")
+def server(emulator: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    limits = {
+        "TTSIGN_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
+        "TTSIGN_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+        "TTSIGN_KEEP_ALIVE_TIMEOUT_S": str(KEEP_ALIVE_S),
+    }
+    with live_server(emulator, tmp_path_factory.mktemp("slow"), **limits) as running:
+        yield running
+
+
+def honest_round(server: LiveServer) -> list[float]:
+    """Connects (the route clients wait on) and sign_url POSTs; every one must succeed, each one timed."""
+    latencies: list[float] = []
+    with httpx.Client(timeout=HONEST_BOUND_S + 1) as http:
+        for _ in range(HONEST_REQUESTS // 2):
+            status, seconds = timed_get(http, f"{server.url}/webcast/fetch", room_id=ROOM, client="ttlive-java")
+            assert status == 200
+            latencies.append(seconds)
+            status, seconds = timed_sign(http, server.url)
+            assert status == 200
+            latencies.append(seconds)
+    return latencies
+
+
+def report(what: str, latencies: list[float]) -> None:
+    ordered = sorted(latencies)
+    print(
+        f"\n{what}: {len(ordered)} honest requests, "
+        f"median {ordered[len(ordered) // 2] * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms"
+    )
+
+
+def stall_body(port: int, source: str, deadline: float) -> socket.socket:
+    """A sign_url POST announcing 2,000 bytes, sending 10 once the server reads its body, then nothing."""
+    sock = connect(port, source=source, timeout=BODY_TIMEOUT_S + MARGIN_S)
+    sock.sendall(
+        head(
+            "POST",
+            "/webcast/sign_url",
+            "Content-Type: application/json",
+            "Content-Length: 2000",
+            "Expect: 100-continue",
+        )
+    )
+    assert wait_continue(sock, deadline), "the server never started reading this body"
+    sock.sendall(b'{"url": "h')
+    return sock
+
+
+def test_stalled_bodies_hold_no_slot_and_are_cut_off(server: LiveServer) -> None:
+    started = time.monotonic()
+    stalled = [stall_body(server.port, "127.0.0.1" if i % 2 else "127.0.0.2", started + 10) for i in range(STALLED)]
+    try:
+        latencies = honest_round(server)
+        report(f"{STALLED} stalled bodies", latencies)
+        assert max(latencies) < HONEST_BOUND_S
+        assert time.monotonic() - started < BODY_TIMEOUT_S, "too slow to prove anything: the stalls timed out"
+        with httpx.Client(timeout=3) as http:
+            live = http.get(f"{server.url}/healthz")
+        assert live.status_code == 200 and live.json()["status"] == "ok"
+
+        cut_off: list[float] = []
+        for sock in stalled:
+            answer = read_answer(sock, started + BODY_TIMEOUT_S + MARGIN_S)
+            assert answer is not None and answer.status == 408, answer
+            assert answer.closed
+            cut_off.append(time.monotonic() - started)
+        print(f"stalled bodies answered 408 and closed after {min(cut_off):.2f}-{max(cut_off):.2f} s")
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_stalled_and_trickled_heads_are_closed_within_the_header_timeout(server: LiveServer) -> None:
+    started = time.monotonic()
+    partial = [connect(server.port, source="127.0.0.2") for _ in range(32)]
+    for sock in partial:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
+    idle = [connect(server.port) for _ in range(16)]
+    trickling = connect(server.port)
+    try:
+        latencies = honest_round(server)
+        report("48 stalled heads", latencies)
+        assert max(latencies) < HONEST_BOUND_S
+
+        trickled = 0
+        # One byte every 0.2 s: never idle, yet the head's deadline is total, not per byte.
+        while time.monotonic() - started < HEADER_TIMEOUT_S + MARGIN_S:
+            try:
+                trickling.sendall(b"GET /healthz HTTP/1.1\r\n"[trickled % 23 : trickled % 23 + 1])
+            except OSError:
+                break
+            trickled += 1
+            if wait_closed(trickling, time.monotonic() + 0.2) is not None:
+                break
+        else:
+            pytest.fail("a trickled head was never cut off")
+
+        for sock in partial:
+            answer = read_answer(sock, started + HEADER_TIMEOUT_S + MARGIN_S)
+            assert answer is not None and answer.status == 408 and answer.closed, answer
+        for sock in idle:  # nothing begun, nothing to answer: closed silently
+            closed_at = wait_closed(sock, started + HEADER_TIMEOUT_S + MARGIN_S)
+            assert closed_at is not None
+            assert closed_at - started > HEADER_TIMEOUT_S - 0.5  # not before the limit either
+    finally:
+        for sock in [*partial, *idle, trickling]:
+            sock.close()
+
+
+def test_a_later_request_on_a_kept_alive_connection_gets_its_own_head_deadline(server: LiveServer) -> None:
+    with connect(server.port) as sock:
+        sock.sendall(head("GET", "/healthz"))
+        first = read_answer(sock, time.monotonic() + 5)
+        assert first is not None and first.status == 200 and not first.closed
+        begun = time.monotonic()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # the second head, unfinished
+        second = read_answer(sock, begun + HEADER_TIMEOUT_S + MARGIN_S)
+        assert second is not None and second.status == 408 and second.closed
+
+
+def test_idle_keep_alive_connections_close_after_the_setting(server: LiveServer) -> None:
+    with connect(server.port) as sock:
+        sent = time.monotonic()
+        sock.sendall(head("GET", "/healthz"))
+        answer = read_answer(sock, time.monotonic() + 5)
+        assert answer is not None and answer.status == 200 and not answer.closed
+        idle_from = time.monotonic()
+        closed_at = wait_closed(sock, idle_from + KEEP_ALIVE_S + MARGIN_S)
+        assert closed_at is not None, "an idle keep-alive connection stayed open"
+        assert closed_at - sent > KEEP_ALIVE_S - 0.5
+
+
+async def test_healthz_says_stalled_when_requests_wait_and_none_finishes() -> None:
+    """In-process: the one slot is held, a request waits behind it, nothing finishes for `stalled_after_s`."""
+    settings = Settings(upstream="http://127.0.0.1:9", max_in_flight=1, stalled_after_s=0.3)
+    app = create_app(settings, transport=FakeTikTok(), store=MemoryKeyStore())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=5) as http:
+        slots = app.state.in_flight
+        await slots.acquire()  # a request stuck in its slot
+        queued = asyncio.create_task(http.get("/webcast/rate_limits"))
+        try:
+            deadline = time.monotonic() + 3
+            while (live := await http.get("/healthz")).status_code == 200:
+                assert time.monotonic() < deadline, "/healthz kept saying ok while nothing was served"
+                await asyncio.sleep(0.05)
+            assert live.status_code == 503
+            assert live.json()["status"] == "stalled" and live.json()["waiting"] == 1
+        finally:
+            slots.release()
+        assert (await queued).status_code == 200
+        recovered = await http.get("/healthz")
+        assert recovered.status_code == 200 and recovered.json()["status"] == "ok"
