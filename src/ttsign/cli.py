@@ -132,7 +132,9 @@ def sign(
         fail("--ms-token is not a well-formed msToken (100-200 base64url characters)")
     try:
         now_ms = time.time_ns() // 1_000_000
-        signed = sign_request(method, url, body, chosen, now_ms=now_ms, rng=rng, ms_token=token, environment=environment)
+        signed = sign_request(
+            method, url, body, chosen, now_ms=now_ms, rng=rng, ms_token=token, environment=environment
+        )
     except ValueError as exc:
         fail(str(exc))
     if as_json:
@@ -178,22 +180,23 @@ def verify(
 def vectors_check(
     files: Annotated[list[Path], typer.Argument(help="Vector files in the shared/vectors format.")],
 ) -> None:
-    """Encode and decode every vector; print one line per failure and 'N passed, M failed'."""
+    """Sign and decode every vector in its recorded environment; one line per failure or skip, then
+    'N passed, M failed, K skipped'."""
     from ttsign import vectors
 
     try:
         loaded = [vectors.load(path) for path in files]
     except vectors.VectorFileError as exc:
         fail(str(exc))
-    passed = failed = 0
-    for outcome in vectors.check(loaded):
-        if outcome.ok:
-            passed += 1
-            continue
-        failed += 1
-        out.print(f"FAIL {outcome.file} {outcome.vector_id}: {'; '.join(outcome.problems)}", markup=False)
-    out.print(f"{passed} passed, {failed} failed", markup=False)
-    if failed:
+    outcomes = list(vectors.check(loaded))
+    for outcome in outcomes:
+        if outcome.skipped is not None:
+            out.print(f"SKIP {outcome.file} {outcome.vector_id}: {outcome.skipped}", markup=False)
+        elif outcome.problems:
+            out.print(f"FAIL {outcome.file} {outcome.vector_id}: {'; '.join(outcome.problems)}", markup=False)
+    summary = vectors.summarize(outcomes)
+    out.print(summary.line(), markup=False)
+    if summary.failed:
         raise typer.Exit(1)
 
 

@@ -1,21 +1,26 @@
 """Check golden-vector files (the format of shared/vectors/) against ttsign's signing core.
 
-A file names its algorithm; every vector is encoded from its inputs where the file gives them and
-decoded where it gives an output. A vector a peer could not sign (marked `error`) is signed by ttsign
-and verified against its own inputs and against any other loaded file that has the same input id.
+A file names its algorithm; every vector is signed in the environment it was made in (declared, or read
+from its recorded fields, order and widths: ttsign.vector_environment), encoded from its inputs where
+the file gives them and decoded where it gives an output. A vector a peer could not sign (marked
+`error`) is signed by ttsign in its recorded environment and verified against its own inputs and any
+other loaded file with the same input id; one that records no environment is skipped, with the reason.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ttsign.signing import acrawler, xbogus, xgnarly
-from ttsign.signing.sdk_session import Environment, RequestDigest, SdkSession, fields_5_1_0, fields_5_1_1, fields_5_1_3
+from ttsign import vector_environment
+from ttsign.signing import acrawler, default_profile, xbogus, xgnarly
+from ttsign.signing.environment import FieldOrderPolicy, SignerEnvironment
+from ttsign.signing.sdk_session import Environment, RequestDigest, SdkSession
 
 Vector = dict[str, Any]
 _STD_BASE64 = re.compile(r"[A-Za-z0-9+/]+")
@@ -25,15 +30,20 @@ class VectorFileError(ValueError):
     """A file that is not a vector file ttsign understands."""
 
 
+class _Skipped(Exception):  # a control-flow signal: the outcome is a skip, not a failure
+    """The vector cannot be checked at all; the message says why."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     file: str
     vector_id: str
     problems: tuple[str, ...]
+    skipped: str | None = None  # why the vector could not be checked
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and self.skipped is None
 
 
 @dataclass
@@ -41,6 +51,7 @@ class _Context:
     """What other loaded files say about an input id (e.g. the X-Bogus the SDK produced for it)."""
 
     x_bogus_by_id: dict[str, str] = field(default_factory=dict)
+    file_environment: object = None  # the `environment` a whole file declares
 
 
 def _expect(problems: list[str], what: str, got: object, want: object) -> None:
@@ -48,17 +59,32 @@ def _expect(problems: list[str], what: str, got: object, want: object) -> None:
         problems.append(f"{what}: got {got!r}, want {want!r}")
 
 
+def _environment(v: Vector, read: Callable[[Vector, object], SignerEnvironment], ctx: _Context) -> SignerEnvironment:
+    try:
+        return read(v, ctx.file_environment)
+    except vector_environment.NoEnvironment as exc:
+        if "error" in v:
+            raise _Skipped(f"the peer could not sign it ({v['error']}) and {exc}") from None
+        raise
+
+
+def _values(env: SignerEnvironment) -> Environment:
+    """The environment bytes, the default browser's where the environment leaves them to the profile."""
+    profile = env.apply(default_profile())
+    return Environment(profile.envcode, profile.ubcode, profile.canvas)
+
+
 def _check_x_bogus(v: Vector, ctx: _Context) -> list[str]:
     problems: list[str] = []
-    env = v["env"]
+    values = _values(_environment(v, vector_environment.of_x_bogus, ctx))
     token = xbogus.encode(
         v["query"],
         v["body"],
         v["user_agent"],
         ts=v["ts"],
-        envcode=env["byte1_envcode"],
-        ubcode=env["byte2_ubcode"],
-        canvas=env["canvas_hash"],
+        envcode=values.envcode,
+        ubcode=values.ubcode,
+        canvas=values.canvas,
     )
     expected = v.get("x_bogus") or ctx.x_bogus_by_id.get(v["id"])
     if expected is not None:
@@ -76,46 +102,80 @@ def _check_x_bogus(v: Vector, ctx: _Context) -> list[str]:
     return problems
 
 
-def _gnarly_fields_from_inputs(v: Vector) -> tuple[dict[int, xgnarly.FieldValue], xgnarly.PayloadFormat]:
-    """Rebuild the payload from the request; only the random material is taken from `decoded`."""
-    recorded = {int(k): value for k, value in v["decoded"]["fields"].items()}
-    env = Environment(recorded[1], recorded[2], recorded[7])
-    digest = RequestDigest.of(v["query"], v["body"], v["user_agent"])
-    version = v.get("version", "5.1.3")
-    if version == "5.1.0":
-        return fields_5_1_0(digest, env, now_ms=v["ts_ms"]), xgnarly.FORMAT_LEGACY
-    if version == "5.1.1":
-        return fields_5_1_1(digest, env, now_ms=v["ts_ms"]), xgnarly.FORMAT_LEGACY
-    counters = v["counters"]
-    session = SdkSession(tuple(v["decoded"]["field_order"]), int(recorded[8]))
-    fields = fields_5_1_3(
-        digest,
-        env,
-        session,
-        now_ms=v["ts_ms"],
-        rand16=int(recorded[14]) & 0xFFFF,
-        rand32=int(recorded[15]),
-        requests_total=counters["totalXHRRequests"] + counters["totalFetchRequests"],
-        requests_intercepted=counters["interceptedXHRRequests"] + counters["interceptedFetchRequests"],
-    )
-    return fields, xgnarly.FORMAT_5_1_3
+# Page state and random material: what a token carries but no environment or request decides.
+_PAGE_AND_RANDOM = (8, 12, 13, 14, 15)
+
+
+def _page(v: Vector, env: SignerEnvironment, material: dict[int, Any], order: tuple[int, ...]) -> SdkSession:
+    """The page the vector was signed in; the payload counts the request being signed as one more."""
+    counters = v.get("counters")
+    if isinstance(counters, dict):
+        total = counters["totalXHRRequests"] + counters["totalFetchRequests"]
+        intercepted = counters["interceptedXHRRequests"] + counters["interceptedFetchRequests"]
+    else:
+        total, intercepted = int(material.get(12, 1)), int(material.get(13, 0))
+    if env.field_order is FieldOrderPolicy.FIXED:
+        order = env.fixed_order
+    return SdkSession(order or env.field_keys, int(material.get(8, 0)), total - 1, intercepted)
+
+
+@dataclass(frozen=True)
+class _Sealed:
+    """What sealed a token: the page's field order, its page state and random words, and the key."""
+
+    order: tuple[int, ...]
+    material: dict[int, Any]
+    key: bytes
+
+
+def _sealed(v: Vector, env: SignerEnvironment, recorded: dict[int, Any]) -> _Sealed:
+    """From `decoded` when the file records it, else from the token itself (a file of inputs and outputs)."""
+    want = v.get("decoded") or {}
+    expected = v.get("x_gnarly")
+    if not recorded and isinstance(expected, str):
+        envelope = xgnarly.decode(expected, env.chacha_rounds)
+        material = {k: envelope.fields[k] for k in _PAGE_AND_RANDOM if k in envelope.fields}
+        return _Sealed(envelope.field_order, material, envelope.key)
+    seeded = random.Random(str(v.get("id"))).getrandbits(384).to_bytes(48, "little")
+    key = bytes.fromhex(want["key_hex"]) if "key_hex" in want else seeded
+    return _Sealed(tuple(int(k) for k in want.get("field_order", ())), recorded, key)
 
 
 def _check_x_gnarly(v: Vector, ctx: _Context) -> list[str]:
     problems: list[str] = []
-    want = v["decoded"]
-    fields, fmt = _gnarly_fields_from_inputs(v)
-    _expect(problems, "fields", fields, {int(k): value for k, value in want["fields"].items()})
-    token = xgnarly.encode(fields, want["field_order"], bytes.fromhex(want["key_hex"]), fmt)
-    _expect(problems, "x_gnarly", token, v["x_gnarly"])
-    envelope = xgnarly.decode(v["x_gnarly"])
-    _expect(problems, "decoded.field_order", list(envelope.field_order), want["field_order"])
-    _expect(problems, "decoded.key_hex", envelope.key.hex(), want["key_hex"])
-    _expect(problems, "decoded.key_insert_pos", envelope.key_position, want["key_insert_pos"])
-    _expect(problems, "decoded.chacha_rounds", envelope.rounds, want["chacha_rounds"])
-    _expect(
-        problems, "decoded.field_widths", {str(k): w for k, w in envelope.field_widths.items()}, want["field_widths"]
+    env = _environment(v, vector_environment.of_x_gnarly, ctx)
+    want = v.get("decoded") or {}
+    recorded = {int(k): value for k, value in want.get("fields", {}).items()}
+    sealed = _sealed(v, env, recorded)
+    page = _page(v, env, sealed.material, sealed.order)
+    # Rebuilt from the request: only page state and random material come from the record.
+    fields = env.payload(
+        RequestDigest.of(v["query"], v["body"], v["user_agent"]),
+        _values(env),
+        page,
+        now_ms=v["ts_ms"],
+        rand16=int(sealed.material.get(14, 0)) & 0xFFFF,
+        rand32=int(sealed.material.get(15, 0)),
     )
+    if recorded:
+        _expect(problems, "fields", fields, recorded)
+    token = xgnarly.encode(fields, page.field_order, sealed.key, env.payload_format)
+    expected = v.get("x_gnarly")
+    if expected is None:  # a peer could not sign it: ttsign's own token must decode to what it signed
+        envelope = xgnarly.decode(token, env.chacha_rounds)
+        _expect(problems, "decoded.fields", envelope.fields, fields)
+        return problems
+    _expect(problems, "x_gnarly", token, expected)
+    envelope = xgnarly.decode(expected, env.chacha_rounds)
+    _expect(problems, "decoded.field_order", envelope.field_order, page.field_order)
+    for name, got in (
+        ("key_hex", envelope.key.hex()),
+        ("key_insert_pos", envelope.key_position),
+        ("chacha_rounds", envelope.rounds),
+        ("field_widths", {str(k): w for k, w in envelope.field_widths.items()}),
+    ):
+        if name in want:
+            _expect(problems, f"decoded.{name}", got, want[name])
     if "x_bogus_same_call" in v:
         same_call = {key: v[key] for key in ("id", "query", "body", "user_agent", "ts")}
         same_call.update(x_bogus=v["x_bogus_same_call"], env=_env_of(fields))
@@ -140,6 +200,8 @@ def _check_signature(v: Vector, ctx: _Context) -> list[str]:
 
 
 def _check_frontier(v: Vector, ctx: _Context) -> list[str]:
+    if "output" not in v and "error" in v:
+        raise _Skipped(f"the peer could not sign it ({v['error']}) and frontierSign is checked only by format")
     token = v["output"]["X-Bogus"]
     if len(token) != 16 or not _STD_BASE64.fullmatch(token):
         return [f"frontierSign output {token!r} is not 16 characters of standard base64"]
@@ -167,6 +229,7 @@ class VectorFile:
     name: str
     algorithm: str
     vectors: list[Vector]
+    environment: object = None  # a file-wide `environment` (built-in name or table), if it declares one
 
 
 def load(path: Path) -> VectorFile:
@@ -177,7 +240,7 @@ def load(path: Path) -> VectorFile:
     if not isinstance(data, dict) or not isinstance(data.get("vectors"), list) or "algorithm" not in data:
         raise VectorFileError(f"{path}: not a vector file (needs 'algorithm' and a 'vectors' list)")
     _checker_for(str(data["algorithm"]))
-    return VectorFile(path.name, str(data["algorithm"]), data["vectors"])
+    return VectorFile(path.name, str(data["algorithm"]), data["vectors"], data.get("environment"))
 
 
 def _context(files: Iterable[VectorFile]) -> _Context:
@@ -195,10 +258,31 @@ def check(files: list[VectorFile]) -> Iterator[Outcome]:
     ctx = _context(files)
     for vf in files:
         checker = _checker_for(vf.algorithm)
+        ctx.file_environment = vf.environment
         for index, v in enumerate(vf.vectors):
             vector_id = str(v.get("id", f"#{index}"))
             try:
                 problems = checker(v, ctx)
+            except _Skipped as skip:
+                yield Outcome(vf.name, vector_id, (), skipped=str(skip))
+                continue
             except (KeyError, TypeError, ValueError) as exc:
                 problems = [f"cannot check: {type(exc).__name__}: {exc}"]
             yield Outcome(vf.name, vector_id, tuple(problems))
+
+
+@dataclass(frozen=True)
+class Summary:
+    passed: int
+    failed: int
+    skipped: int
+
+    def line(self) -> str:
+        return f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
+
+
+def summarize(outcomes: Iterable[Outcome]) -> Summary:
+    listed = list(outcomes)
+    skipped = sum(1 for o in listed if o.skipped is not None)
+    failed = sum(1 for o in listed if o.problems)
+    return Summary(len(listed) - skipped - failed, failed, skipped)

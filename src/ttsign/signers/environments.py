@@ -200,6 +200,16 @@ def parse_environments(text: str, source: str = "<text>") -> dict[str, SignerEnv
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise EnvironmentFileError(source, [f"not valid TOML: {exc}"]) from None
+    return environments_from_data(data, source)
+
+
+def environment_from_table(name: str, table: Mapping[str, Any], source: str = "<table>") -> SignerEnvironment:
+    """One environment from an `[environments.NAME]`-style mapping (e.g. recorded in a vector file)."""
+    return environments_from_data({"environments": {name: dict(table)}}, source)[name]
+
+
+def environments_from_data(data: Mapping[str, Any], source: str) -> dict[str, SignerEnvironment]:
+    """Validate a parsed document (`{"environments": {NAME: {...}}}`) and build its environments."""
     try:
         parsed = _EnvironmentFile.model_validate(data)
     except ValidationError as exc:
