@@ -106,6 +106,8 @@ def test_swagger_ui_renders_offline_in_a_real_browser(server: str) -> None:
             route.abort()
 
     ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "docs-offline.png"
+    screenshot.unlink(missing_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
@@ -115,9 +117,10 @@ def test_swagger_ui_renders_offline_in_a_real_browser(server: str) -> None:
             page.wait_for_selector(".opblock-summary-path", timeout=20_000)  # Swagger UI listed the operations
             paths = page.locator(".opblock-summary-path").all_inner_texts()
             page.locator(".auth-wrapper .authorize").wait_for(timeout=5_000)  # the security schemes' button
-            page.screenshot(path=str(ARTIFACTS / "docs-offline.png"), full_page=True)
+            page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
     assert refused == [], f"the page asked for other hosts: {refused}"
+    assert screenshot.stat().st_size > 10_000
     assert f"{server}/docs/assets/swagger-ui-bundle.js" in requested and f"{server}/openapi.json" in requested
     assert any("/webcast/fetch" in path for path in paths) and any("/accounts/me/jwt" in path for path in paths)
