@@ -33,8 +33,9 @@ def test_what_a_browser_cannot_parse_is_a_syntax_error(text: str) -> None:
 
 def test_canonical_applies_the_sdk_encoding_the_signer_will_apply() -> None:
     # WHATWG keeps '|' and '^' in a query; the SDK's encodeURI step (no '%' yet) encodes them.
-    canonical = browser_url.canonical("https://webcast.tiktok.com/webcast/x?a=b|c^d")
-    assert canonical.href == "https://webcast.tiktok.com/webcast/x?a=b%7Cc%5Ed"
+    canonical = browser_url.canonical("https://webcast.tiktok.com/webcast/a|b?a=b|c^d")
+    assert canonical.href == "https://webcast.tiktok.com/webcast/a%7Cb?a=b%7Cc%5Ed"
+    assert canonical.path == "/webcast/a%7Cb"  # the parts describe the URL as it will be sent
 
 
 def test_canonical_refuses_a_url_the_sdk_encoding_would_move() -> None:
