@@ -79,6 +79,33 @@ def _connect_operation(summary: str, description: str, path_param: bool) -> dict
     }
 
 
+def _header(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": False, "schema": {"type": "string"}, "description": description}
+
+
+_SESSION_NOTE = "never forwarded or logged; refused with 400 when session_id_policy is `refuse`, else ignored."
+
+
+def _anchor_connect_operation() -> dict[str, Any]:
+    """The newer SDKs' connect by streamer: the unique id in the path, no room id; their query and headers."""
+    operation = _connect_operation(
+        "First webcast payload of a streamer's room (EulerApiSdk 0.5.0, tiktok-live-api-sdk 0.6.0)",
+        "The room is looked up from the streamer's unique id, then served as `/webcast/fetch` would.",
+        path_param=False,
+    )
+    unique_id = {"name": "unique_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    kept = [p for p in operation["get"]["parameters"] if p["name"] not in ("room_id", "unique_id", "internal_ext")]
+    operation["get"]["parameters"] = [
+        {**unique_id, "description": "Streamer's @handle (the `@` is optional)."},
+        *kept,
+        _query("client_enter", "Accepted; informational."),
+        _query("platform", "`web` (the default); `mobile` needs a session and is refused with 400."),
+        _header("x-cookie-header", f"TikTok cookies with a session: {_SESSION_NOTE}"),
+        _header("x-oauth-token", f"An Euler OAuth token standing for a session: {_SESSION_NOTE}"),
+    ]
+    return operation
+
+
 def connect_paths() -> dict[str, Any]:
     fetch = _connect_operation(
         "First webcast payload of a room",
@@ -90,6 +117,7 @@ def connect_paths() -> dict[str, Any]:
         "/webcast/rooms/{room_id}/connect": _connect_operation(
             "First webcast payload of a room (Node 2.4+)", "The room id is in the path.", path_param=True
         ),
+        "/webcast/anchors/{unique_id}/connect": _anchor_connect_operation(),
     }
 
 

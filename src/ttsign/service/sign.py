@@ -33,6 +33,10 @@ class SignUrlRequest:
     user_agent: str | None = None
     body: str = ""
     legacy_signature: bool = False  # also compute `_signature` (only the legacy GET dialect reports it)
+    # The caller's own ttwid (Euler's newer route): its cookie jar is then the identity, so no pooled identity's
+    # ttwid or msToken is mixed in (nor disclosed). Never logged.
+    ttwid: str | None = field(default=None, repr=False)
+    include_browser_params: bool = False  # append the profile's browser params the URL lacks, as the page does
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,8 @@ class SignUrlResult:
     tokens: dict[str, str]
     request_headers: dict[str, str]
     cookies: list[dict[str, str]] = field(default_factory=list)
-    identity_source: str = "tiktok"  # "tiktok" (an identity TikTok issued) or "generated" (TikTok unreachable)
+    # "tiktok" (an identity TikTok issued), "generated" (TikTok unreachable) or "caller" (the caller's ttwid)
+    identity_source: str = "tiktok"
 
 
 def _component(value: str) -> str:
@@ -62,6 +67,16 @@ def align_browser_params(url: str, profile: BrowserProfile) -> str:
         if name in wanted and sep and urls.unquote_value(value) != wanted[name]:
             pairs[index] = f"{name}={_component(wanted[name])}"
     return f"{parts.base}?{'&'.join(pairs)}"
+
+
+def append_browser_params(url: str, profile: BrowserProfile) -> str:
+    """`url` with each browser-describing param of `profile` it lacks appended (the page's set and order)."""
+    query = urls.split(url).query
+    present = {urls.param_name(pair) for pair in query.split("&")} if query else set()
+    for name, value in profile.browser_query().items():
+        if name not in present:
+            url = urls.append_param(url, name, _component(value))
+    return url
 
 
 class SignService:
@@ -111,6 +126,10 @@ class SignService:
         """Raise PolicyError for a URL this server will not sign; what is signed is the URL as checked."""
         url = self.policy.check(request.url)  # the browser's reading of it, which is also what the client sends
         profile = self.profile_for(request.user_agent)
+        if request.include_browser_params:
+            url = append_browser_params(url, profile)
+        if request.ttwid:
+            return self._sign_for_caller(request, url, profile, request.ttwid)
         acquired = await self._identity(profile)
         identity = acquired if isinstance(acquired, Identity) else None
         if identity is None:
@@ -143,5 +162,21 @@ class SignService:
             identity_source="tiktok" if identity else "generated",
         )
 
+    def _sign_for_caller(self, request: SignUrlRequest, url: str, profile: BrowserProfile, ttwid: str) -> SignUrlResult:
+        """Sign on a fresh page of the caller's own: a minted msToken, the caller's ttwid as the cookie."""
+        signed = self._signer(
+            request.method,
+            align_browser_params(url, profile),
+            request.body,
+            profile,
+            now_ms=self._clock_ms(),
+            rng=self._rng,
+            ms_token=generate_ms_token(self._rng),
+            session=None,
+            legacy_signature=request.legacy_signature,
+        )
+        cookie = {"name": "ttwid", "value": ttwid, "domain": ".tiktok.com", "path": "/"}
+        return SignUrlResult(signed.url, profile, signed.tokens, signed.headers, [cookie], identity_source="caller")
 
-__all__ = ["SignService", "SignUrlRequest", "SignUrlResult", "align_browser_params"]
+
+__all__ = ["SignService", "SignUrlRequest", "SignUrlResult", "align_browser_params", "append_browser_params"]

@@ -1,14 +1,15 @@
 """The Euler connect routes every current client uses to open a room.
 
 `GET /webcast/fetch` and `/webcast/fetch/` (TikTokLive 6.x/7.x, Node 2.0-2.3, Java, Go, C#) and
-`GET /webcast/rooms/{room_id}/connect` (Node 2.4+). Same answer for all: TikTok's raw protobuf plus the
+`GET /webcast/rooms/{room_id}/connect` (Node 2.4+), `GET /webcast/anchors/{unique_id}/connect` (EulerApiSdk 0.5.0,
+tiktok-live-api-sdk 0.6.0). Same answer for all: TikTok's raw protobuf plus the
 cookie the client needs for the WebSocket, or a JSON error naming the reason.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fastapi import APIRouter, Request, Response
 
@@ -105,6 +106,18 @@ async def room_connect(request: Request) -> Response:
     return await _connect(request, services(request), ConnectQuery.from_request(request, room_id))
 
 
+async def anchor_connect(request: Request) -> Response:
+    """First im/fetch of a streamer's room (EulerApiSdk 0.5.0, tiktok-live-api-sdk 0.6.0); the path names the
+    streamer. Its session headers (x-cookie-header, x-oauth-token) are a session id by other means: the same
+    session_id_policy applies, and they are never forwarded or logged."""
+    query = ConnectQuery.from_request(request)
+    session = query.session_id or header(request, b"x-cookie-header") or header(request, b"x-oauth-token")
+    unique_id = str(request.path_params["unique_id"])
+    query = replace(query, room_id=None, unique_id=unique_id, session_id=session or None)
+    return await _connect(request, services(request), query)
+
+
 router.add_route("/webcast/fetch", webcast_fetch, methods=["GET"])
 router.add_route("/webcast/fetch/", webcast_fetch, methods=["GET"], include_in_schema=False)
 router.add_route("/webcast/rooms/{room_id}/connect", room_connect, methods=["GET"])
+router.add_route("/webcast/anchors/{unique_id}/connect", anchor_connect, methods=["GET"])

@@ -1,0 +1,121 @@
+"""`POST /tiktok/signing/encrypt/sign_url`: Euler's newer name for sign_url (EulerApiSdk 0.5.0, tiktok-live-api-sdk
+0.6.0), with three more body fields. The answer, the denials and every policy are sign_url's (see sign_url.py):
+
+- `ttwid`: the caller's own ttwid. Its cookie jar is then the identity: the request is signed on a fresh page with a
+  minted msToken and the answered cookie is that ttwid, so no pooled identity is used, mixed in or disclosed. It
+  is a secret: never logged, never echoed in an error.
+- `includeBrowserParams`: append the browser-describing params the URL lacks (browser_language, browser_name,
+  browser_online, browser_platform, browser_version, cookie_enabled, screen_height, screen_width, tz_name), as the
+  page's request code does, before signing.
+- `includeVerifyFp` (deprecated in the SDKs): accepted, has no effect.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import AliasChoices, Field, ValidationError
+
+from ttsign.api.access import client_info, client_ip, credentials, denied_response
+from ttsign.api.access_log import note_caller
+from ttsign.api.dialects.sign_url import (
+    _ERRORS,
+    SignUrlBody,
+    SignUrlReply,
+    _describe,
+    _error,
+    _read_body,
+    _reply,
+)
+from ttsign.api.errors import REQUEST_ID_HEADER, new_request_id
+from ttsign.api.state import services
+from ttsign.service.admission import Denied
+from ttsign.service.policy import PolicyError
+from ttsign.service.sign import SignUrlRequest
+
+router = APIRouter(tags=["signing"])
+PATH = "/tiktok/signing/encrypt/sign_url"
+# RFC 6265 cookie-octets: a ttwid that could break out of a Cookie header is refused, not signed.
+_COOKIE_VALUE = r"^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+$"
+
+
+class EncryptSignUrlBody(SignUrlBody):
+    """Euler's `SignTikTokUrlBody` of EulerApiSdk 0.5.0; unknown fields are ignored."""
+
+    ttwid: str | None = Field(
+        default=None, max_length=1024, pattern=_COOKIE_VALUE, repr=False, description="The caller's ttwid cookie."
+    )
+    include_browser_params: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("includeBrowserParams", "include_browser_params"),
+        description="Append the browser params the URL lacks before signing.",
+    )
+    include_verify_fp: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("includeVerifyFp", "include_verify_fp"),
+        description="Deprecated; no effect.",
+    )
+
+
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": EncryptSignUrlBody.model_json_schema(by_alias=False)}},
+    }
+}
+
+
+async def sign_encrypt(request: Request) -> JSONResponse:
+    svc = services(request)
+    request_id = new_request_id()
+    request.state.request_id = request_id
+    client = client_info(request)
+    # As sign_url: the room is in the URL, so a token's creator scope is judged on the URL as signed (below).
+    admitted = await svc.admission.admit(credentials(request), client_ip(request), defer_scope=True)
+    if isinstance(admitted, Denied):
+        if admitted.status == 403:
+            return _error(403, admitted.reason, admitted.message, request_id, client)
+        return denied_response(admitted, request_id, client, time.time(), {"response": {}})
+    note_caller(request, admitted.caller)
+    try:
+        body = EncryptSignUrlBody.model_validate(await _read_body(request))
+    except (ValueError, ValidationError) as exc:
+        return _error(400, "bad_request", _describe(exc), request_id, client)
+    if body.session_id and svc.settings.session_id_policy == "refuse":
+        return _error(400, "session_forwarding_disabled", "this server does not accept session ids", request_id, client)
+    wanted = SignUrlRequest(
+        body.url,
+        body.method,
+        body.user_agent,
+        body.payload or "",
+        ttwid=body.ttwid,
+        include_browser_params=body.include_browser_params,
+    )
+    try:
+        result = await svc.sign.sign_url(wanted)
+    except PolicyError as exc:
+        return _error(400, exc.reason, str(exc), request_id, client)
+    except ValueError as exc:
+        return _error(400, "bad_request", str(exc), request_id, client)
+    out_of_scope = await svc.admission.check_url_scope(admitted.caller, result.signed_url)
+    if out_of_scope is not None:
+        return _error(403, out_of_scope.reason, out_of_scope.message, request_id, client)
+    return JSONResponse(_reply(result), headers={REQUEST_ID_HEADER: request_id})
+
+
+@router.post(
+    PATH, response_model=SignUrlReply, responses=_ERRORS, openapi_extra=_BODY_DOC, summary="Sign a URL (newer)"
+)
+async def encrypt_sign_url(request: Request) -> JSONResponse:
+    """Sign a TikTok URL (EulerApiSdk 0.5.0 / tiktok-live-api-sdk 0.6.0); the reply is sign_url's."""
+    return await sign_encrypt(request)
+
+
+# Served as a plain Starlette route like sign_url (FastAPI's per-request handling costs about as much as signing);
+# the FastAPI route above is never reached and stays for the OpenAPI document.
+serving = APIRouter()
+for _path in (PATH, PATH + "/"):
+    serving.add_route(_path, sign_encrypt, methods=["POST"], include_in_schema=False)
