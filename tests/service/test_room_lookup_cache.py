@@ -50,13 +50,17 @@ async def test_a_room_is_kept_for_the_ttl() -> None:
     assert directory.calls == 2
 
 
-@pytest.mark.parametrize("code", [RefusalCode.ROOM_NOT_FOUND, RefusalCode.ROOM_NOT_LIVE])
-async def test_an_answer_about_the_streamer_is_kept_only_briefly(code: RefusalCode) -> None:
-    clock, directory = Clock(), ScriptedDirectory(Refusal(code), ROOM)
+@pytest.mark.parametrize(
+    "answer",
+    [Refusal(RefusalCode.ROOM_NOT_FOUND), Refusal(RefusalCode.ROOM_NOT_LIVE), Room(ROOM.room_id, False)],
+    ids=["not-found", "not-live", "offline-room"],
+)
+async def test_an_answer_that_the_streamer_is_not_live_is_kept_only_briefly(answer: Room | Refusal) -> None:
+    clock, directory = Clock(), ScriptedDirectory(answer, ROOM)
     rooms = lookup_service(directory, clock)
-    assert (await rooms.lookup("streamer")) == Refusal(code)
+    assert await rooms.lookup("streamer") == answer
     clock.now += 4.9
-    assert (await rooms.lookup("streamer")) == Refusal(code)
+    assert await rooms.lookup("streamer") == answer
     clock.now += 0.2  # past the 5 s negative TTL, well inside the 15 s one: the streamer went live
     assert await rooms.lookup("streamer") == ROOM
     assert directory.calls == 2

@@ -3,10 +3,10 @@
 Clients poll "is X live" and fall back to this route when their own lookup fails; N callers asking for
 the same streamer within the cache window share one TikTok request.
 
-Only answers about the streamer are cached: a room for `ttl_s`, "no such user" and "not live" for the
-shorter `negative_ttl_s` (a streamer going live should show soon). A refusal of *our* request (captcha, 403,
-blocked device, empty answer, server error) is never cached: it says nothing about the streamer, the
-identity behind it is retired, and the next caller's lookup is the one that can recover.
+Only answers about the streamer are cached: a live room for `ttl_s`, "no such user" and "not live" (an
+offline room included) for the shorter `negative_ttl_s`, since a streamer going live should show soon. A
+refusal of *our* request (captcha, 403, blocked device, empty answer, server error) is never cached: it says
+nothing about the streamer, the identity behind it is retired, and the next caller's lookup can recover.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class RoomLookupService:
 
     def _remember(self, key: str, result: Room | Refusal) -> None:
         if isinstance(result, Room):
-            ttl = self._ttl
+            ttl = self._ttl if result.live is not False else self._negative_ttl  # offline: may go live any moment
         elif result.code in _ABOUT_THE_STREAMER:
             ttl = self._negative_ttl
         else:
