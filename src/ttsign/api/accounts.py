@@ -7,7 +7,6 @@ load shedding), `/accounts/me/rate_limits` answers the newer SDKs' (EulerApiSdk 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from ttsign.api.access import client_info, client_ip, credentials, denied_response
 from ttsign.api.access_log import note_caller
 from ttsign.api.errors import REQUEST_ID_HEADER, error_response, new_request_id
+from ttsign.api.request_json import json_object
 from ttsign.api.state import services
 from ttsign.service.admission import Caller, Credentials, Denied
 from ttsign.service.jwt_auth import DEFAULT_LIFETIME_S, MAX_LIFETIME_S, JwtError
@@ -164,8 +164,7 @@ async def create_jwt(request: Request) -> JSONResponse:
     caller = admitted.caller
     note_caller(request, caller)
     try:
-        raw = await request.body()
-        body = JwtRequest.model_validate(json.loads(raw) if raw else {})
+        body = JwtRequest.model_validate(json_object(await request.body()))
     except (ValueError, ValidationError) as exc:
         return error_response(400, "bad_request", f"invalid token request: {exc}".splitlines()[0], request_id)
     authority = await svc.admission.jwt_authority()

@@ -13,7 +13,6 @@ from fastapi import FastAPI
 
 from ttsign import __version__
 from ttsign.api import accounts, docs, health, openapi, ops
-from ttsign.api.body_limit import BodyLimit
 from ttsign.api.dialects import chat as chat_dialect
 from ttsign.api.dialects import connect as connect_dialect
 from ttsign.api.dialects import rooms as rooms_dialect
@@ -21,8 +20,9 @@ from ttsign.api.dialects import sign_url as sign_url_dialect
 from ttsign.api.dialects import signing_encrypt as signing_encrypt_dialect
 from ttsign.api.errors import install_error_handlers
 from ttsign.api.hot_routes import HotRoutes
-from ttsign.api.in_flight import InFlightLimit
+from ttsign.api.in_flight import InFlightLimit, InFlightSlots
 from ttsign.api.observe import Observe
+from ttsign.api.request_limits import RequestLimits
 from ttsign.api.resilience import connect_breakers, count_retries, retry_policy
 from ttsign.api.state import Services
 from ttsign.config import Settings
@@ -256,7 +256,14 @@ def create_app(
     if settings.docs_enabled and on_main_port:
         docs.install(app, app.openapi, app.title)
     app.add_middleware(HotRoutes, routes=[*connect_dialect.router.routes, *sign_url_dialect.serving.routes])
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
-    app.add_middleware(InFlightLimit, max_in_flight=settings.max_in_flight)
+    app.state.in_flight = InFlightSlots(settings.max_in_flight)  # /healthz reports on them
+    app.add_middleware(InFlightLimit, slots=app.state.in_flight)
+    # Outside the in-flight queue: a body is read (within its time limit) before its request takes a slot.
+    app.add_middleware(
+        RequestLimits,
+        max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_request_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
+    )
     app.add_middleware(Observe, metrics=metrics, access_log=settings.access_log)  # outermost: counts even the 413s
     return app
