@@ -251,6 +251,11 @@ class Settings(BaseSettings):
     key_per_day: int | None = Field(default=20000, ge=1, description="Default per-key limit per day.")
     ip_per_minute: int | None = Field(default=600, ge=1, description="Requests per minute from one IP, any key.")
     ip_per_hour: int | None = Field(default=20000, ge=1, description="Requests per hour from one IP, any key.")
+    usage_enabled: bool = Field(
+        default=True,
+        description="Count each caller's usage (requests, refusals, rooms, signatures) per minute and hour, "
+        "beside the key store (SQLite) or in Redis; read it with `ttsign usage`.",
+    )
     auth_failures_per_minute: int | None = Field(
         default=10, ge=1, description="Wrong keys or bad tokens one IP may send per minute before it is refused (429)."
     )

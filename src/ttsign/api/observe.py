@@ -18,17 +18,32 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ttsign.api.access import client_of, scope_header
-from ttsign.api.access_log import log_access
+from ttsign.api.access_log import KEY_ID_STATE, log_access
 from ttsign.api.request_limits import CLIENT_CLOSED, client_closed
 from ttsign.logs import REQUEST_ID
 from ttsign.metrics import Metrics
 from ttsign.randomness import fresh_request_id
+from ttsign.service.usage import UsageRecorder
 from ttsign.upstream.refusals import RefusalCode
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _REFUSALS = frozenset(code.value for code in RefusalCode)
 _WINDOWS = frozenset({"minute", "hour", "day", "rooms", "connections", "concurrency"})
 _MAX_CACHED_SERIES = 1024
+# Usage is what callers asked of the API: not health checks, scrapes or documentation.
+_NOT_USAGE = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "unmatched"})
+_CONNECT_ROUTES = frozenset(
+    {"/webcast/fetch", "/webcast/fetch/", "/webcast/rooms/{room_id}/connect", "/webcast/anchors/{unique_id}/connect"}
+)
+_SIGN_ROUTES = frozenset(
+    {
+        "/webcast/sign_url",
+        "/webcast/sign_url/",
+        "/tiktok/sign_url",
+        "/tiktok/sign_url/",
+        "/tiktok/signing/encrypt/sign_url",
+    }
+)
 
 
 def incoming_request_id(scope: Scope) -> str:
@@ -91,10 +106,13 @@ def dialect_of(scope: Scope) -> str:
 
 
 class Observe:
-    def __init__(self, app: ASGIApp, metrics: Metrics, *, access_log: bool = True) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, *, access_log: bool = True, usage: UsageRecorder | None = None
+    ) -> None:
         self._app = app
         self._metrics = metrics
         self._access_log = access_log
+        self._usage = usage
         self._plain_routes: dict[object, list[Route]] | None = None  # built on the first request
         # Labelled children by (route, method, dialect, status): `labels()` takes a lock and a lookup each time.
         self._series: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
@@ -146,6 +164,23 @@ class Observe:
             metrics.rate_limited.labels(window if window in _WINDOWS else "other").inc()
         if self._access_log:
             log_access(scope, route=route, dialect=dialect, status=seen.status, reason=seen.log_code, elapsed_s=elapsed)
+        if self._usage is not None and route not in _NOT_USAGE:
+            self._count_usage(self._usage, scope, route, seen)
+
+    @staticmethod
+    def _count_usage(usage: UsageRecorder, scope: Scope, route: str, seen: _Seen) -> None:
+        """The caller's usage: every request, refusals by reason, and what a success was (few dict adds)."""
+        state: dict[str, object] = scope.get("state") or {}
+        key_id = state.get(KEY_ID_STATE)
+        client = scope.get("client")
+        caller = f"key:{key_id}" if key_id else f"anon:{client[0] if client else 'unknown'}"
+        usage.count(caller, "requests")
+        if seen.status >= 400:
+            usage.count(caller, f"refused:{seen.log_code or seen.status}")
+        elif route in _CONNECT_ROUTES:
+            usage.count(caller, "connects", room=seen.room_id or None)
+        elif route in _SIGN_ROUTES:
+            usage.count(caller, "signatures")
 
 
 class _Seen:
@@ -154,6 +189,7 @@ class _Seen:
     def __init__(self, on_complete: Callable[[], None]) -> None:
         self.status = 0
         self.log_code = ""
+        self.room_id = ""
         self._body = b""
         self._on_complete: Callable[[], None] | None = on_complete
 
@@ -169,8 +205,11 @@ class _Seen:
             if message["type"] == "http.response.start":
                 self.status = int(message["status"])
                 for name, value in message.get("headers", ()):
-                    if name.lower() == b"x-log-code":
+                    lower = name.lower()
+                    if lower == b"x-log-code":
                         self.log_code = value.decode("latin-1")
+                    elif lower == b"x-room-id":
+                        self.room_id = value.decode("latin-1")
             elif message["type"] == "http.response.body":
                 if self.status == 429 and len(self._body) < 4096:
                     self._body += message.get("body", b"")

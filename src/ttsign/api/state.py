@@ -16,6 +16,7 @@ from ttsign.service.keys import KeyService
 from ttsign.service.limits import RateLimiter
 from ttsign.service.room_lookup import RoomLookupService
 from ttsign.service.sign import SignService
+from ttsign.service.usage import UsageRecorder, UsageReport
 from ttsign.store.base import KeyStore
 from ttsign.upstream.identity import IdentityPool
 from ttsign.upstream.transport import Transport
@@ -34,6 +35,8 @@ class Services:
     sign: SignService
     rooms: RoomLookupService
     chat: ChatService
+    usage: UsageRecorder | None = None  # None: usage accounting is off
+    usage_report: UsageReport | None = None
     closers: tuple[Callable[[], Awaitable[None]], ...] = ()  # run at shutdown, after the store closes
     background: tuple[Callable[[], AbstractAsyncContextManager[None]], ...] = ()  # entered for the app's lifespan
 

@@ -20,6 +20,9 @@ from ttsign.store.redis_breakers import RedisBreakerExchange
 from ttsign.store.redis_identities import RedisIdentityShelf
 from ttsign.store.redis_limits import RedisConnectCounter, RedisRoomLedger, RedisWindowBatch, rate_limit_storage
 from ttsign.store.sqlite import SqliteKeyStore
+from ttsign.store.usage import MemoryUsageStore, UsageStore
+from ttsign.store.usage_redis import RedisUsageStore
+from ttsign.store.usage_sqlite import SqliteUsageStore, usage_path
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Backends:
     identities: IdentityShelf | None = None
     breakers: BreakerExchange | None = None  # None: each process's breakers are its own
     shared: bool = False  # True when every replica sees the same state (Redis)
+    usage: UsageStore = field(default_factory=MemoryUsageStore)  # per-caller usage history
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -53,7 +57,9 @@ def open_backends(
 ) -> Backends:
     """The embedded default, or everything on the Redis at `redis_url`; `keys` overrides the key store."""
     if redis_url is None:
-        return _embedded(keys or SqliteKeyStore(store_path))
+        # Usage goes beside the SQLite key store; a test's in-memory key store keeps usage in memory too.
+        usage = MemoryUsageStore() if keys is not None else SqliteUsageStore(usage_path(store_path))
+        return _embedded(keys or SqliteKeyStore(store_path), usage)
     client = redis_client(redis_url, timeout_s=timeout_s)
     storage, pool = rate_limit_storage(redis_url, prefix=prefix, timeout_s=timeout_s)
     return Backends(
@@ -65,14 +71,17 @@ def open_backends(
         identities=RedisIdentityShelf(client, prefix=prefix),
         breakers=RedisBreakerExchange(client, prefix=prefix),
         shared=True,
+        usage=RedisUsageStore(client, prefix=prefix),
         closers=[client.aclose, pool.aclose],
     )
 
 
-def _embedded(keys: KeyStore) -> Backends:
+def _embedded(keys: KeyStore, usage: UsageStore) -> Backends:
     """In-process state. The window batch counts in the limiter's own storage, so `peek` reads its counts."""
     storage = MemoryStorage()
-    return Backends(keys, limits_storage=storage, limits_batch=MemoryWindowBatch(storage))
+    return Backends(
+        keys, limits_storage=storage, limits_batch=MemoryWindowBatch(storage), usage=usage, closers=[usage.close]
+    )
 
 
 def open_key_store(
