@@ -39,6 +39,7 @@ from ttsign.service.policy import SigningPolicy
 from ttsign.service.room_lookup import RoomLookupService
 from ttsign.service.scope import CreatorScope
 from ttsign.service.sign import SignService
+from ttsign.service.usage import UsageRecorder, UsageReport
 from ttsign.signing import sign_request
 from ttsign.store.backends import Backends, open_backends, open_key_store
 from ttsign.store.base import KeyStore, Limits
@@ -184,6 +185,7 @@ def build_services(
         default_profile_name=settings.default_profile,
         deadline_s=settings.upstream_total_timeout_s,
     )
+    usage = UsageRecorder(backends.usage) if settings.usage_enabled else None
     return Services(
         settings=settings,
         transport=transport,
@@ -196,8 +198,13 @@ def build_services(
         sign=sign,
         rooms=rooms,
         chat=chat,
+        usage=usage,
+        usage_report=UsageReport(backends.usage),
         closers=(pool.settle, backends.close),
-        background=(sharing.running,) if sharing is not None else (),
+        background=(
+            *((sharing.running,) if sharing is not None else ()),
+            *((usage.running,) if usage is not None else ()),
+        ),
     )
 
 
@@ -265,5 +272,6 @@ def create_app(
         max_body_bytes=settings.max_request_body_bytes,
         body_timeout_s=settings.body_timeout_s,
     )
-    app.add_middleware(Observe, metrics=metrics, access_log=settings.access_log)  # outermost: counts even the 413s
+    # Outermost: counts even the 413s.
+    app.add_middleware(Observe, metrics=metrics, access_log=settings.access_log, usage=services.usage)
     return app
