@@ -10,12 +10,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.upstream.fake_tiktok import STREAMER, STREAMER_ROOM, FakeTikTok
+from tests.upstream.fake_tiktok import FETCH_PATH, STREAMER, STREAMER_ROOM, FakeTikTok
 from ttsign.api.app import create_app
 from ttsign.config import Settings
 from ttsign.signing import default_profile, verify_request
 from ttsign.store.base import Limits
 from ttsign.store.memory import MemoryKeyStore
+from ttsign.upstream.refusals import Refusal, RefusalCode
 from ttsign.upstream.transport import UpstreamResponse
 
 CHROME = default_profile()
@@ -38,7 +39,7 @@ class Api:
 
 
 async def make_api(**overrides: object) -> AsyncIterator[Api]:
-    settings = Settings(upstream="http://127.0.0.1:9", contact_email="ops@example.org", **overrides)  # type: ignore[arg-type]
+    settings = Settings(upstream="http://127.0.0.1:9", contact_email="ops@example.org", **{**FETCH_PATH, **overrides})  # type: ignore[arg-type]
     store, tiktok = MemoryKeyStore(), FakeTikTok()
     app = create_app(settings, transport=tiktok, store=store)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -264,6 +265,19 @@ async def test_room_id_refusal_carries_its_reason_and_is_not_kept(api: Api) -> N
     recovered = await api.http.get(f"/webcast/anchors/{STREAMER}/room_id")
     assert recovered.status_code == 200 and recovered.json()["room_id"] == STREAMER_ROOM
     assert "reason" not in recovered.json()
+
+
+async def test_room_id_paused_by_a_breaker_says_when_to_retry(api: Api) -> None:
+    async def paused(unique_id: str) -> Refusal:
+        return Refusal(RefusalCode.CIRCUIT_OPEN, retry_after_s=2.2)
+
+    api.http._transport.app.state.services.rooms.lookup = paused  # type: ignore[attr-defined]
+    response = await api.http.get("/webcast/room_id", params={"uniqueId": STREAMER})
+    assert (response.status_code, response.json()["reason"], response.headers["retry-after"]) == (
+        503,
+        "circuit_open",
+        "3",
+    )
 
 
 @pytest.mark.parametrize(
