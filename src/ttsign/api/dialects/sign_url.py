@@ -102,7 +102,11 @@ _BODY_DOC: dict[str, Any] = {
     }
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": SignError, "description": "Malformed body, or a URL outside the signing policy"},
+    400: {
+        "model": SignError,
+        "description": "Malformed body (bad_request), not a URL a browser can read (url_invalid), or a URL outside "
+        "the signing policy (url_not_allowed); the policy judges and signs the URL as browsers parse it (WHATWG)",
+    },
     401: {"model": SignError, "description": "Unknown or revoked key"},
     403: {"model": SignError, "description": "Not allowed (Node clients)"},
     413: {"model": SignError, "description": "Body too large"},
