@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ttsign.cli_env import env_app
 from ttsign.cli_keys import keys_app
+from ttsign.cli_usage import usage
 
 app = typer.Typer(
     name="ttsign",
@@ -29,6 +30,7 @@ app.add_typer(vectors_app, name="vectors")
 app.add_typer(bench_app, name="bench")
 app.add_typer(keys_app, name="keys")
 app.add_typer(env_app, name="env")
+app.command("usage")(usage)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

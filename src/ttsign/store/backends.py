@@ -95,3 +95,17 @@ def open_key_store(
     if redis_url is None:
         return SqliteKeyStore(store_path)
     return RedisKeyStore(redis_client(redis_url, timeout_s=timeout_s), prefix=prefix)
+
+
+def open_usage_store(
+    *,
+    store_path: Path,
+    redis_url: str | None = None,
+    prefix: str = DEFAULT_PREFIX,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> UsageStore:
+    """Only the usage store (for `ttsign usage`): the SQLite file beside the key store, or Redis."""
+    if redis_url is None:
+        return SqliteUsageStore(usage_path(store_path))
+    client = redis_client(redis_url, timeout_s=timeout_s)
+    return RedisUsageStore(client, prefix=prefix, close_client=True)

@@ -33,9 +33,10 @@ _LETTER: dict[Resolution, str] = {"minute": "m", "hour": "h"}
 
 
 class RedisUsageStore:
-    def __init__(self, client: Redis, *, prefix: str) -> None:
+    def __init__(self, client: Redis, *, prefix: str, close_client: bool = False) -> None:
         self._redis = client
         self._prefix = prefix
+        self._close_client = close_client  # a client of its own (the CLI), not the backends' shared one
 
     def _bucket(self, resolution: Resolution, subject: str, start: int) -> str:
         return f"{self._prefix}usage:{_LETTER[resolution]}:{subject}:{start}"
@@ -106,4 +107,5 @@ class RedisUsageStore:
         return None  # every bucket carries its own expiry
 
     async def close(self) -> None:
-        return None  # the client belongs to the backends, which close it
+        if self._close_client:
+            await self._redis.aclose()
