@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1attsign/proto/webcast.proto\x12\x0ettsign.webcast\"\xbe\x03\n\x17ProtoMessageFetchResult\x12\x32\n\x08messages\x18\x01 \x03(\x0b\x32 .ttsign.webcast.BaseProtoMessage\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\x16\n\x0e\x66\x65tch_interval\x18\x03 \x01(\x03\x12\x0b\n\x03now\x18\x04 \x01(\x03\x12\x14\n\x0cinternal_ext\x18\x05 \x01(\t\x12\x12\n\nfetch_type\x18\x06 \x01(\x05\x12N\n\x0croute_params\x18\x07 \x03(\x0b\x32\x38.ttsign.webcast.ProtoMessageFetchResult.RouteParamsEntry\x12\x1a\n\x12heartbeat_duration\x18\x08 \x01(\x03\x12\x10\n\x08need_ack\x18\t \x01(\x08\x12\x13\n\x0bpush_server\x18\n \x01(\t\x12\x10\n\x08is_first\x18\x0b \x01(\x08\x12\x1e\n\x16history_comment_cursor\x18\x0c \x01(\t\x12\x17\n\x0fhistory_no_more\x18\r \x01(\x08\x1a\x32\n\x10RouteParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8e\x01\n\x10\x42\x61seProtoMessage\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x0e\n\x06msg_id\x18\x03 \x01(\x03\x12\x10\n\x08msg_type\x18\x04 \x01(\x05\x12\x0e\n\x06offset\x18\x05 \x01(\x03\x12\x12\n\nis_history\x18\x06 \x01(\x08\x12\x13\n\x0bsample_flag\x18\x07 \x01(\x05\",\n\x04Text\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65\x66\x61ult_pattern\x18\x02 \x01(\t\"\x85\x01\n\x11\x43ommonMessageData\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0e\n\x06msg_id\x18\x02 \x01(\x03\x12\x0f\n\x07room_id\x18\x03 \x01(\x03\x12\x13\n\x0b\x63reate_time\x18\x04 \x01(\x03\x12*\n\x0c\x64isplay_text\x18\x08 \x01(\x0b\x32\x14.ttsign.webcast.Text\"\x1e\n\nImageModel\x12\x10\n\x08url_list\x18\x01 \x03(\t\"{\n\x04User\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x10\n\x08nickname\x18\x03 \x01(\t\x12\x30\n\x0c\x61vatar_thumb\x18\t \x01(\x0b\x32\x1a.ttsign.webcast.ImageModel\x12\x12\n\ndisplay_id\x18& \x01(\t\x12\x0f\n\x07sec_uid\x18. \x01(\t\"(\n\nPushHeader\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xc1\x01\n\x10WebcastPushFrame\x12\x0e\n\x06seq_id\x18\x01 \x01(\x03\x12\x0e\n\x06log_id\x18\x02 \x01(\x03\x12\x0f\n\x07service\x18\x03 \x01(\x03\x12\x0e\n\x06method\x18\x04 \x01(\x03\x12+\n\x07headers\x18\x05 \x03(\x0b\x32\x1a.ttsign.webcast.PushHeader\x12\x18\n\x10payload_encoding\x18\x06 \x01(\t\x12\x14\n\x0cpayload_type\x18\x07 \x01(\t\x12\x0f\n\x07payload\x18\x08 \x01(\x0c\"?\n\x10HeartBeatMessage\x12\x0f\n\x07room_id\x18\x01 \x01(\x03\x12\x1a\n\x12send_packet_seq_id\x18\x02 \x01(\x03\"\xf6\x01\n\x19WebcastImEnterRoomMessage\x12\x0f\n\x07room_id\x18\x01 \x01(\x03\x12\x10\n\x08room_tag\x18\x02 \x01(\t\x12\x13\n\x0blive_region\x18\x03 \x01(\t\x12\x0f\n\x07live_id\x18\x04 \x01(\x03\x12\x10\n\x08identity\x18\x05 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x06 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_type\x18\x07 \x01(\x03\x12\x17\n\x0f\x65nter_unique_id\x18\x08 \x01(\x03\x12\x1a\n\x12\x66ilter_welcome_msg\x18\t \x01(\t\x12#\n\x1bis_anchor_continue_keep_msg\x18\n \x01(\x08\"\x7f\n\x04Gift\x12)\n\x05image\x18\x01 \x01(\x0b\x32\x1a.ttsign.webcast.ImageModel\x12\n\n\x02id\x18\x05 \x01(\x03\x12\r\n\x05\x63ombo\x18\n \x01(\x08\x12\x0c\n\x04type\x18\x0b \x01(\x05\x12\x15\n\rdiamond_count\x18\x0c \x01(\x05\x12\x0c\n\x04name\x18\x10 \x01(\t\"|\n\x12WebcastChatMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12\"\n\x04user\x18\x02 \x01(\x0b\x32\x14.ttsign.webcast.User\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\"\x98\x02\n\x12WebcastGiftMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12\x0f\n\x07gift_id\x18\x02 \x01(\x03\x12\x14\n\x0crepeat_count\x18\x05 \x01(\x05\x12\x13\n\x0b\x63ombo_count\x18\x06 \x01(\x05\x12\"\n\x04user\x18\x07 \x01(\x0b\x32\x14.ttsign.webcast.User\x12%\n\x07to_user\x18\x08 \x01(\x0b\x32\x14.ttsign.webcast.User\x12\x12\n\nrepeat_end\x18\t \x01(\x05\x12\x10\n\x08group_id\x18\x0b \x01(\x03\x12\"\n\x04gift\x18\x0f \x01(\x0b\x32\x14.ttsign.webcast.Gift\"\x89\x01\n\x12WebcastLikeMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\x12\r\n\x05total\x18\x03 \x01(\x05\x12\"\n\x04user\x18\x05 \x01(\x0b\x32\x14.ttsign.webcast.User\"\xb8\x01\n\x14WebcastMemberMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12\"\n\x04user\x18\x02 \x01(\x0b\x32\x14.ttsign.webcast.User\x12\x14\n\x0cmember_count\x18\x03 \x01(\x05\x12\x33\n\x06\x61\x63tion\x18\n \x01(\x0e\x32#.ttsign.webcast.MemberMessageAction\"\xbc\x01\n\x14WebcastSocialMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12\"\n\x04user\x18\x02 \x01(\x0b\x32\x14.ttsign.webcast.User\x12\x12\n\nshare_type\x18\x03 \x01(\x03\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\x03\x12\x14\n\x0c\x66ollow_count\x18\x06 \x01(\x03\x12\x13\n\x0bshare_count\x18\x08 \x01(\x03\"q\n\x19WebcastRoomUserSeqMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x12\n\ntotal_user\x18\x07 \x01(\x03\"y\n\x15WebcastControlMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12-\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1d.ttsign.webcast.ControlAction*\xb7\x01\n\rControlAction\x12\x1a\n\x16\x43ONTROL_ACTION_UNKNOWN\x10\x00\x12 \n\x1c\x43ONTROL_ACTION_STREAM_PAUSED\x10\x01\x12\"\n\x1e\x43ONTROL_ACTION_STREAM_UNPAUSED\x10\x02\x12\x1f\n\x1b\x43ONTROL_ACTION_STREAM_ENDED\x10\x03\x12#\n\x1f\x43ONTROL_ACTION_STREAM_SUSPENDED\x10\x04*\x80\x01\n\x13MemberMessageAction\x12!\n\x1dMEMBER_MESSAGE_ACTION_UNKNOWN\x10\x00\x12 \n\x1cMEMBER_MESSAGE_ACTION_JOINED\x10\x01\x12$\n MEMBER_MESSAGE_ACTION_SUBSCRIBED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1attsign/proto/webcast.proto\x12\x0ettsign.webcast\"\xbe\x03\n\x17ProtoMessageFetchResult\x12\x32\n\x08messages\x18\x01 \x03(\x0b\x32 .ttsign.webcast.BaseProtoMessage\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\x16\n\x0e\x66\x65tch_interval\x18\x03 \x01(\x03\x12\x0b\n\x03now\x18\x04 \x01(\x03\x12\x14\n\x0cinternal_ext\x18\x05 \x01(\t\x12\x12\n\nfetch_type\x18\x06 \x01(\x05\x12N\n\x0croute_params\x18\x07 \x03(\x0b\x32\x38.ttsign.webcast.ProtoMessageFetchResult.RouteParamsEntry\x12\x1a\n\x12heartbeat_duration\x18\x08 \x01(\x03\x12\x10\n\x08need_ack\x18\t \x01(\x08\x12\x13\n\x0bpush_server\x18\n \x01(\t\x12\x10\n\x08is_first\x18\x0b \x01(\x08\x12\x1e\n\x16history_comment_cursor\x18\x0c \x01(\t\x12\x17\n\x0fhistory_no_more\x18\r \x01(\x08\x1a\x32\n\x10RouteParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8e\x01\n\x10\x42\x61seProtoMessage\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x0e\n\x06msg_id\x18\x03 \x01(\x03\x12\x10\n\x08msg_type\x18\x04 \x01(\x05\x12\x0e\n\x06offset\x18\x05 \x01(\x03\x12\x12\n\nis_history\x18\x06 \x01(\x08\x12\x13\n\x0bsample_flag\x18\x07 \x01(\x05\",\n\x04Text\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65\x66\x61ult_pattern\x18\x02 \x01(\t\"\x85\x01\n\x11\x43ommonMessageData\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0e\n\x06msg_id\x18\x02 \x01(\x03\x12\x0f\n\x07room_id\x18\x03 \x01(\x03\x12\x13\n\x0b\x63reate_time\x18\x04 \x01(\x03\x12*\n\x0c\x64isplay_text\x18\x08 \x01(\x0b\x32\x14.ttsign.webcast.Text\"#\n\nImageModel\x12\x15\n\x08url_list\x18\x01 \x03(\tR\x03url\"\x9d\x01\n\x04User\x12\x12\n\x02id\x18\x01 \x01(\x03R\x06userId\x12\x10\n\x08nickname\x18\x03 \x01(\t\x12@\n\x0c\x61vatar_thumb\x18\t \x01(\x0b\x32\x1a.ttsign.webcast.ImageModelR\x0eprofilePicture\x12\x1c\n\ndisplay_id\x18& \x01(\tR\x08uniqueId\x12\x0f\n\x07sec_uid\x18. \x01(\t\"(\n\nPushHeader\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xc1\x01\n\x10WebcastPushFrame\x12\x0e\n\x06seq_id\x18\x01 \x01(\x03\x12\x0e\n\x06log_id\x18\x02 \x01(\x03\x12\x0f\n\x07service\x18\x03 \x01(\x03\x12\x0e\n\x06method\x18\x04 \x01(\x03\x12+\n\x07headers\x18\x05 \x03(\x0b\x32\x1a.ttsign.webcast.PushHeader\x12\x18\n\x10payload_encoding\x18\x06 \x01(\t\x12\x14\n\x0cpayload_type\x18\x07 \x01(\t\x12\x0f\n\x07payload\x18\x08 \x01(\x0c\"?\n\x10HeartBeatMessage\x12\x0f\n\x07room_id\x18\x01 \x01(\x03\x12\x1a\n\x12send_packet_seq_id\x18\x02 \x01(\x03\"\xf6\x01\n\x19WebcastImEnterRoomMessage\x12\x0f\n\x07room_id\x18\x01 \x01(\x03\x12\x10\n\x08room_tag\x18\x02 \x01(\t\x12\x13\n\x0blive_region\x18\x03 \x01(\t\x12\x0f\n\x07live_id\x18\x04 \x01(\x03\x12\x10\n\x08identity\x18\x05 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x06 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_type\x18\x07 \x01(\x03\x12\x17\n\x0f\x65nter_unique_id\x18\x08 \x01(\x03\x12\x1a\n\x12\x66ilter_welcome_msg\x18\t \x01(\t\x12#\n\x1bis_anchor_continue_keep_msg\x18\n \x01(\x08\"\x9e\x01\n\x04Gift\x12\x34\n\x05image\x18\x01 \x01(\x0b\x32\x1a.ttsign.webcast.ImageModelR\tgiftImage\x12\n\n\x02id\x18\x05 \x01(\x03\x12\r\n\x05\x63ombo\x18\n \x01(\x08\x12\x16\n\x04type\x18\x0b \x01(\x05R\x08giftType\x12\x15\n\rdiamond_count\x18\x0c \x01(\x05\x12\x16\n\x04name\x18\x10 \x01(\tR\x08giftName\"\x85\x01\n\x12WebcastChatMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12\"\n\x04user\x18\x02 \x01(\x0b\x32\x14.ttsign.webcast.User\x12\x18\n\x07\x63ontent\x18\x03 \x01(\tR\x07\x63omment\"\xa5\x02\n\x12WebcastGiftMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12\x0f\n\x07gift_id\x18\x02 \x01(\x03\x12\x14\n\x0crepeat_count\x18\x05 \x01(\x05\x12\x13\n\x0b\x63ombo_count\x18\x06 \x01(\x05\x12\"\n\x04user\x18\x07 \x01(\x0b\x32\x14.ttsign.webcast.User\x12%\n\x07to_user\x18\x08 \x01(\x0b\x32\x14.ttsign.webcast.User\x12\x12\n\nrepeat_end\x18\t \x01(\x05\x12\x10\n\x08group_id\x18\x0b \x01(\x03\x12/\n\x04gift\x18\x0f \x01(\x0b\x32\x14.ttsign.webcast.GiftR\x0bgiftDetails\"\xa4\x01\n\x12WebcastLikeMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12\x18\n\x05\x63ount\x18\x02 \x01(\x05R\tlikeCount\x12\x1d\n\x05total\x18\x03 \x01(\x05R\x0etotalLikeCount\x12\"\n\x04user\x18\x05 \x01(\x0b\x32\x14.ttsign.webcast.User\"\xb8\x01\n\x14WebcastMemberMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12\"\n\x04user\x18\x02 \x01(\x0b\x32\x14.ttsign.webcast.User\x12\x14\n\x0cmember_count\x18\x03 \x01(\x05\x12\x33\n\x06\x61\x63tion\x18\n \x01(\x0e\x32#.ttsign.webcast.MemberMessageAction\"\xbc\x01\n\x14WebcastSocialMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12\"\n\x04user\x18\x02 \x01(\x0b\x32\x14.ttsign.webcast.User\x12\x12\n\nshare_type\x18\x03 \x01(\x03\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\x03\x12\x14\n\x0c\x66ollow_count\x18\x06 \x01(\x03\x12\x13\n\x0bshare_count\x18\x08 \x01(\x03\"~\n\x19WebcastRoomUserSeqMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12\x1a\n\x05total\x18\x03 \x01(\x03R\x0bviewerCount\x12\x12\n\ntotal_user\x18\x07 \x01(\x03\"y\n\x15WebcastControlMessage\x12\x31\n\x06\x63ommon\x18\x01 \x01(\x0b\x32!.ttsign.webcast.CommonMessageData\x12-\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1d.ttsign.webcast.ControlAction*\xb7\x01\n\rControlAction\x12\x1a\n\x16\x43ONTROL_ACTION_UNKNOWN\x10\x00\x12 \n\x1c\x43ONTROL_ACTION_STREAM_PAUSED\x10\x01\x12\"\n\x1e\x43ONTROL_ACTION_STREAM_UNPAUSED\x10\x02\x12\x1f\n\x1b\x43ONTROL_ACTION_STREAM_ENDED\x10\x03\x12#\n\x1f\x43ONTROL_ACTION_STREAM_SUSPENDED\x10\x04*\x80\x01\n\x13MemberMessageAction\x12!\n\x1dMEMBER_MESSAGE_ACTION_UNKNOWN\x10\x00\x12 \n\x1cMEMBER_MESSAGE_ACTION_JOINED\x10\x01\x12$\n MEMBER_MESSAGE_ACTION_SUBSCRIBED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,10 +33,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PROTOMESSAGEFETCHRESULT_ROUTEPARAMSENTRY']._loaded_options = None
   _globals['_PROTOMESSAGEFETCHRESULT_ROUTEPARAMSENTRY']._serialized_options = b'8\001'
-  _globals['_CONTROLACTION']._serialized_start=2826
-  _globals['_CONTROLACTION']._serialized_end=3009
-  _globals['_MEMBERMESSAGEACTION']._serialized_start=3012
-  _globals['_MEMBERMESSAGEACTION']._serialized_end=3140
+  _globals['_CONTROLACTION']._serialized_start=2961
+  _globals['_CONTROLACTION']._serialized_end=3144
+  _globals['_MEMBERMESSAGEACTION']._serialized_start=3147
+  _globals['_MEMBERMESSAGEACTION']._serialized_end=3275
   _globals['_PROTOMESSAGEFETCHRESULT']._serialized_start=47
   _globals['_PROTOMESSAGEFETCHRESULT']._serialized_end=493
   _globals['_PROTOMESSAGEFETCHRESULT_ROUTEPARAMSENTRY']._serialized_start=443
@@ -48,31 +48,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMMONMESSAGEDATA']._serialized_start=687
   _globals['_COMMONMESSAGEDATA']._serialized_end=820
   _globals['_IMAGEMODEL']._serialized_start=822
-  _globals['_IMAGEMODEL']._serialized_end=852
-  _globals['_USER']._serialized_start=854
-  _globals['_USER']._serialized_end=977
-  _globals['_PUSHHEADER']._serialized_start=979
-  _globals['_PUSHHEADER']._serialized_end=1019
-  _globals['_WEBCASTPUSHFRAME']._serialized_start=1022
-  _globals['_WEBCASTPUSHFRAME']._serialized_end=1215
-  _globals['_HEARTBEATMESSAGE']._serialized_start=1217
-  _globals['_HEARTBEATMESSAGE']._serialized_end=1280
-  _globals['_WEBCASTIMENTERROOMMESSAGE']._serialized_start=1283
-  _globals['_WEBCASTIMENTERROOMMESSAGE']._serialized_end=1529
-  _globals['_GIFT']._serialized_start=1531
-  _globals['_GIFT']._serialized_end=1658
-  _globals['_WEBCASTCHATMESSAGE']._serialized_start=1660
-  _globals['_WEBCASTCHATMESSAGE']._serialized_end=1784
-  _globals['_WEBCASTGIFTMESSAGE']._serialized_start=1787
-  _globals['_WEBCASTGIFTMESSAGE']._serialized_end=2067
-  _globals['_WEBCASTLIKEMESSAGE']._serialized_start=2070
-  _globals['_WEBCASTLIKEMESSAGE']._serialized_end=2207
-  _globals['_WEBCASTMEMBERMESSAGE']._serialized_start=2210
-  _globals['_WEBCASTMEMBERMESSAGE']._serialized_end=2394
-  _globals['_WEBCASTSOCIALMESSAGE']._serialized_start=2397
-  _globals['_WEBCASTSOCIALMESSAGE']._serialized_end=2585
-  _globals['_WEBCASTROOMUSERSEQMESSAGE']._serialized_start=2587
-  _globals['_WEBCASTROOMUSERSEQMESSAGE']._serialized_end=2700
-  _globals['_WEBCASTCONTROLMESSAGE']._serialized_start=2702
-  _globals['_WEBCASTCONTROLMESSAGE']._serialized_end=2823
+  _globals['_IMAGEMODEL']._serialized_end=857
+  _globals['_USER']._serialized_start=860
+  _globals['_USER']._serialized_end=1017
+  _globals['_PUSHHEADER']._serialized_start=1019
+  _globals['_PUSHHEADER']._serialized_end=1059
+  _globals['_WEBCASTPUSHFRAME']._serialized_start=1062
+  _globals['_WEBCASTPUSHFRAME']._serialized_end=1255
+  _globals['_HEARTBEATMESSAGE']._serialized_start=1257
+  _globals['_HEARTBEATMESSAGE']._serialized_end=1320
+  _globals['_WEBCASTIMENTERROOMMESSAGE']._serialized_start=1323
+  _globals['_WEBCASTIMENTERROOMMESSAGE']._serialized_end=1569
+  _globals['_GIFT']._serialized_start=1572
+  _globals['_GIFT']._serialized_end=1730
+  _globals['_WEBCASTCHATMESSAGE']._serialized_start=1733
+  _globals['_WEBCASTCHATMESSAGE']._serialized_end=1866
+  _globals['_WEBCASTGIFTMESSAGE']._serialized_start=1869
+  _globals['_WEBCASTGIFTMESSAGE']._serialized_end=2162
+  _globals['_WEBCASTLIKEMESSAGE']._serialized_start=2165
+  _globals['_WEBCASTLIKEMESSAGE']._serialized_end=2329
+  _globals['_WEBCASTMEMBERMESSAGE']._serialized_start=2332
+  _globals['_WEBCASTMEMBERMESSAGE']._serialized_end=2516
+  _globals['_WEBCASTSOCIALMESSAGE']._serialized_start=2519
+  _globals['_WEBCASTSOCIALMESSAGE']._serialized_end=2707
+  _globals['_WEBCASTROOMUSERSEQMESSAGE']._serialized_start=2709
+  _globals['_WEBCASTROOMUSERSEQMESSAGE']._serialized_end=2835
+  _globals['_WEBCASTCONTROLMESSAGE']._serialized_start=2837
+  _globals['_WEBCASTCONTROLMESSAGE']._serialized_end=2958
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,8 @@ ttsign's own schema for the subset of TikTok LIVE "webcast" messages that the em
 touch. Written from the field numbers and wire types in shared/spec/webcast-protocol.md section 3; only the
 fields we read or write are declared (protobuf skips the rest). Field numbers and wire types are the contract
 with the real clients: never renumber, never change a varint field into a length-delimited one.
+json_name: the camelCase names the relay's JSON events use where Euler's WebSocket API names a field
+differently from the wire schema (event-relay compatibility, field-notes-2026-12 section 6).
 """
 
 from collections import abc as _abc

@@ -1,0 +1,100 @@
+"""The relay: one room session per streamer, and the caps on how many sockets a caller holds at once.
+
+`join` puts a consumer on the streamer's session (starting one when none is running) and waits for the
+session's socket to open; `leave` takes it off. Concurrent-socket caps are counted here, per subject (a
+key, a token, an address), because only this process knows which consumer sockets are still open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ttsign.relay.close_codes import CloseCode
+from ttsign.relay.consumer import Consumer, Ending
+from ttsign.relay.events import Event
+from ttsign.relay.session import RoomInfo, RoomSession, SessionPolicy
+from ttsign.relay.upstream import OpenFailure, Upstream
+
+logger = logging.getLogger(__name__)
+
+Cap = tuple[str, int]  # (subject, most sockets it may hold at once)
+
+
+@dataclass(frozen=True)
+class Joined:
+    consumer: Consumer
+    room: RoomInfo
+    replay: tuple[Event, ...]  # state a late joiner should see first (the viewer count)
+    caps: tuple[Cap, ...] = field(default=(), repr=False)
+
+
+class Relay:
+    def __init__(self, upstream: Upstream, policy: SessionPolicy | None = None) -> None:
+        self._upstream = upstream
+        self.policy = policy or SessionPolicy()
+        self.rooms: dict[str, RoomSession] = {}
+        self._held: Counter[str] = Counter()
+
+    def _take(self, caps: Sequence[Cap]) -> bool:
+        if any(self._held[subject] >= limit for subject, limit in caps):
+            return False
+        for subject, _ in caps:
+            self._held[subject] += 1
+        return True
+
+    def _give_back(self, caps: Sequence[Cap]) -> None:
+        for subject, _ in caps:
+            self._held[subject] -= 1
+            if self._held[subject] <= 0:
+                del self._held[subject]
+
+    def _session(self, unique_id: str) -> RoomSession:
+        session = self.rooms.get(unique_id)
+        if session is None or session.closing:
+            session = RoomSession(unique_id, self._upstream, self.policy, on_closed=self._closed)
+            self.rooms[unique_id] = session
+            session.start()
+        return session
+
+    def _closed(self, session: RoomSession) -> None:
+        if self.rooms.get(session.unique_id) is session:
+            del self.rooms[session.unique_id]
+
+    async def join(self, unique_id: str, *, label: str = "", caps: Sequence[Cap] = ()) -> Joined | Ending:
+        """A consumer on the streamer's room, or the ending to close the caller's socket with."""
+        if not self._take(caps):
+            return Ending(CloseCode.TOO_MANY_CONNECTIONS)
+        session = self._session(unique_id)
+        consumer = Consumer(self.policy.queue_size, label=label)
+        session.add(consumer)
+        try:
+            opened = await asyncio.shield(session.opened)
+        except BaseException:
+            session.remove(consumer)
+            self._give_back(caps)
+            raise
+        if isinstance(opened, OpenFailure):
+            session.remove(consumer)
+            self._give_back(caps)
+            return Ending(opened.code, opened.detail)
+        replay = (session.viewers,) if session.viewers is not None else ()
+        return Joined(consumer, opened, replay, tuple(caps))
+
+    def leave(self, joined: Joined) -> None:
+        session = self.rooms.get(joined.room.unique_id)
+        if session is not None:
+            session.remove(joined.consumer)
+        self._give_back(joined.caps)
+
+    @property
+    def consumer_count(self) -> int:
+        return sum(len(session.consumers) for session in self.rooms.values())
+
+    async def close(self) -> None:
+        for session in list(self.rooms.values()):
+            await session.stop()
+        self.rooms.clear()
