@@ -52,8 +52,12 @@ async def test_signs_for_the_callers_browser_with_the_identity_token() -> None:
     assert "browser_version=5.0%20%28Windows%29" in result.signed_url  # made consistent with the Firefox UA
     assert result.cookies == [{"name": "ttwid", "value": "tw-1", "domain": ".tiktok.com", "path": "/"}]
     assert verify_request(result.signed_url, "", FIREFOX.user_agent, now_ms=NOW_MS).ok
-    await service(factory).sign_url(SignUrlRequest(gift_list_url(FIREFOX), user_agent=FIREFOX.user_agent))
     assert result.identity_source == "tiktok"
+    # A URL already consistent with the caller's browser is signed as it stands.
+    again = await service(factory).sign_url(SignUrlRequest(gift_list_url(FIREFOX), user_agent=FIREFOX.user_agent))
+    assert again.profile.family == "Firefox" and again.identity_source == "tiktok"
+    assert again.signed_url.startswith(gift_list_url(FIREFOX) + "&")
+    assert verify_request(again.signed_url, "", FIREFOX.user_agent, now_ms=NOW_MS).ok
 
 
 async def test_identity_is_bootstrapped_once_and_its_page_state_advances() -> None:
