@@ -7,6 +7,7 @@ while every other request waits. When requests have waited for a slot and none h
 
 from __future__ import annotations
 
+import os
 import time
 
 from fastapi import APIRouter, Request
@@ -33,6 +34,7 @@ async def healthz(request: Request) -> JSONResponse:
         "upstream": svc.settings.webcast_base,
         "in_flight": slots.busy,
         "waiting": slots.waiting,
+        "worker": os.getpid(),  # which process answered (`serve --workers N` shares one port)
     }
     if stalled_s >= svc.settings.stalled_after_s:
         body.update(status="stalled", stalled_s=round(stalled_s, 1))
