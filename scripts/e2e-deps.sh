@@ -2,6 +2,8 @@
 # Install the real client packages the end-to-end tests drive, each isolated from the others:
 #   - one virtual environment per older TikTokLive (they conflict with 7.0.1 in .venv and with each other):
 #       .venv-e2e/tiktoklive-<version>/  from tests/e2e/clients/requirements-tiktoklive-<version>.txt (exact pins)
+#     and per EulerApiSdk (TikTokLive 7.0.1 pins 0.1.0; the newer routes' tests need 0.5.0):
+#       .venv-e2e/eulerapisdk-<version>/  from tests/e2e/clients/requirements-eulerapisdk-<version>.txt
 #   - `npm ci` in every tests/e2e/node*/ directory that has a package-lock.json.
 # Idempotent and fast when nothing changed: a stamp holding the hash of the requirement/lock file is checked
 # (plus the installed package version) before anything is reinstalled.
@@ -19,26 +21,27 @@ log() { printf 'e2e-deps: %s\n' "$*" >&2; }
 
 hash_of() { sha256sum "$1" | cut -d' ' -f1; }
 
-# python_env VERSION: make .venv-e2e/tiktoklive-VERSION match its requirement file.
+# python_env PACKAGE VERSION IMPORT: make .venv-e2e/<package>-VERSION match its requirement file (lower-case
+# names), then check that the IMPORT statement runs in it.
 python_env() {
-  local version="$1"
-  local req="$ROOT/tests/e2e/clients/requirements-tiktoklive-$version.txt"
-  local venv="$VENVS/tiktoklive-$version"
+  local package="$1" version="$2" statement="$3"
+  local name="${package,,}"
+  local req="$ROOT/tests/e2e/clients/requirements-$name-$version.txt"
+  local venv="$VENVS/$name-$version"
   local stamp="$venv/.ttsign-e2e-stamp"
   local want
   want="$(hash_of "$req")"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$venv/bin/python" ]] \
-    && [[ "$(cd / && "$venv/bin/python" -c 'from importlib.metadata import version; print(version("TikTokLive"))' 2>/dev/null)" == "$version" ]]; then
-    log "TikTokLive $version: up to date"
+    && [[ "$(cd / && "$venv/bin/python" -c "from importlib.metadata import version; print(version('$package'))" 2>/dev/null)" == "$version" ]]; then
+    log "$package $version: up to date"
     return
   fi
-  log "TikTokLive $version: installing into ${venv#"$ROOT"/}"
+  log "$package $version: installing into ${venv#"$ROOT"/}"
   rm -f "$stamp"
   [[ -x "$venv/bin/python" ]] || "$E2E_PYTHON" -m venv "$venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
   # Import from / so no directory named like a TikTokLive submodule (e.g. "types") can shadow the stdlib.
-  (cd / && "$venv/bin/python" -c "import TikTokLive; from TikTokLive import TikTokLiveClient") \
-    || { log "TikTokLive $version installed but does not import"; exit 1; }
+  (cd / && "$venv/bin/python" -c "$statement") || { log "$package $version installed but does not import"; exit 1; }
   echo "$want" > "$stamp"
 }
 
@@ -48,7 +51,7 @@ node_env() {
   local stamp="$dir/node_modules/.ttsign-e2e-stamp"
   local want
   want="$(hash_of "$dir/package-lock.json")"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -f "$dir/node_modules/tiktok-live-connector/package.json" ]]; then
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -f "$dir/node_modules/.package-lock.json" ]]; then
     log "${dir#"$ROOT"/}: up to date"
     return
   fi
@@ -60,7 +63,12 @@ node_env() {
 for req in "$ROOT"/tests/e2e/clients/requirements-tiktoklive-*.txt; do
   [[ -e "$req" ]] || continue
   version="$(basename "$req" .txt)"
-  python_env "${version#requirements-tiktoklive-}"
+  python_env TikTokLive "${version#requirements-tiktoklive-}" "from TikTokLive import TikTokLiveClient"
+done
+for req in "$ROOT"/tests/e2e/clients/requirements-eulerapisdk-*.txt; do
+  [[ -e "$req" ]] || continue
+  version="$(basename "$req" .txt)"
+  python_env EulerApiSdk "${version#requirements-eulerapisdk-}" "from EulerApiSdk import AuthenticatedClient"
 done
 
 # The Node clients are part of the suite's claim: install Debian's Node.js and npm when they are missing,
