@@ -109,7 +109,7 @@ def test_a_body_over_the_cap_is_413_and_the_connection_is_closed_unread(server: 
         assert answer.closed or wait_closed(sock, time.monotonic() + 2) is not None
 
 
-def test_a_streamed_body_over_the_cap_is_413(server: LiveServer) -> None:
+def test_a_streamed_body_over_the_cap_is_413_and_closes_the_connection(server: LiveServer) -> None:
     def chunks() -> Iterator[bytes]:
         for _ in range(MAX_BODY_BYTES // 8192 + 2):
             yield b" " * 8192
@@ -119,6 +119,7 @@ def test_a_streamed_body_over_the_cap_is_413(server: LiveServer) -> None:
     )
     assert response.status_code == 413
     assert response.json()["reason"] == "payload_too_large"
+    assert response.headers["connection"] == "close"  # the rest of the stream is not read
 
 
 def deep(levels: int) -> bytes:
