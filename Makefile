@@ -1,26 +1,56 @@
 # ttsign: two commands do everything on a fresh machine.
-#   make run   - create the virtual environment, install, start the sign server
-#   make test  - install everything the tests need, then lint, type-check and run the whole suite
+#   make run   - create the virtual environment, install what the server needs, start the sign server
+#   make test  - install everything the tests need (versions from requirements-test.lock), then lint,
+#                type-check, check the dependency floors and run the whole suite
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
-HOST ?= 127.0.0.1
-PORT ?= 8080
+RUN_STAMP  := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+LOCK := requirements-test.lock
+NATIVE := $(wildcard src/ttsign/signing/_native/*.c)
+# Extra `ttsign serve` options, e.g. make run ARGS="--port 9000". Without them the settings decide
+# (TTSIGN_HOST, TTSIGN_PORT, the TOML file named by TTSIGN_CONFIG_FILE, then 127.0.0.1:8080).
+ARGS ?=
 
-.PHONY: run test install lint typecheck e2e-deps redis nginx chromium promtool tools bench-tools bench demo proto clean
+.PHONY: run test install lock floors lint typecheck e2e-deps redis nginx chromium promtool tools bench-tools bench demo proto clean
 
-$(STAMP): pyproject.toml setup.py $(wildcard src/ttsign/signing/_native/*.c)
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e '.[dev,e2e]'
-	touch $(STAMP)
 
-install: $(STAMP)
+# The server alone: ttsign and its runtime dependencies, no test or e2e extras.
+$(RUN_STAMP): $(BIN)/python pyproject.toml setup.py $(NATIVE)
+	$(BIN)/pip install -q -e .
+	touch $@
 
-run: $(STAMP)
-	$(BIN)/ttsign serve --host $(HOST) --port $(PORT)
+# Everything the suite needs, at the versions it was last locked at (a constraints file: packages the lock
+# does not name yet install unpinned; `make lock` records them).
+$(TEST_STAMP): $(BIN)/python pyproject.toml setup.py $(LOCK) $(NATIVE)
+	$(BIN)/pip install -q -c $(LOCK) -e '.[dev,e2e]'
+	touch $@
+
+install: $(TEST_STAMP)
+
+run: $(RUN_STAMP)
+	$(BIN)/ttsign serve $(ARGS)
+
+# Re-resolve the test dependencies in a fresh venv and record the exact versions in requirements-test.lock.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q -U pip
+	.venv-lock/bin/pip install -q -e '.[dev,e2e]'
+	{ echo "# Exact versions the test suite runs on: a constraints file for pip install -c (Makefile, test stamp)."; \
+	  echo "# Regenerate with make lock after changing dependencies in pyproject.toml (fresh venv, pip freeze)."; \
+	  .venv-lock/bin/pip freeze --exclude-editable; } > $(LOCK)
+	rm -rf .venv-lock
+
+# The lower bounds pyproject.toml declares for uvicorn and curl_cffi, tested: .venv-floors at exactly those
+# versions runs the tests that use them (scripts/check_floors.py).
+floors: $(TEST_STAMP)
+	$(BIN)/python scripts/check_floors.py
 
 redis:
 	@bash scripts/ensure-redis.sh
@@ -33,11 +63,11 @@ nginx:
 chromium:
 	@bash scripts/ensure-deb.sh chromium
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
 
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(BIN)/mypy --strict src/ttsign
 
 # After the installs: fail naming any tool the suite needs that could not be installed (no silent skips).
@@ -49,29 +79,29 @@ promtool:
 	@bash scripts/ensure-deb.sh promtool prometheus
 
 # pytest exits 5 when it collected nothing: make treats any non-zero status as failure, so an empty run fails.
-test: $(STAMP) e2e-deps redis nginx chromium tools lint typecheck
+test: $(TEST_STAMP) e2e-deps redis nginx chromium tools lint typecheck floors
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # The HTTP benchmarks load the server with wrk (Debian's package), from a process of its own.
 bench-tools:
 	@bash scripts/ensure-deb.sh wrk
 
-bench: $(STAMP) bench-tools redis nginx
+bench: $(TEST_STAMP) bench-tools redis nginx
 	$(BIN)/python benchmarks/signing.py
 	cd benchmarks && ../$(BIN)/python connect.py
 	cd benchmarks && ../$(BIN)/python connect.py --rate 500 --requests 3000
 	cd benchmarks && ../$(BIN)/python sign_url.py
 	cd benchmarks && ../$(BIN)/python load.py
 
-demo: $(STAMP)
+demo: $(TEST_STAMP)
 	$(BIN)/python scripts/demo.py
 
-proto: $(STAMP)
+proto: $(TEST_STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Isrc --plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --python_out=src --mypy_out=src \
 		src/ttsign/proto/webcast.proto
 
 clean:
-	rm -rf $(VENV) .venv-e2e .pytest_cache .mypy_cache .ruff_cache tests/e2e/node*/node_modules
+	rm -rf $(VENV) .venv-e2e .venv-floors .venv-lock .pytest_cache .mypy_cache .ruff_cache tests/e2e/node*/node_modules
 
 # Older real clients for tests/e2e/test_client_versions.py: per-version venvs in .venv-e2e/, npm ci in tests/e2e/node*/.
 e2e-deps:

@@ -27,7 +27,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E = Path(__file__).resolve().parent
-VENV_BIN = ROOT / ".venv" / "bin"
+# The venv running the tests (the project's .venv, or .venv-floors in scripts/check_floors.py) starts its own
+# ttsign; outside a venv, the project's .venv.
+VENV_BIN = Path(sys.executable).parent if (Path(sys.executable).parent / "ttsign").exists() else ROOT / ".venv" / "bin"
 TTSIGN = str(VENV_BIN / "ttsign") if (VENV_BIN / "ttsign").exists() else "ttsign"
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 NODE_DIR = E2E / "node"
