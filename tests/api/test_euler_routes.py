@@ -83,6 +83,7 @@ async def test_caller_ttwid_is_never_logged_nor_echoed(api: Api, caplog: pytest.
     bad = await api.http.post(ENCRYPT, json={"url": GIFT_LIST, "ttwid": CALLER_TTWID + "; sessionid=x"})
     assert bad.status_code == 400 and bad.json()["reason"] == "bad_request" and "ttwid" in bad.json()["message"]
     assert CALLER_TTWID not in bad.text
+    assert "/tiktok/signing/encrypt/sign_url" in caplog.text  # the access lines were captured, without it
     assert CALLER_TTWID not in caplog.text
 
 
@@ -129,6 +130,10 @@ async def test_session_ids_follow_the_session_policy() -> None:
         response = await api.http.post(ENCRYPT, json={"url": GIFT_LIST, "sessionId": "secret-sid"})
         assert response.status_code == 400 and response.json()["reason"] == "session_forwarding_disabled"
         assert "secret-sid" not in response.text
+    async for api in make_api():  # the default policy ignores it: signed as if it were not there
+        response = await api.http.post(ENCRYPT, json={"url": GIFT_LIST, "sessionId": "secret-sid"})
+        assert response.status_code == 200 and response.json()["code"] == 200
+        assert not [r for r in api.tiktok.requests if "secret-sid" in str(r.headers) or "secret-sid" in r.url]
 
 
 async def test_token_scope_is_judged_on_the_signed_url(api: Api) -> None:
