@@ -283,6 +283,44 @@ class Settings(BaseSettings):
         "(`ttsign keys create --chat`). The viewer's session is forwarded for that one request only.",
     )
 
+    # --- event relay -----------------------------------------------------------------------------------
+    relay_enabled: bool = Field(
+        default=True,
+        description="Serve the event relay: the Euler-compatible WebSocket (/ws and /), server-sent events "
+        "(/events) and the chat overlay page (/overlay/chat). One TikTok socket per room, shared.",
+    )
+    relay_queue_size: int = Field(
+        default=256,
+        ge=1,
+        description="Frames of events one relay consumer may have waiting; a consumer that falls further behind "
+        "is closed with 4008 and the others carry on.",
+    )
+    relay_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a room's TikTok socket stays open after its last consumer leaves (a reload keeps it).",
+    )
+    relay_reconnect_attempts: int = Field(
+        default=3,
+        ge=0,
+        description="Times a dropped TikTok socket is reopened (exponential backoff) before the room's consumers "
+        "are closed with 4500.",
+    )
+    relay_reconnect_backoff_s: float = Field(
+        default=1.0, gt=0, description="Backoff before the first reopen of a dropped TikTok socket (then doubling)."
+    )
+    relay_max_sockets_per_key: int = Field(
+        default=10,
+        ge=1,
+        description="Relay consumers (WebSockets and event streams) one API key, or one anonymous address, may "
+        "hold open at once; more are closed with 4429. A token's maxWebSockets caps it further.",
+    )
+    relay_max_lifetime_s: float = Field(
+        default=8 * 3600.0,
+        gt=0,
+        description="Seconds a relay consumer may stay connected before it is closed with 4555 (Euler's 8 hours).",
+    )
+
     @field_validator("tiktok_www_url", "tiktok_webcast_url", "upstream")
     @classmethod
     def _strip_base_url(cls, value: str | None) -> str | None:

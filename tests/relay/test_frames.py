@@ -119,17 +119,19 @@ def test_socket_url_keeps_route_params_and_fills_the_players_defaults() -> None:
         internal_ext="ie-0",
         route_params={"wrss": "emu-wrss", "compress": "none"},
     )
-    url = socket_url(fetch_start(result.SerializeToString()), "7390")
+    browser = {"browser_name": "Mozilla", "browser_platform": "Win32"}
+    url = socket_url(fetch_start(result.SerializeToString()), "7390", browser)
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     assert parts.path == "/webcast/im/ws_proxy/ws_reuse_supplement/"
     assert query["wrss"] == "emu-wrss"
     assert query["compress"] == "none"  # a route param wins over our default
     assert (query["room_id"], query["cursor"], query["internal_ext"], query["aid"]) == ("7390", "c-0", "ie-0", "1988")
+    assert (query["browser_name"], query["browser_platform"]) == ("Mozilla", "Win32")
     assert len(parse_qsl(parts.query)) == len(query)  # nothing twice
 
 
 def test_socket_url_appends_to_a_push_server_with_a_query() -> None:
     result = pb.ProtoMessageFetchResult(push_server="wss://relay.example/?token=t", route_params={"a": "b"})
-    url = socket_url(fetch_start(result.SerializeToString()), "1")
+    url = socket_url(fetch_start(result.SerializeToString()), "1", {})
     assert url.startswith("wss://relay.example/?token=t&a=b&")

@@ -43,7 +43,9 @@ class StubConnect:
         response = httpx.get(f"{self.emu.url}/webcast/fetch", params={"room_id": room}, timeout=10)
         response.raise_for_status()
         ttwid = response.headers["x-set-tt-cookie"].split(";")[0].removeprefix("ttwid=")
-        return Connected(response.content, ttwid, room, "test", "chrome", "fetch", UA)
+        return Connected(
+            payload=response.content, ttwid=ttwid, room_id=room, request_id="test", profile_name="chrome", user_agent=UA
+        )
 
 
 @pytest.fixture(scope="module")

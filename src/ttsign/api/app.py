@@ -22,6 +22,8 @@ from ttsign.api.errors import install_error_handlers
 from ttsign.api.hot_routes import HotRoutes
 from ttsign.api.in_flight import InFlightLimit, InFlightSlots
 from ttsign.api.observe import Observe
+from ttsign.api.relay import build_relay
+from ttsign.api.relay import router as relay_router
 from ttsign.api.request_limits import RequestLimits
 from ttsign.api.resilience import connect_breakers, count_retries, retry_policy
 from ttsign.api.state import Services
@@ -227,6 +229,7 @@ def create_app(
             for run in services.background:
                 await background.enter_async_context(run())
             yield
+        await relay.close()  # consumers closed and TikTok sockets shut before the transport goes
         await services.transport.aclose()
         await services.store.close()
         for close in services.closers:
@@ -245,6 +248,8 @@ def create_app(
     )
     app.state.services = services
     app.state.metrics = metrics
+    relay = build_relay(settings, services.connect)
+    app.state.relay = relay
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(ops.router)
@@ -259,6 +264,8 @@ def create_app(
     app.include_router(rooms_dialect.router)
     app.include_router(chat_dialect.router)
     app.include_router(accounts.router)
+    if settings.relay_enabled:
+        app.include_router(relay_router)
     openapi.install(app)
     if settings.docs_enabled and on_main_port:
         docs.install(app, app.openapi, app.title)

@@ -69,6 +69,7 @@ class Relay:
         if not self._take(caps):
             return Ending(CloseCode.TOO_MANY_CONNECTIONS)
         session = self._session(unique_id)
+        late = session.opened.done()  # an early consumer gets the first fetch's messages as they fan out
         consumer = Consumer(self.policy.queue_size, label=label)
         session.add(consumer)
         try:
@@ -81,7 +82,7 @@ class Relay:
             session.remove(consumer)
             self._give_back(caps)
             return Ending(opened.code, opened.detail)
-        replay = (session.viewers,) if session.viewers is not None else ()
+        replay = (session.viewers,) if late and session.viewers is not None else ()
         return Joined(consumer, opened, replay, tuple(caps))
 
     def leave(self, joined: Joined) -> None:

@@ -32,6 +32,7 @@ from ttsign.relay.frames import (
 )
 from ttsign.relay.upstream import OpenFailure
 from ttsign.service.connect import Connected, ConnectService, InvalidInput
+from ttsign.signing import BrowserProfile, ProfileError, profile_from_user_agent
 from ttsign.upstream.refusals import Refusal, RefusalCode
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,16 @@ def heartbeat_interval(handshake_options: str | None, heartbeat_ms: int) -> floa
     match = _PING_INTERVAL.search(handshake_options or "")
     seconds = float(match.group(1)) if match else (heartbeat_ms / 1000 if heartbeat_ms > 0 else 10.0)
     return min(60.0, max(1.0, seconds))
+
+
+def _profile_of(connected: Connected, fallback: BrowserProfile) -> BrowserProfile:
+    """The browser the identity presents: its User-Agent's profile (the socket must show the same browser)."""
+    if not connected.user_agent:
+        return fallback
+    try:
+        return profile_from_user_agent(connected.user_agent)
+    except ProfileError:
+        return fallback
 
 
 class TikTokLink:
@@ -124,12 +135,12 @@ class TikTokUpstream:
             start = fetch_start(connected.payload)
         except FrameError as exc:
             return OpenFailure(CloseCode.WEBCAST_FETCH_ERROR, str(exc))
-        user_agent = connected.user_agent or self._connect.default_profile.user_agent
+        profile = _profile_of(connected, self._connect.default_profile)
         try:
             ws = await connect(
-                socket_url(start, connected.room_id),
+                socket_url(start, connected.room_id, profile.browser_query()),
                 additional_headers={"Cookie": f"ttwid={connected.ttwid}"},
-                user_agent_header=user_agent,
+                user_agent_header=profile.user_agent,
                 ping_interval=None,  # the push server speaks heartbeats frames, not WebSocket pings
                 max_size=MAX_FRAME_BYTES,
                 open_timeout=self._open_timeout_s,

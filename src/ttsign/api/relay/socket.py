@@ -1,0 +1,112 @@
+"""The Euler-compatible WebSocket: `GET /ws` and the root path Euler's SDK dials (`wss://host?uniqueId=...`).
+
+Every refusal is a close with Euler's code after the handshake (a browser sees no HTTP status), with the
+reason in the close frame. Events are JSON text frames; with `features.rawMessages` the upstream's push
+frames pass through as binary, after the JSON workerInfo/roomInfo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from ttsign.api.relay.admit import Refused, admit_consumer, bundle, greeting, relay_of
+from ttsign.api.state import Services
+from ttsign.relay import (
+    CloseCode,
+    ConsumerOptions,
+    Delivery,
+    Ending,
+    InvalidOptions,
+    Joined,
+    close_reason,
+    parse_options,
+)
+
+router = APIRouter()
+
+
+async def _close(websocket: WebSocket, code: CloseCode, detail: str = "") -> None:
+    if websocket.application_state is WebSocketState.CONNECTED:
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
+            await websocket.close(int(code), close_reason(code, detail))
+
+
+async def _send(websocket: WebSocket, options: ConsumerOptions, delivery: Delivery) -> None:
+    if options.features.raw_messages and delivery.raw:
+        await websocket.send_bytes(delivery.raw)
+    elif options.features.bundle_events or options.features.raw_messages:
+        # (raw consumers too: the first fetch's messages came over HTTP, there is no frame to pass on)
+        if delivery.events:
+            await websocket.send_text(bundle(delivery.events, delivery.timestamp_ms))
+    else:
+        for event in delivery.events:
+            await websocket.send_text(bundle([event], delivery.timestamp_ms))
+
+
+async def _forward(websocket: WebSocket, options: ConsumerOptions, joined: Joined, lifetime_s: float) -> None:
+    """Deliveries to the socket until the room ends it, it goes quiet too long, or its lifetime is over."""
+    deadline = time.monotonic() + lifetime_s
+    quiet_s = options.features.close_inactive_after_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            item = await asyncio.wait_for(joined.consumer.next(), min(quiet_s, max(0.0, left)))
+        except TimeoutError:
+            code = CloseCode.MAX_LIFETIME_EXCEEDED if left <= quiet_s else CloseCode.NO_MESSAGES_TIMEOUT
+            await _close(websocket, code)
+            return
+        if isinstance(item, Ending):
+            await _close(websocket, item.code, item.detail)
+            return
+        await _send(websocket, options, item)
+
+
+async def _until_client_leaves(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+async def _serve(websocket: WebSocket, options: ConsumerOptions, joined: Joined, svc: Services) -> None:
+    for frame in greeting(options, joined):
+        await websocket.send_text(frame)
+    forward = asyncio.create_task(_forward(websocket, options, joined, svc.settings.relay_max_lifetime_s))
+    listen = asyncio.create_task(_until_client_leaves(websocket))
+    try:
+        await asyncio.wait({forward, listen}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (forward, listen):
+            task.cancel()
+        for task in (forward, listen):
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
+                await task
+
+
+async def relay_socket(websocket: WebSocket) -> None:
+    svc: Services = websocket.app.state.services
+    await websocket.accept()
+    options = parse_options(websocket.query_params.multi_items())
+    if isinstance(options, InvalidOptions):
+        await _close(websocket, CloseCode.INVALID_OPTIONS, options.message)
+        return
+    joined = await admit_consumer(websocket, svc, options)
+    if isinstance(joined, Refused):
+        await _close(websocket, joined.code, joined.message)
+        return
+    try:
+        await _serve(websocket, options, joined, svc)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # the consumer went away mid-send
+    finally:
+        relay_of(websocket).leave(joined)
+
+
+router.add_api_websocket_route("/ws", relay_socket, name="relay_socket")
+router.add_api_websocket_route("/", relay_socket, name="relay_socket_root")  # Euler's SDK: BASE_URL?query
