@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.harness import EmulatorHandle, start_emulator
 from tests.security.live_server import SIGN_BODY, LiveServer, live_server
+from ttsign.config import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -69,3 +70,26 @@ def test_only_a_trusted_proxy_names_the_client(
         direct = statuses(server, "127.0.0.1", fresh_addresses("192.0.2"))
         assert direct[:PER_MINUTE] == [200] * PER_MINUTE
         assert direct[PER_MINUTE] == 429
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [
+        ("", ()),
+        ("127.0.0.1", ("127.0.0.1",)),
+        (" 127.0.0.1 , 10.0.0.0/8,::1", ("127.0.0.1", "10.0.0.0/8", "::1")),
+        ('["192.0.2.0/24"]', ("192.0.2.0/24",)),
+    ],
+)
+def test_trusted_proxies_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, raw: str, parsed: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("TTSIGN_TRUSTED_PROXIES", raw)
+    assert Settings().trusted_proxies == parsed
+
+
+@pytest.mark.parametrize("raw", ["*", "localhost", "10.0.0.0/33"])
+def test_a_trusted_proxy_must_be_an_address_or_range(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("TTSIGN_TRUSTED_PROXIES", raw)
+    with pytest.raises(ValueError, match="not an IP address or CIDR range"):
+        Settings()

@@ -10,7 +10,8 @@ header, which httptools keeps whole (growing it piece by piece) before any callb
   and the connection closes, so a head costs at most the cap plus one read of memory. A head that arrives
   within one read is measured exactly by body_limit.py, which gives the same 431.
 
-The cost per request is one timer armed and cancelled and a few attribute updates.
+The cost per request is a clock read and a few attribute updates (one timer per connection, see
+`connection_made`).
 """
 
 from __future__ import annotations
@@ -51,16 +52,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     # Per-connection state; class-level defaults, so uvicorn's constructor stays untouched.
     _head_timer: asyncio.TimerHandle | None = None
+    _head_since: float | None = None  # when the pending head's time began; None while no head is pending
     _in_head = False  # between a request's first byte and the end of its headers
     _head_bytes = 0  # bytes of reads that fell wholly inside the current head
     _heads_done = 0  # request heads completed on this connection
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]  # uvicorn narrows it to asyncio.Transport
-        self._arm_head_timer()  # a connection that never sends a request is closed as well
+        # One timer per connection, not per request: it wakes at most once per timeout and re-arms itself for
+        # the exact deadline of whatever head is pending, so a request costs a clock read, not a timer.
+        self._head_since = self.loop.time()  # a connection that never sends a request is closed as well
+        self._head_timer = self.loop.call_later(self.head_limits.timeout_s, self._check_head)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_timer()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -76,24 +83,25 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._in_head = True
         self._head_bytes = 0
-        if self._head_timer is None:  # the first request keeps the deadline its connection started
-            self._arm_head_timer()
+        if self._head_since is None:  # the first request keeps the time its connection started
+            self._head_since = self.loop.time()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._head_since = None
         self._heads_done += 1
-        self._disarm_head_timer()
         super().on_headers_complete()
 
-    def _arm_head_timer(self) -> None:
-        self._head_timer = self.loop.call_later(self.head_limits.timeout_s, self._on_head_timeout)
-
-    def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _on_head_timeout(self) -> None:
+    def _check_head(self) -> None:
+        now = self.loop.time()
+        deadline = (
+            now + self.head_limits.timeout_s
+            if self._head_since is None
+            else self._head_since + self.head_limits.timeout_s
+        )
+        if deadline > now:
+            self._head_timer = self.loop.call_later(deadline - now, self._check_head)
+            return
         self._head_timer = None
         if not self._in_head:  # connected and never began a request: nobody to answer
             if not self.transport.is_closing():
