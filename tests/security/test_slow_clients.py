@@ -188,7 +188,7 @@ def test_idle_keep_alive_connections_close_after_the_setting(server: LiveServer)
         assert closed_at - sent > KEEP_ALIVE_S - 0.5
 
 
-async def test_healthz_says_stalled_when_requests_wait_and_none_finishes() -> None:
+async def test_healthz_and_readyz_say_stalled_when_requests_wait_and_none_finishes() -> None:
     """In-process: the one slot is held, a request waits behind it, nothing finishes for `stalled_after_s`."""
     settings = Settings(upstream="http://127.0.0.1:9", max_in_flight=1, stalled_after_s=0.3)
     app = create_app(settings, transport=FakeTikTok(), store=MemoryKeyStore())
@@ -204,8 +204,11 @@ async def test_healthz_says_stalled_when_requests_wait_and_none_finishes() -> No
                 await asyncio.sleep(0.05)
             assert live.status_code == 503
             assert live.json()["status"] == "stalled" and live.json()["waiting"] == 1
+            ready = await http.get("/readyz")
+            assert ready.status_code == 503 and ready.json()["checks"]["in_flight"]["ok"] is False
         finally:
             slots.release()
         assert (await queued).status_code == 200
         recovered = await http.get("/healthz")
         assert recovered.status_code == 200 and recovered.json()["status"] == "ok"
+        assert (await http.get("/readyz")).json()["checks"]["in_flight"] == {"ok": True}

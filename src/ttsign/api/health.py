@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from ttsign.api.in_flight import InFlightSlots
 from ttsign.api.state import services
+from ttsign.service.readiness import in_flight_probe
 
 router = APIRouter()
 
@@ -28,6 +29,7 @@ async def healthz(request: Request) -> JSONResponse:
     svc = services(request)
     slots: InFlightSlots = request.app.state.in_flight
     stalled_s = slots.stalled_for(time.monotonic())
+    probe = in_flight_probe(stalled_s, svc.settings.stalled_after_s)
     body: dict[str, object] = {
         "status": "ok",
         "identities": len(svc.pool),
@@ -36,7 +38,7 @@ async def healthz(request: Request) -> JSONResponse:
         "waiting": slots.waiting,
         "worker": os.getpid(),  # which process answered (`serve --workers N` shares one port)
     }
-    if stalled_s >= svc.settings.stalled_after_s:
+    if not probe.ok:
         body.update(status="stalled", stalled_s=round(stalled_s, 1))
         return JSONResponse(body, status_code=503)
     return JSONResponse(body)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id
 from ttsign.api.state import Services, services
 from ttsign.metrics import CONTENT_TYPE, Metrics
-from ttsign.service.readiness import readiness
+from ttsign.service.readiness import in_flight_probe, readiness
 
 router = APIRouter(tags=["operations"])
 metrics_router = APIRouter(tags=["operations"])
@@ -59,6 +60,9 @@ async def readyz(request: Request) -> JSONResponse:
         svc.connect.default_profile,
         svc.connect.breakers,
         check_upstream=svc.settings.ready_requires_upstream,
+        in_flight=in_flight_probe(
+            request.app.state.in_flight.stalled_for(time.monotonic()), svc.settings.stalled_after_s
+        ),
     )
     checks = {p.name: {"ok": p.ok, **({"detail": p.detail} if p.detail else {})} for p in probes}
     request_id = new_request_id()

@@ -1,8 +1,9 @@
 """Readiness: can this process do its job right now? Liveness (`/healthz`) only says it is running.
 
-Three probes: the key store answers, the signer still produces signatures its own verifier accepts (a
-fixed request, signed then verified, as TikTok would check it), and, when asked for, the default
-identity's circuit breaker is not open (TikTok keeps refusing us, so new traffic would only fail).
+Probes: the key store answers, the signer still produces signatures its own verifier accepts (a fixed
+request, signed then verified, as TikTok would check it), the in-flight slots are not stalled (requests
+waiting, none finishing; liveness uses the same probe), and, when asked for, the default identity's
+circuit breaker is not open (TikTok keeps refusing us, so new traffic would only fail).
 """
 
 from __future__ import annotations
@@ -68,10 +69,25 @@ def upstream_probe(breakers: ConnectBreakers | None, profile: BrowserProfile) ->
     return Probe("upstream", True, str(state))
 
 
+def in_flight_probe(stalled_s: float, limit_s: float) -> Probe:
+    """Requests have waited `stalled_s` for an in-flight slot while none finished: past `limit_s`, the
+    process is stuck, whatever else still answers."""
+    if stalled_s >= limit_s:
+        return Probe("in_flight", False, f"requests waiting, none finished for {stalled_s:.1f} s")
+    return Probe("in_flight", True)
+
+
 async def readiness(
-    store: KeyStore, profile: BrowserProfile, breakers: ConnectBreakers | None, *, check_upstream: bool
+    store: KeyStore,
+    profile: BrowserProfile,
+    breakers: ConnectBreakers | None,
+    *,
+    check_upstream: bool,
+    in_flight: Probe | None = None,
 ) -> list[Probe]:
     probes = [await store_probe(store), signer_probe(profile)]
     if check_upstream:
         probes.append(upstream_probe(breakers, profile))
+    if in_flight is not None:
+        probes.append(in_flight)
     return probes
