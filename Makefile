@@ -14,7 +14,7 @@ NATIVE := $(wildcard src/ttsign/signing/_native/*.c)
 # (TTSIGN_HOST, TTSIGN_PORT, the TOML file named by TTSIGN_CONFIG_FILE, then 127.0.0.1:8080).
 ARGS ?=
 
-.PHONY: run test install lock floors lint typecheck e2e-deps redis nginx chromium promtool tools bench-tools bench demo proto clean
+.PHONY: run test install lock floors systemd-analyze lint typecheck e2e-deps redis nginx chromium promtool tools bench-tools bench demo proto clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ redis:
 nginx:
 	@bash scripts/ensure-deb.sh nginx
 
+# tests/deploy/test_systemd_units.py checks deploy/*.service with systemd-analyze (Debian's systemd package).
+systemd-analyze:
+	@bash scripts/ensure-deb.sh systemd-analyze systemd
+
 # The /docs test (tests/api/test_docs_offline.py) drives Debian's headless Chromium through Playwright.
 chromium:
 	@bash scripts/ensure-deb.sh chromium
@@ -79,7 +83,7 @@ promtool:
 	@bash scripts/ensure-deb.sh promtool prometheus
 
 # pytest exits 5 when it collected nothing: make treats any non-zero status as failure, so an empty run fails.
-test: $(TEST_STAMP) e2e-deps redis nginx chromium tools lint typecheck floors
+test: $(TEST_STAMP) e2e-deps redis nginx chromium systemd-analyze tools lint typecheck floors
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # The HTTP benchmarks load the server with wrk (Debian's package), from a process of its own.

@@ -11,9 +11,12 @@ refused by the other replica within one second; an identity one replica bootstra
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 from collections import Counter
@@ -24,15 +27,22 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from tests.e2e.harness import EmulatorHandle, Proc, serve_argv, start_emulator, ttsign_keys
+from tests.e2e.harness import ROOT, EmulatorHandle, Proc, serve_argv, start_emulator, ttsign_keys
 from tests.redis_db import delete_prefix, free_port, new_prefix, require_redis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 REDIS_URL = os.environ.get("TTSIGN_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/12")
 ROOM = "7390000000000000001"  # the default scenario's room
+ANONYMOUS_PER_MINUTE = 3  # small, so one client address's own bucket runs out within the test
 SIGN_BODY = {"url": f"https://webcast.tiktok.com/webcast/im/fetch/?aid=1988&room_id={ROOM}"}
+SITE = ROOT / "deploy" / "nginx" / "ttsign.conf"  # the site file operators copy: this test runs it
+# The main nginx.conf around the shipped site file: this test's own paths, and a log of who served what.
 NGINX_CONF = """
 worker_processes 1;
 pid {dir}/nginx.pid;
@@ -46,54 +56,95 @@ http {{
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
-    upstream ttsign {{
-        server {a};
-        server {b};
-        keepalive 16;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://ttsign;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_next_upstream off;
-            proxy_read_timeout 10s;
-        }}
-    }}
+    include {dir}/ttsign.conf;
 }}
 """
 
 
+def render_site(upstreams: tuple[str, str], http_port: int, https_port: int, cert: Path, key: Path) -> str:
+    """deploy/nginx/ttsign.conf with this test's replicas, loopback ports and certificate; nothing else
+    changes. Each example value must appear exactly once, so the shipped file is the one tested."""
+    text = SITE.read_text()
+    example_replicas = "    server 127.0.0.1:8081;\n    server 127.0.0.1:8082;\n"
+    replicas = "".join(f"    server {upstream};\n" for upstream in upstreams)
+    for example, actual in (
+        (example_replicas, replicas),
+        ("listen 80;", f"listen 127.0.0.1:{http_port};"),
+        ("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;"),
+        ("/etc/ssl/certs/ttsign.crt", str(cert)),
+        ("/etc/ssl/private/ttsign.key", str(key)),
+    ):  # fmt: skip
+        assert text.count(example) == 1, f"{SITE.name}: expected {example!r} once"
+        text = text.replace(example, actual)
+    return text
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, valid for a day, and its key (PEM files)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ttsign test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "tls.crt", directory / "tls.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
 class Nginx:
-    """nginx in the foreground with a generated config in `workdir`; no ready line, so readiness is polled."""
+    """nginx in the foreground running deploy/nginx/ttsign.conf over TLS; no ready line, so readiness is polled."""
 
     def __init__(self, workdir: Path, upstreams: tuple[str, str]) -> None:
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(binary).exists():
             pytest.fail("nginx is not installed: run `make nginx`")
         self.dir = workdir
-        self.port = free_port()
-        conf = NGINX_CONF.format(dir=workdir, a=upstreams[0], b=upstreams[1], port=self.port)
-        (workdir / "nginx.conf").write_text(conf)
+        self.http_port, self.port = free_port(), free_port()
+        cert, key = self_signed_certificate(workdir)
+        self.tls = ssl.create_default_context(cafile=str(cert))
+        (workdir / "ttsign.conf").write_text(render_site(upstreams, self.http_port, self.port, cert, key))
+        (workdir / "nginx.conf").write_text(NGINX_CONF.format(dir=workdir))
         argv = [binary, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-e", str(workdir / "error.log")]
         self.process = subprocess.Popen(
             [*argv, "-g", "daemon off;"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.http_url = f"http://127.0.0.1:{self.http_port}"
+
+    def client(self, *, local_address: str | None = None, timeout: float = 10) -> httpx.Client:
+        """A client that trusts this nginx's certificate, optionally from another loopback address."""
+        transport = httpx.HTTPTransport(verify=self.tls, local_address=local_address)
+        return httpx.Client(transport=transport, timeout=timeout)
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
-                pytest.fail(f"nginx exited ({self.process.returncode}): {stderr}\n{self.error_log()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+        with self.client(timeout=1) as http:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+                    pytest.fail(f"nginx exited ({self.process.returncode}): {stderr}\n{self.error_log()}")
+                try:
+                    if http.get(self.url + "/healthz").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
         self.stop()
         pytest.fail(f"nginx did not answer on {self.url}\n{self.error_log()}")
 
@@ -138,6 +189,11 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         "TTSIGN_REDIS_KEY_PREFIX": prefix,
         "TTSIGN_STORE_PATH": str(tmp_path / "unused.sqlite3"),  # must stay untouched: Redis holds the keys
         "TTSIGN_CONTACT_EMAIL": "ops@example.org",
+        # As deploy/README.md says: replicas believe nginx's X-Forwarded-For and nobody else's, and share
+        # one JWT secret that does not live in Redis.
+        "TTSIGN_TRUSTED_PROXIES": "127.0.0.1",
+        "TTSIGN_JWT_SECRET": "replicas-share-this-secret-" + "x" * 24,
+        "TTSIGN_ANONYMOUS_PER_MINUTE": str(ANONYMOUS_PER_MINUTE),
     }
     emulator = start_emulator(None, strict=True, tls=False)
     servers: list[Proc] = []
@@ -160,9 +216,9 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     assert all(code == 0 for code in codes.values()), codes
 
 
-async def _sign_many(url: str, api_key: str, count: int) -> list[httpx.Response]:
+async def _sign_many(url: str, api_key: str, count: int, tls: ssl.SSLContext) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=count)
-    async with httpx.AsyncClient(timeout=15, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=15, limits=limits, verify=tls) as client:
         return await asyncio.gather(
             *(
                 client.post(url + "/webcast/sign_url", json=SIGN_BODY, headers={"X-Api-Key": api_key})
@@ -173,7 +229,7 @@ async def _sign_many(url: str, api_key: str, count: int) -> list[httpx.Response]
 
 def test_a_per_minute_limit_holds_exactly_across_both_replicas(deployment: Deployment) -> None:
     created = deployment.keys("create", "--name", "replicas", "--per-minute", "20")
-    responses = asyncio.run(_sign_many(deployment.nginx.url, created["api_key"], 60))
+    responses = asyncio.run(_sign_many(deployment.nginx.url, created["api_key"], 60, deployment.nginx.tls))
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {200: 20, 429: 40}, statuses
     refused = next(r for r in responses if r.status_code == 429)
@@ -194,7 +250,7 @@ def test_a_key_revoked_is_refused_by_the_other_replica_within_a_second(deploymen
     created = deployment.keys("create", "--name", "to-revoke")
     headers = {"X-Api-Key": created["api_key"]}
     replica_b = deployment.urls[1]
-    with httpx.Client(timeout=10) as http:
+    with deployment.nginx.client() as http:
         assert http.post(replica_b + "/webcast/sign_url", json=SIGN_BODY, headers=headers).status_code == 200
         assert http.get(deployment.urls[0] + "/webcast/rate_limits", headers=headers).status_code == 200
         # Revoke through the shared store (as an operator would, from any host); replica B just used the key.
@@ -232,3 +288,32 @@ def test_an_identity_bootstrapped_by_one_replica_is_reused_by_the_other(deployme
     assert len(bootstraps) == 1, bootstraps
     fetches = [e for e in deployment.emulator.log("http") if e["path"].startswith("/webcast/im/fetch")]
     assert len(fetches) == 2 and all(e["ttwid_issued"] and e["status"] == 200 for e in fetches), fetches
+
+
+def anonymous_signs(http: httpx.Client, url: str, count: int, **headers: str) -> list[int]:
+    return [http.post(url + "/webcast/sign_url", json=SIGN_BODY, headers=headers).status_code for _ in range(count)]
+
+
+def test_each_client_address_behind_nginx_has_its_own_bucket_and_cannot_pick_another(
+    deployment: Deployment,
+) -> None:
+    """nginx sets X-Forwarded-For to the connecting address; the replicas believe it from nginx only."""
+    limit = ANONYMOUS_PER_MINUTE
+    with deployment.nginx.client(local_address="127.0.0.2") as first:
+        assert anonymous_signs(first, deployment.nginx.url, limit + 1) == [200] * limit + [429]
+        # A forged X-Forwarded-For is replaced by nginx: still 127.0.0.2's empty bucket.
+        assert anonymous_signs(first, deployment.nginx.url, 1, **{"X-Forwarded-For": "10.9.9.9"}) == [429]
+    with deployment.nginx.client(local_address="127.0.0.3") as second:
+        # Another client behind the same proxy is counted apart (were the proxy's own address counted, as
+        # without TTSIGN_TRUSTED_PROXIES, this would be refused: both would share 127.0.0.1's bucket).
+        assert anonymous_signs(second, deployment.nginx.url, 1) == [200]
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10) as direct:
+        # Straight to a replica, from an address it does not trust: the header is ignored, not believed.
+        forged = anonymous_signs(direct, deployment.urls[0], 1, **{"X-Forwarded-For": "10.8.8.8"})
+        assert forged == [429]
+
+
+def test_plain_http_is_redirected_to_https(deployment: Deployment) -> None:
+    with httpx.Client(timeout=10) as http:
+        answer = http.get(deployment.nginx.http_url + "/healthz")
+    assert answer.status_code == 301 and answer.headers["location"].startswith("https://")
