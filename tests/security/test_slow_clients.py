@@ -14,6 +14,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import uvicorn
+import websockets
+from starlette.types import Message, Receive, Scope, Send
 
 from tests.e2e.harness import EmulatorHandle, start_emulator
 from tests.security.live_server import (
@@ -29,6 +32,9 @@ from tests.security.live_server import (
 )
 from tests.upstream.fake_tiktok import FakeTikTok
 from ttsign.api.app import create_app
+from ttsign.api.http_protocol import GuardedHttpProtocol, HeadLimits, guarded_protocol
+from ttsign.api.in_flight import InFlightLimit, InFlightSlots
+from ttsign.api.server import bind_socket
 from ttsign.config import Settings
 from ttsign.store.memory import MemoryKeyStore
 
@@ -212,3 +218,60 @@ async def test_healthz_and_readyz_say_stalled_when_requests_wait_and_none_finish
         recovered = await http.get("/healthz")
         assert recovered.status_code == 200 and recovered.json()["status"] == "ok"
         assert (await http.get("/readyz")).json()["checks"]["in_flight"] == {"ok": True}
+
+
+async def test_a_connection_handed_to_websocket_keeps_no_head_timer_and_is_not_cut() -> None:
+    """The head timer belongs to the HTTP protocol: once uvicorn hands the connection to its WebSocket
+    protocol, the timer stops for good and a socket idle past `header_timeout_s` stays open (the relay's
+    sockets live for hours)."""
+    timeout_s = 0.3
+    opened: list[GuardedHttpProtocol] = []
+
+    class Recorded(guarded_protocol(HeadLimits(16384, timeout_s))):  # type: ignore[misc]
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            opened.append(self)
+            super().connection_made(transport)
+
+    async def echo(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await receive()  # websocket.connect
+            await send({"type": "websocket.accept"})
+            while (message := await receive())["type"] == "websocket.receive":
+                await send({"type": "websocket.send", "text": message.get("text")})
+
+    server = uvicorn.Server(uvicorn.Config(echo, http=Recorded, log_config=None, lifespan="off"))
+    sock = bind_socket("127.0.0.1", 0)
+    running = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        async with websockets.connect(f"ws://127.0.0.1:{sock.getsockname()[1]}/ws") as ws:
+            await asyncio.sleep(timeout_s * 4)  # idle well past the head deadline
+            await ws.send("still here")
+            assert await asyncio.wait_for(ws.recv(), 2) == "still here"
+            assert len(opened) == 1 and opened[0]._head_timer is None
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(running, 5)
+        sock.close()
+
+
+async def test_event_streams_take_no_in_flight_slot() -> None:
+    """A server-sent event stream lasts as long as its viewer watches: holding a slot, 32 viewers would stop
+    the API as 32 stalled bodies did."""
+    slots = InFlightSlots(1)
+    busy_during: dict[str, int] = {}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        busy_during[scope["path"]] = slots.busy
+
+    async def nothing() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def ignore(message: Message) -> None:
+        return None
+
+    limit = InFlightLimit(app, slots)
+    for path in ("/events", "/webcast/fetch"):
+        await limit({"type": "http", "path": path}, nothing, ignore)
+    assert busy_during == {"/events": 0, "/webcast/fetch": 1}

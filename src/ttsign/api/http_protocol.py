@@ -93,6 +93,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def _check_head(self) -> None:
+        if self.transport.is_closing() or self.transport.get_protocol() is not self:
+            self._head_timer = None  # closed, or handed to the WebSocket protocol: nothing left to time
+            return
         now = self.loop.time()
         deadline = (
             now + self.head_limits.timeout_s

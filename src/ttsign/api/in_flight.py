@@ -3,7 +3,7 @@
 Without it, a burst puts every request on the event loop together: each one's store and TikTok round trips
 then wait behind everyone else's CPU work, a healthy Redis looks slow enough to count as down, and all of
 them finish late. Queued requests hold no Redis connection and no upstream slot. Health and metrics routes
-skip the queue so probes still see a busy process as alive.
+skip the queue so probes still see a busy process as alive; so do event streams (see `_UNQUEUED`).
 
 A request takes its slot only once its body is in (request_limits.py sits outside this middleware), so
 the work a slot covers is bounded by the upstream and store timeouts, never by a client's pace. Should the
@@ -17,7 +17,9 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-_UNQUEUED = ("/healthz", "/readyz", "/metrics")
+# Probes answer even when the queue is full; /events (server-sent events, the relay) streams for as long as
+# its viewer watches, so it would hold a slot for hours: the relay's own admission limits it instead.
+_UNQUEUED = ("/healthz", "/readyz", "/metrics", "/events")
 
 
 class InFlightSlots:
