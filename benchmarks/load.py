@@ -163,7 +163,9 @@ end
 async def create_key(prefix: str) -> str:
     store = RedisKeyStore(redis_client(REDIS_URL), prefix=prefix)
     try:
-        _, key = await KeyService(store).create("load", Limits(per_minute=10_000_000, per_hour=100_000_000))
+        # Every window set: one the key leaves out follows the server's default (20,000 a day).
+        unlimited = Limits(per_minute=10_000_000, per_hour=100_000_000, per_day=1_000_000_000)
+        _, key = await KeyService(store).create("load", unlimited)
         return key
     finally:
         await store.close()
