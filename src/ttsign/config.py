@@ -269,6 +269,19 @@ class Settings(BaseSettings):
         description="HMAC secret for x-jwt-key tokens (32+ characters). Unset: one is generated once and kept in "
         "a 0600 file beside the SQLite store, or in Redis with redis_url (set it for Redis: a warning says so).",
     )
+    admin_secret: str | None = Field(
+        default=None,
+        repr=False,
+        min_length=32,
+        description="Secret an operator logs in to the web console at /admin with (32+ characters; never logged). "
+        "Unset: /admin and its API are not served (404). With admin_port set, /admin is on the admin listener only.",
+    )
+    admin_session_ttl_s: float = Field(
+        default=1800.0,
+        gt=0,
+        le=86400,
+        description="Seconds an /admin login lasts (a signed, HttpOnly, SameSite=Strict session cookie).",
+    )
 
     # --- signing policy --------------------------------------------------------------------------------
     sign_allowed_hosts: tuple[str, ...] = Field(

@@ -14,6 +14,7 @@ import socket
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ttsign.api import admin as console
 from ttsign.api import docs, ops
 from ttsign.api.errors import install_error_handlers
 from ttsign.api.observe import Observe
@@ -30,6 +31,7 @@ def admin_app(main: FastAPI, settings: Settings) -> ASGIApp:
         admin.include_router(ops.metrics_router)
     if settings.docs_enabled:
         docs.install(admin, main.openapi, main.title)
+    console.install(admin, settings, services=main.state.services, metrics=main.state.metrics, main_state=main.state)
     return Observe(admin, main.state.metrics, access_log=settings.access_log)
 
 

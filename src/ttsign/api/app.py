@@ -12,7 +12,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from ttsign import __version__
-from ttsign.api import accounts, docs, health, openapi, ops
+from ttsign.api import accounts, admin, docs, health, openapi, ops
 from ttsign.api.dialects import chat as chat_dialect
 from ttsign.api.dialects import connect as connect_dialect
 from ttsign.api.dialects import rooms as rooms_dialect
@@ -267,6 +267,8 @@ def create_app(
     if settings.relay_enabled:
         app.include_router(relay_router)
     openapi.install(app)
+    if on_main_port:  # else the console is on the admin listener alone, with /metrics and /docs
+        admin.install(app, settings, services=services, metrics=metrics, main_state=app.state)
     if settings.docs_enabled and on_main_port:
         docs.install(app, app.openapi, app.title)
     app.add_middleware(HotRoutes, routes=[*connect_dialect.router.routes, *sign_url_dialect.serving.routes])

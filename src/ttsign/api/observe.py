@@ -30,7 +30,7 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _REFUSALS = frozenset(code.value for code in RefusalCode)
 _WINDOWS = frozenset({"minute", "hour", "day", "rooms", "connections", "concurrency"})
 _MAX_CACHED_SERIES = 1024
-# Usage is what callers asked of the API: not health checks, scrapes or documentation.
+# Usage is what callers asked of the API: not health checks, scrapes, documentation or the operator console.
 _NOT_USAGE = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "unmatched"})
 _CONNECT_ROUTES = frozenset(
     {"/webcast/fetch", "/webcast/fetch/", "/webcast/rooms/{room_id}/connect", "/webcast/anchors/{unique_id}/connect"}
@@ -164,7 +164,7 @@ class Observe:
             metrics.rate_limited.labels(window if window in _WINDOWS else "other").inc()
         if self._access_log:
             log_access(scope, route=route, dialect=dialect, status=seen.status, reason=seen.log_code, elapsed_s=elapsed)
-        if self._usage is not None and route not in _NOT_USAGE:
+        if self._usage is not None and route not in _NOT_USAGE and not route.startswith("/admin"):
             self._count_usage(self._usage, scope, route, seen)
 
     @staticmethod

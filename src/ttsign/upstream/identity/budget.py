@@ -45,6 +45,14 @@ class ConnectBudget:
             self._warn(exc)
             return True
 
+    async def remaining(self, identity: Identity) -> int | None:
+        """Connects `identity` may still make this hour (nothing counted); None when the storage is unreachable."""
+        try:
+            stats = await self._limiter.get_window_stats(self._item, _NAMESPACE, identity.key)
+        except (StorageError, StoreUnavailable, OSError):
+            return None
+        return int(stats.remaining)
+
     def _warn(self, exc: Exception) -> None:
         now = time.monotonic()
         if now - self._warned_at >= 10.0:

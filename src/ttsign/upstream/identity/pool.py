@@ -164,6 +164,11 @@ class IdentityPool:
     def __len__(self) -> int:
         return len(self._warm)
 
+    def warm_identities(self) -> list[tuple[Identity, float]]:
+        """Each warm identity with its age in seconds, most recently used last (for the operator console)."""
+        now = self._clock()
+        return [(identity, now - identity.created_at) for identity in self._warm.values()]
+
     # --- sharing through the shelf --------------------------------------------------------------------
 
     async def _obtain_shared(self, key: str, profile: BrowserProfile, shelf: IdentityShelf) -> Identity | Refusal:
