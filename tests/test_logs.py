@@ -27,6 +27,8 @@ SECRET = "S3CRETvalue0123456789"
         f"set-cookie ttwid={SECRET}; Path=/",
         f"https://webcast.tiktok.com/webcast/im/fetch/?aid=1988&msToken={SECRET}&X-Bogus=abc",
         f"{{'msToken': '{SECRET}'}}",
+        f'"WebSocket /ws?uniqueId=u&jwtKey={SECRET}" [accepted]',
+        f'"GET /overlay/chat?uniqueId=u&key={SECRET} HTTP/1.1" 200',
     ],
 )
 def test_redact_masks_secret_values(text: str) -> None:

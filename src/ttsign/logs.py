@@ -25,10 +25,12 @@ REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("ttsign_request
 MASK = "[redacted]"
 FIELDS = "fields"  # the LogRecord attribute (set through `extra`) holding a line's structured fields
 _FIELDS = "|".join(
-    ("apiKey", "api_key", "session_?id", "sid_tt", "sid_guard", "x-api-key", "x-jwt-key", "ttwid", "msToken")
+    ("apiKey", "api_key", "jwtKey", "session_?id", "sid_tt", "sid_guard", "x-api-key", "x-jwt-key", "ttwid", "msToken")
 )
 # name=value (query strings, cookies), "name": "value" (JSON), name: value (headers)
 _PAIR = re.compile(rf"""(?i)(["']?\b(?:{_FIELDS})["']?\s*(?:=|:)\s*["']?)([^\s"'&;,}}]+)""")
+# The overlay page's `?key=` (an API key or token in the URL an OBS browser source loads).
+_QUERY_KEY = re.compile(r"([?&]key=)([^\s\"'&#]+)")
 # A whole Cookie / x-cookie-header header: every value in it is a secret.
 _COOKIE_HEADER = re.compile(r"(?i)(\b(?:cookie|x-cookie-header)\b[\"']?\s*[:=]\s*[\"']?)([^\"'\n]+)")
 
@@ -38,6 +40,7 @@ def redact(text: str) -> str:
     if not text or ("=" not in text and ":" not in text):  # both patterns need one: most lines skip the regexes
         return text
     text = _COOKIE_HEADER.sub(lambda m: m.group(1) + MASK, text)
+    text = _QUERY_KEY.sub(lambda m: m.group(1) + MASK, text)
     return _PAIR.sub(lambda m: m.group(1) + MASK, text)
 
 

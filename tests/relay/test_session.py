@@ -177,3 +177,17 @@ async def test_shutdown_ends_consumers_and_closes_the_socket() -> None:
     await relay.close()
     assert (await ending(joined.consumer)).code is CloseCode.NORMAL
     assert link.closed.is_set()
+
+
+async def test_reopened_sockets_that_die_with_nothing_new_spend_the_reopen_budget() -> None:
+    # Every socket TikTok gives back replays message 11 and dies: after the first, nothing new ever comes.
+    links = [FakeLink() for _ in range(5)]
+    for link in links:
+        link.push(chat(11, "hello"))
+        link.drop()
+    upstream = FakeUpstream(*links)
+    relay = Relay(upstream, FAST)
+    joined = await join(relay)
+    assert await comments(joined.consumer, 1) == ["hello"]
+    assert (await ending(joined.consumer)).code is CloseCode.TIKTOK_CLOSED_CONNECTION
+    assert upstream.opens == 1 + FAST.reconnect_attempts  # not one per dying socket, forever

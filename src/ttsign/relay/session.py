@@ -28,6 +28,9 @@ from ttsign.relay.upstream import OpenFailure, Upstream, UpstreamLink
 logger = logging.getLogger(__name__)
 
 _SEEN_IDS = 2048  # msg_ids remembered across a reconnect, so a replayed message is relayed once
+# A reopened socket that lives this long, or brings a new message, has proven itself: the reopen budget is
+# whole again. One that dies sooner with nothing new counts against it (TikTok refusing us in slow motion).
+STABLE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class RoomSession:
         self._seen: deque[int] = deque(maxlen=_SEEN_IDS)
         self._seen_set: set[int] = set()
         self._task: asyncio.Task[None] | None = None
+        self._reopens_left = policy.reconnect_attempts
+        self._relayed = 0  # new messages relayed so far
         self._closer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -98,7 +103,7 @@ class RoomSession:
         self._idle_timer = None
         if self.consumers:
             return
-        logger.info("room @%s: no consumers for %.0f s; closing its socket", self.unique_id, self._policy.grace_s)
+        logger.info("room @%s: no consumers for %g s; closing its socket", self.unique_id, self._policy.grace_s)
         self.closing = True
         if self._link is not None:
             self._closer = asyncio.create_task(self._link.close())  # ends the read loop
@@ -121,8 +126,11 @@ class RoomSession:
             self._fan_out(first.initial, b"")
             link: UpstreamLink | Ending = first
             while not isinstance(link, Ending):
+                opened_at, relayed = time.monotonic(), self._relayed
                 outcome = await self._pump(link)
                 await link.close()
+                if self._relayed > relayed or time.monotonic() - opened_at >= STABLE_S:
+                    self._reopens_left = self._policy.reconnect_attempts
                 if outcome is _Outcome.STREAM_END:
                     self._end_all(Ending(CloseCode.STREAM_END))
                     return
@@ -156,7 +164,9 @@ class RoomSession:
     async def _reconnect(self) -> UpstreamLink | Ending:
         """A new socket after a dropped one, or the ending when TikTok will not give one."""
         detail = "socket closed"
-        for attempt in range(self._policy.reconnect_attempts):
+        while self._reopens_left > 0:
+            attempt = self._policy.reconnect_attempts - self._reopens_left
+            self._reopens_left -= 1
             delay = min(self._policy.backoff_max_s, self._policy.backoff_s * 2**attempt)
             await asyncio.sleep(delay)
             if self.closing or not self.consumers:
@@ -188,6 +198,7 @@ class RoomSession:
     def _fan_out(self, messages: Iterable[pb.BaseProtoMessage], raw: bytes) -> bool:
         """Queue one frame's new messages for every consumer; True when the frame ends the stream."""
         fresh = self._fresh(messages)
+        self._relayed += len(fresh)
         events = tuple(event for event in map(event_of, fresh) if event is not None)
         for event in events:
             if is_viewer_count(event):
