@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.e2e.harness import Proc, serve_argv, stop_cleanly, ttsign_keys
+from tests.store.pre_versioning import write_pre_versioning_store
 from ttsign.service.keys import KeyService, hash_key
 from ttsign.store.sqlite import SqliteKeyStore
 from ttsign.store.sqlite_schema import VERSION, SchemaTooNewError, secret_path
@@ -90,27 +91,6 @@ async def test_jwt_secret_lives_in_its_own_0600_file_not_in_the_database(tmp_pat
     assert secret_path(db, "jwt").read_text() == value
     assert mode(secret_path(db, "jwt")) == 0o600
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
-
-
-def write_pre_versioning_store(db: Path, jwt_secret: str, key_hash: str) -> None:
-    """A store as ttsign wrote it before schema versions: user_version 0, the JWT secret in a table."""
-    old = sqlite3.connect(db)
-    old.executescript(
-        """
-        PRAGMA journal_mode=WAL;
-        CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
-            created_at REAL NOT NULL, revoked_at REAL, limits TEXT NOT NULL,
-            chat_enabled INTEGER NOT NULL DEFAULT 0, session_forwarding INTEGER NOT NULL DEFAULT 0);
-        CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-        """
-    )
-    old.execute("INSERT INTO secrets VALUES ('jwt', ?)", (jwt_secret,))
-    old.execute(
-        "INSERT INTO api_keys VALUES ('k1', ?, 'old key', 1000.0, NULL, ?, 0, 0)",
-        (key_hash, '{"per_minute": 5, "per_hour": null, "per_day": null, "rooms_per_hour": null}'),
-    )
-    old.commit()
-    old.close()
 
 
 async def test_an_old_store_is_migrated_its_secret_moved_out_with_the_same_value(tmp_path: Path) -> None:

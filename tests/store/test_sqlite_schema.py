@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from ttsign.store.sqlite_schema import VERSION, migrate, version_of
+from tests.store.pre_versioning import write_pre_versioning_store
+from ttsign.store.sqlite_schema import VERSION, migrate, secret_path, version_of
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -44,3 +47,23 @@ def test_a_failing_migration_leaves_the_file_at_the_last_whole_version(tmp_path:
 def test_a_new_file_ends_at_the_current_version(tmp_path: Path) -> None:
     db = connect(tmp_path / "s.sqlite3")
     assert migrate(db, tmp_path / "s.sqlite3") == VERSION == version_of(db)
+
+
+def test_processes_opening_an_old_file_at_once_migrate_it_once(tmp_path: Path) -> None:
+    """Workers of one server open the same file together: every one succeeds and the secret keeps its value."""
+    db = tmp_path / "old.sqlite3"
+    write_pre_versioning_store(db, "old-secret-" + "s" * 40, "0" * 64)
+    program = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from ttsign.store.sqlite import SqliteKeyStore\n"
+        "store = SqliteKeyStore(Path(sys.argv[1]))\n"
+        "print(store.schema_version, asyncio.run(store.secret('jwt', lambda: 'new')))\n"
+    )
+    workers = [
+        subprocess.Popen([sys.executable, "-c", program, str(db)], stdout=subprocess.PIPE, text=True) for _ in range(4)
+    ]
+    outputs = [worker.communicate(timeout=60)[0].split() for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0, 0]
+    assert outputs == [[str(VERSION), "old-secret-" + "s" * 40]] * 4
+    assert secret_path(db, "jwt").read_text() == "old-secret-" + "s" * 40
