@@ -94,11 +94,18 @@ def emulate(
     scenario: Annotated[Path | None, typer.Option(help="Scenario file (YAML or JSON).")] = None,
     tls_port: Annotated[int | None, typer.Option(help="Extra TLS listener with a self-signed cert.")] = None,
     strict: Annotated[bool, typer.Option("--strict/--lenient", help="Verify signatures like TikTok.")] = True,
+    era: Annotated[
+        str, typer.Option(help="Which TikTok to model: 2026-09 (socket era, im/fetch closed) or 2026-08 (before).")
+    ] = "2026-09",
 ) -> None:
     """Run the local TikTok LIVE emulator."""
+    from ttsign.emulator.era import ERAS
     from ttsign.emulator.runner import run
 
-    run(host=host, port=port, scenario=scenario, tls_port=tls_port, strict=strict)
+    chosen = next((known for known in ERAS if known == era), None)
+    if chosen is None:
+        fail(f"--era must be one of {', '.join(ERAS)}, not {era!r}")
+    run(host=host, port=port, scenario=scenario, tls_port=tls_port, strict=strict, era=chosen)
 
 
 @app.command()

@@ -31,6 +31,15 @@ def _data_home() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
+Endpoint = Literal["im_fetch"]
+Signature = Literal["msToken", "X-Bogus", "X-Gnarly"]
+
+
+def _page_signatures() -> dict[Endpoint, tuple[Signature, ...]]:
+    """What the live page attaches per endpoint: nothing on im/fetch (field-notes-2026-12 §1.1)."""
+    return {"im_fetch": ()}
+
+
 class ConfigFileError(ValueError):
     """The file named by TTSIGN_CONFIG_FILE is missing or unreadable."""
 
@@ -117,6 +126,24 @@ class Settings(BaseSettings):
     identity_max_age_s: float = Field(
         default=1800.0, gt=0, description="Seconds an identity is reused before a fresh one is bootstrapped."
     )
+    identity_socket_connects_per_hour: int = Field(
+        default=12,
+        ge=1,
+        description="Socket connects (direct strategy) one identity may hand out per hour; then it is rotated. "
+        "TikTok flags a session at about 15 per hour.",
+    )
+    bootstrap_pages: tuple[str, ...] = Field(
+        default=("/@tiktok",),
+        min_length=1,
+        description="www.tiktok.com pages an identity gets its ttwid from, tried in order (profile pages still "
+        "mint one since late 2026; the home page stopped).",
+    )
+    bootstrap_attempts: int = Field(
+        default=8, ge=1, le=20, description="Tries per bootstrap page: TikTok mints ttwid on only some requests."
+    )
+    bootstrap_retry_delay_s: float = Field(
+        default=0.05, ge=0, le=2, description="Pause between bootstrap tries (all tries share the connect deadline)."
+    )
 
     # --- signer environments ---------------------------------------------------------------------------
     signer_env_file: Path | None = Field(
@@ -127,6 +154,27 @@ class Settings(BaseSettings):
     signer_env: str = Field(
         default="vendor-5.1.3",
         description="Signer environment to sign with: a built-in (`ttsign env list`) or one from signer_env_file.",
+    )
+
+    # --- connect strategies ----------------------------------------------------------------------------
+    connect_strategies: tuple[Literal["direct", "fetch"], ...] = Field(
+        default=("direct", "fetch"),
+        min_length=1,
+        description="How a connect is served, tried in order: `direct` synthesizes the socket address with no "
+        "TikTok round trip, `fetch` sends im/fetch. A refusal the next strategy could avoid falls through to it.",
+    )
+    signatures_by_endpoint: dict[Endpoint, tuple[Signature, ...]] = Field(
+        default_factory=_page_signatures,
+        description="Signatures attached per TikTok endpoint. im/fetch default: none, as the live page sends it "
+        '(X-Gnarly there draws a 403). E.g. {"im_fetch": ["msToken", "X-Bogus", "X-Gnarly"]} for the 2026-08 rules.',
+    )
+    direct_socket_gnarly: bool = Field(
+        default=True, description="Sign the direct socket query with X-Gnarly (TikTok probably does not check it)."
+    )
+    tiktok_push_url: str = Field(
+        default="wss://webcast-ws.tiktok.com",
+        description="Base URL of TikTok's push socket host (the direct strategy's push_server); the `upstream` "
+        "override wins, as ws:// or wss://.",
     )
 
     # --- client-facing API -----------------------------------------------------------------------------
@@ -344,6 +392,29 @@ class Settings(BaseSettings):
             raise ValueError(f"base URL must start with http:// or https://, got {value!r}")
         return value
 
+    @field_validator("tiktok_push_url")
+    @classmethod
+    def _socket_scheme(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError(f"tiktok_push_url must start with ws:// or wss://, got {value!r}")
+        return value
+
+    @field_validator("connect_strategies")
+    @classmethod
+    def _distinct_strategies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("connect_strategies names a strategy twice")
+        return value
+
+    @field_validator("bootstrap_pages")
+    @classmethod
+    def _page_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for page in value:
+            if not page.startswith("/") or "?" in page or "#" in page:
+                raise ValueError(f"bootstrap page {page!r} must be a path starting with '/'")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
@@ -415,6 +486,13 @@ class Settings(BaseSettings):
     def webcast_base(self) -> str:
         """Effective webcast.tiktok.com base URL (the `upstream` override wins)."""
         return self.upstream or self.tiktok_webcast_url
+
+    @property
+    def push_base(self) -> str:
+        """Effective push socket base URL: `upstream` (as ws:// or wss://) wins over tiktok_push_url."""
+        if self.upstream:
+            return "ws" + self.upstream.removeprefix("http")
+        return self.tiktok_push_url
 
     @classmethod
     def settings_customise_sources(

@@ -1,7 +1,7 @@
 """Prometheus metrics: what is measured, and how it is exposed with one process or many.
 
 Labels are closed sets only: route templates (never raw paths or queries), client dialect, refusal reason,
-limit window, breaker scope. No key, session id, cookie, room id or URL ever becomes a label value.
+limit window, breaker scope, connect strategy. No key, session id, cookie, room id or URL ever becomes a label value.
 
 `ttsign serve --workers N` runs N processes behind one port, and a scrape reaches only one of them. So the
 parent points PROMETHEUS_MULTIPROC_DIR at a private directory before forking (`shared_directory`), every
@@ -81,6 +81,12 @@ class Metrics:
         )
         self.breaker_transitions = Counter(
             "ttsign_breaker_transitions", "Circuit breaker state changes.", ["scope", "state"], registry=reg
+        )
+        self.connect_outcomes = Counter(
+            "ttsign_connect_strategy_outcomes",
+            "Connect attempts by strategy (direct, fetch) and outcome (served, or the refusal reason).",
+            ["strategy", "outcome"],
+            registry=reg,
         )
 
     def exposition(self) -> bytes:

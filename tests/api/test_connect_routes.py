@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.upstream.fake_tiktok import FakeTikTok
+from tests.upstream.fake_tiktok import FETCH_PATH, FakeTikTok
 from ttsign.api.app import create_app
 from ttsign.config import Settings
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
@@ -25,7 +25,9 @@ def tiktok() -> FakeTikTok:
 
 @pytest.fixture
 async def client(tiktok: FakeTikTok) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(upstream="http://127.0.0.1:9", contact_email="ops@example.org"), transport=tiktok)
+    app = create_app(
+        Settings(upstream="http://127.0.0.1:9", contact_email="ops@example.org", **FETCH_PATH), transport=tiktok
+    )
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://ttsign") as http:
         yield http
@@ -157,7 +159,9 @@ async def test_session_id_is_ignored_by_default(
 
 
 async def test_session_id_can_be_refused(tiktok: FakeTikTok) -> None:
-    app = create_app(Settings(upstream="http://127.0.0.1:9", session_id_policy="refuse"), transport=tiktok)
+    app = create_app(
+        Settings(upstream="http://127.0.0.1:9", session_id_policy="refuse", **FETCH_PATH), transport=tiktok
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         response = await http.get("/webcast/fetch", params={"room_id": "1", "session_id": "SECRET"})
     assert response.status_code == 400
@@ -196,7 +200,7 @@ async def test_unexpected_errors_are_json_500_without_traceback(tiktok: FakeTikT
         async def send(self, request: object) -> object:  # type: ignore[override]
             raise RuntimeError("boom /secret/path")
 
-    app = create_app(Settings(upstream="http://127.0.0.1:9"), transport=Broken())
+    app = create_app(Settings(upstream="http://127.0.0.1:9", **FETCH_PATH), transport=Broken())
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         response = await http.get("/webcast/fetch", params={"room_id": "1"})

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import EmulatorHandle, Proc, serve_argv
+from tests.e2e.harness import FETCH_PATH_ENV, EmulatorHandle, Proc, serve_argv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -31,6 +31,7 @@ def start_server(upstream: str, tmp: Path, **env: str) -> tuple[Proc, str]:
     environment = {
         "TTSIGN_STORE_PATH": str(tmp / "keys.sqlite3"),
         "TTSIGN_CONTACT_EMAIL": "ops@example.org",
+        **FETCH_PATH_ENV,  # these tests inject faults into im/fetch: the path before 2026-09
         **env,  # the anonymous and per-IP limits are lifted for every test process by tests/conftest.py
     }
     argv = serve_argv(upstream)
@@ -206,7 +207,7 @@ def test_the_cookie_page_failing_is_typed_too(
 ) -> None:
     """A cold identity: the bootstrap itself meets the fault (a new browser UA forces a new identity)."""
     _, url = server
-    http.patch(f"{emulator.url}/__emu/scenario", json={"faults": {"cookie": {"captcha_html": True}}})
+    http.patch(f"{emulator.url}/__emu/scenario", json={"faults": {"user_html": {"captcha_html": True}}})
     firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:135.0) Gecko/20100101 Firefox/135.0"
     response = http.get(f"{url}/webcast/fetch", params={"room_id": ROOM, "user_agent": firefox})
     assert response.status_code == 502, response.text
@@ -255,7 +256,7 @@ def test_identity_breaker_makes_the_server_unready_when_asked_to(
         TTSIGN_READY_REQUIRES_UPSTREAM="true",
     )
     try:
-        http.patch(f"{emulator.url}/__emu/scenario", json={"faults": {"cookie": {"status_5xx": 503}}})
+        http.patch(f"{emulator.url}/__emu/scenario", json={"faults": {"user_html": {"status_5xx": 503}}})
         for _ in range(2):
             assert connect(http, url)[0].status_code == 502
         assert_typed(connect(http, url)[0], 503, "circuit_open")

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.upstream.fake_tiktok import FakeTikTok
+from tests.upstream.fake_tiktok import FETCH_PATH, FakeTikTok
 from ttsign.api.app import create_app
 from ttsign.config import Settings
 from ttsign.store.memory import MemoryKeyStore
@@ -23,7 +23,7 @@ class BrokenStore(MemoryKeyStore):
 
 
 async def client_for(store: MemoryKeyStore | None = None) -> httpx.AsyncClient:
-    settings = Settings(upstream="http://127.0.0.1:9", contact_email="ops@example.org")
+    settings = Settings(upstream="http://127.0.0.1:9", contact_email="ops@example.org", **FETCH_PATH)
     app = create_app(settings, transport=FakeTikTok(), store=store or MemoryKeyStore())
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t")
 
@@ -83,7 +83,7 @@ async def test_metrics_use_route_templates_and_dialects_never_secrets(client: ht
 
 
 async def test_refusals_and_rate_limits_are_counted() -> None:
-    settings = Settings(upstream="http://127.0.0.1:9", anonymous_per_minute=1)
+    settings = Settings(upstream="http://127.0.0.1:9", anonymous_per_minute=1, **FETCH_PATH)
     app = create_app(settings, transport=FakeTikTok(mode="captcha"), store=MemoryKeyStore())
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:

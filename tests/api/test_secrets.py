@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.harness import EmulatorHandle, Proc, serve_argv, start_emulator
+from tests.e2e.harness import FETCH_PATH_ENV, EmulatorHandle, Proc, serve_argv, start_emulator
 
 CANARY_KEY = "tts_canary00_CANARYKEYdoNotLogMe0123456789abcdefghij"
 CANARY_SESSION = "CANARYSESSIONdoNotLogMe9876543210"
@@ -18,13 +18,13 @@ CANARIES = (CANARY_KEY, CANARY_SESSION, CANARY_COOKIE, "CANARYKEY", "CANARYSESSI
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorHandle]:
-    emu = start_emulator(None, tls=False)
+    emu = start_emulator(None, tls=False, era="2026-08")
     yield emu
     emu.proc.stop()
 
 
 def test_canaries_never_appear_in_logs_or_answers(emulator: EmulatorHandle, tmp_path: Path) -> None:
-    env = {"TTSIGN_LOG_LEVEL": "DEBUG", "TTSIGN_STORE_PATH": str(tmp_path / "s.sqlite3")}
+    env = {"TTSIGN_LOG_LEVEL": "DEBUG", "TTSIGN_STORE_PATH": str(tmp_path / "s.sqlite3"), **FETCH_PATH_ENV}
     server = Proc(serve_argv(emulator.url), name="secrets", env=env).start()
     answers: list[str] = []
     try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.e2e.harness import EmulatorHandle, Proc, serve_argv
+from tests.e2e.harness import FETCH_PATH_ENV, EmulatorHandle, Proc, serve_argv
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -24,7 +24,7 @@ CHROME_UA = (
 
 def start_server(upstream: str) -> Server:
     argv = serve_argv(upstream)
-    proc = Proc(argv, name="server", env={"TTSIGN_CONTACT_EMAIL": "ops@example.org"}).start()
+    proc = Proc(argv, name="server", env={"TTSIGN_CONTACT_EMAIL": "ops@example.org", **FETCH_PATH_ENV}).start()
     ready = proc.wait_ready()
     return Server(proc, ready["url"], ready)
 

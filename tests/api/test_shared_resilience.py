@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from tests.redis_db import REDIS_URL, delete_prefix, new_prefix, require_redis
-from tests.upstream.fake_tiktok import ROTATED_TOKEN, FakeTikTok
+from tests.upstream.fake_tiktok import FETCH_PATH, ROTATED_TOKEN, FakeTikTok
 from ttsign.api.app import build_services, create_app
 from ttsign.api.state import Services
 from ttsign.config import Settings
@@ -54,6 +54,7 @@ async def pair() -> AsyncIterator[Pair]:
         breaker_failure_threshold=2,
         breaker_cooldown_s=COOLDOWN_S,
         upstream_max_attempts=1,
+        **FETCH_PATH,  # type: ignore[arg-type]
     )
     replicas = []
     for _ in range(2):
@@ -134,7 +135,7 @@ async def test_an_ms_token_rotated_on_one_replica_is_used_by_the_other(pair: Pai
 async def test_the_app_lifespan_runs_the_sharing_and_stops_it() -> None:
     require_redis()
     prefix = new_prefix()
-    settings = Settings(upstream="http://127.0.0.1:9", redis_url=REDIS_URL, redis_key_prefix=prefix)
+    settings = Settings(upstream="http://127.0.0.1:9", redis_url=REDIS_URL, redis_key_prefix=prefix, **FETCH_PATH)
     a, b = create_app(settings, transport=FakeTikTok()), create_app(settings, transport=FakeTikTok())
     try:
         async with a.router.lifespan_context(a), b.router.lifespan_context(b):

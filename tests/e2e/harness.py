@@ -37,6 +37,14 @@ PYTHON_CLIENT = E2E / "clients" / "python_client.py"
 NODE_CLIENT = NODE_DIR / "client.mjs"
 
 
+# `ttsign serve` on the connect path before 2026-09 (im/fetch alone, fully signed), for the tests of that path
+# against `ttsign emulate --era 2026-08`; the defaults are `direct,fetch` and an unsigned im/fetch.
+FETCH_PATH_ENV = {
+    "TTSIGN_CONNECT_STRATEGIES": '["fetch"]',
+    "TTSIGN_SIGNATURES_BY_ENDPOINT": '{"im_fetch": ["msToken", "X-Bogus", "X-Gnarly"]}',
+}
+
+
 class ProcError(RuntimeError):
     """A service that exited or stayed silent instead of printing its ready line; carries its stderr."""
 
@@ -143,9 +151,14 @@ class EmulatorHandle:
         return result
 
 
-def start_emulator(scenario: Path | dict[str, Any] | None, *, strict: bool = True, tls: bool = True) -> EmulatorHandle:
-    """`ttsign emulate` on free loopback ports; a scenario given as data is written to a file of its own."""
+def start_emulator(
+    scenario: Path | dict[str, Any] | None, *, strict: bool = True, tls: bool = True, era: str | None = None
+) -> EmulatorHandle:
+    """`ttsign emulate` on free loopback ports; a scenario given as data is written to a file of its own.
+    `era` None is the emulator's default (2026-09)."""
     argv = [TTSIGN, "emulate", "--host", "127.0.0.1", "--port", "0"]
+    if era is not None:
+        argv += ["--era", era]
     if tls:
         argv += ["--tls-port", "0"]
     if isinstance(scenario, dict):

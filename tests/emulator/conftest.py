@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 import httpx
 import pytest
 
+from ttsign.emulator.era import Era
 from ttsign.emulator.runner import bind, public_url, serve
 from ttsign.emulator.scenario import Scenario, load_scenario, parse_scenario
 from ttsign.emulator.state import Emulator
@@ -63,15 +64,21 @@ Start = Callable[..., Any]
 
 @pytest.fixture
 async def start_emulator() -> AsyncIterator[Start]:
-    """start_emulator(scenario_dict_or_None, strict=True) -> Running; everything stops at teardown."""
+    """start_emulator(scenario_dict_or_None, strict=True, era="2026-08") -> Running; everything stops at teardown.
+
+    The era is named, not the CLI's default: most modules here test the signature and cookie rules of
+    2026-08 (strict im/fetch, room/chat); test_era.py asks for 2026-09.
+    """
     stops: list[tuple[asyncio.Event, asyncio.Task[None], httpx.AsyncClient]] = []
 
-    async def start(scenario: dict[str, Any] | Scenario | None = None, *, strict: bool = True) -> Running:
+    async def start(
+        scenario: dict[str, Any] | Scenario | None = None, *, strict: bool = True, era: Era = "2026-08"
+    ) -> Running:
         if isinstance(scenario, Scenario):
             loaded = scenario
         else:
             loaded = load_scenario(None) if scenario is None else parse_scenario(scenario)
-        emu = Emulator(scenario=loaded, strict=strict)
+        emu = Emulator(scenario=loaded, strict=strict, era=era)
         sock = bind("127.0.0.1", 0)
         emu.plain_url = public_url("http", sock)
         stop = asyncio.Event()

@@ -13,13 +13,25 @@ import pytest
 from tests.e2e.harness import TTSIGN, Proc
 
 
+def test_era_option_chooses_the_rules_and_refuses_unknown_eras() -> None:
+    proc = Proc([TTSIGN, "emulate", "--port", "0", "--era", "2026-08"], name="emulator").start()
+    try:
+        assert proc.wait_ready()["era"] == "2026-08"
+    finally:
+        assert proc.stop() == 0
+    bad = Proc([TTSIGN, "emulate", "--port", "0", "--era", "2025-01"], name="emulator").start()
+    assert bad.process is not None and bad.process.wait(20) == 2
+    assert "--era must be one of 2026-08, 2026-09" in bad.stderr_text()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_ready_line_both_listeners_and_clean_exit(sig: signal.Signals) -> None:
     proc = Proc([TTSIGN, "emulate", "--port", "0", "--tls-port", "0"], name="emulator").start()
     try:
         ready = proc.wait_ready()
-        assert set(ready) == {"event", "service", "url", "tls_url"}
+        assert set(ready) == {"event", "service", "url", "tls_url", "era"}
         assert ready["service"] == "emulator"
+        assert ready["era"] == "2026-09"  # the default: TikTok as it is since 2026-09
         assert ready["url"].startswith("http://127.0.0.1:")
         assert ready["tls_url"].startswith("https://127.0.0.1:")
         assert httpx.get(ready["url"] + "/@emu_streamer/live", timeout=5).status_code == 200

@@ -1,6 +1,7 @@
 """An in-memory TikTok double implementing the Transport protocol, for unit tests of the upstream engine.
 
-It plays the two routes the engine uses: the cookie-issuing front page and im/fetch. `mode` picks how
+It plays the routes the engine uses: the cookie-issuing pages (the front page and profile pages), the room
+lookup and im/fetch. `mode` picks how
 im/fetch answers; `verify` checks signatures with ttsign.signing the way the emulator does.
 """
 
@@ -19,6 +20,12 @@ from ttsign.signing import verify_request
 from ttsign.upstream.transport import TransportError, TransportTimeout, UpstreamRequest, UpstreamResponse
 
 PUSH_SERVER = "ws://127.0.0.1:1/webcast/im/ws_proxy/ws_reuse_supplement/"
+# The connect path before 2026-09, which the tests of TikTok's im/fetch answers exercise: the fetch strategy
+# alone, signed as Euler's custom-sign-server guide says (the defaults are `direct,fetch` and an unsigned im/fetch).
+FETCH_PATH: dict[str, object] = {
+    "connect_strategies": ("fetch",),
+    "signatures_by_endpoint": {"im_fetch": ("msToken", "X-Bogus", "X-Gnarly")},
+}
 ROTATED_TOKEN = "R" * 148
 STREAMER, STREAMER_ROOM = "emu_streamer", "7390000000000000001"
 
@@ -29,6 +36,10 @@ def fetch_result_bytes(cursor: str = "cursor-1", push_server: str = PUSH_SERVER)
     )
     result.route_params["wrss"] = "wrss-token"
     return result.SerializeToString()
+
+
+def _is_cookie_page(path: str) -> bool:
+    return path == "/" or (path.startswith("/@") and "/" not in path[2:])
 
 
 @dataclass
@@ -52,19 +63,21 @@ class FakeTikTok:
 
     @property
     def bootstraps(self) -> list[UpstreamRequest]:
-        return [r for r in self.requests if urlsplit(r.url).path == "/"]
+        return [r for r in self.requests if _is_cookie_page(urlsplit(r.url).path)]
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         self.requests.append(request)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         path = urlsplit(request.url).path
-        if path == "/":
+        if _is_cookie_page(path):
             return self._front_page()
         if path == "/webcast/im/fetch/":
             return self._im_fetch(request)
         if path == "/api-live/user/room/":
             return self._api_live(request)
+        if path == "/webcast/room/info/":
+            return self._room_info(request)
         return UpstreamResponse(404, (), b"")
 
     async def aclose(self) -> None:
@@ -87,6 +100,16 @@ class FakeTikTok:
             document: dict[str, object] = {"statusCode": 10202, "message": "user_not_found", "data": {}}
         else:
             document = {"statusCode": 0, "message": "", "data": {"user": {"roomId": STREAMER_ROOM, "status": 2}}}
+        return UpstreamResponse(200, (("content-type", "application/json"),), json.dumps(document).encode())
+
+    def _room_info(self, request: UpstreamRequest) -> UpstreamResponse:
+        """room/info, which TikTok serves unsigned: the room's state follows `mode` as im/fetch's does."""
+        room_id = parse_qs(urlsplit(request.url).query).get("room_id", [""])[0]
+        if self.mode == "not_found":
+            document: dict[str, object] = {"status_code": 30001, "data": {"message": "room not found"}}
+        else:
+            status = 4 if self.mode == "not_live" else 2
+            document = {"status_code": 0, "data": {"id_str": room_id, "status": status, "title": "t"}}
         return UpstreamResponse(200, (("content-type", "application/json"),), json.dumps(document).encode())
 
     def _im_fetch(self, request: UpstreamRequest) -> UpstreamResponse:

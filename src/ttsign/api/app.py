@@ -25,7 +25,13 @@ from ttsign.api.observe import Observe
 from ttsign.api.relay import build_relay
 from ttsign.api.relay import router as relay_router
 from ttsign.api.request_limits import RequestLimits
-from ttsign.api.resilience import connect_breakers, count_retries, retry_policy
+from ttsign.api.resilience import (
+    connect_breakers,
+    count_retries,
+    count_strategy_outcomes,
+    retry_policy,
+    strategy_breakers,
+)
 from ttsign.api.state import Services
 from ttsign.config import Settings
 from ttsign.metrics import Metrics, timed
@@ -46,8 +52,9 @@ from ttsign.signing import sign_request
 from ttsign.store.backends import Backends, open_backends, open_key_store
 from ttsign.store.base import KeyStore, Limits
 from ttsign.upstream.chat import ChatClient
-from ttsign.upstream.identity import IdentityPool, bootstrap_identity
+from ttsign.upstream.identity import ConnectBudget, IdentityPool, bootstrap_identity
 from ttsign.upstream.rooms import RoomDirectory
+from ttsign.upstream.socket import DirectSocket
 from ttsign.upstream.transport import CurlTransport, Transport, TransportOptions
 from ttsign.upstream.webcast import WebcastClient
 
@@ -116,7 +123,15 @@ def build_services(
     rng = BufferedSystemRandom()  # the edge owns randomness; signing never draws its own
     backends = open_shared_state(settings, store)
     pool = IdentityPool(
-        partial(bootstrap_identity, transport, settings.www_base, rng=rng),
+        partial(
+            bootstrap_identity,
+            transport,
+            settings.www_base,
+            rng=rng,
+            pages=settings.bootstrap_pages,
+            attempts=settings.bootstrap_attempts,
+            retry_delay_s=settings.bootstrap_retry_delay_s,
+        ),
         size=settings.identity_pool_size,
         max_age_s=settings.identity_max_age_s,
         shelf=backends.identities,
@@ -129,6 +144,13 @@ def build_services(
         contact_email=settings.contact_email,
         rng=rng,
         signer=timed(sign_request, metrics.signing_timer("im_fetch")),
+        signatures=frozenset(settings.signatures_by_endpoint.get("im_fetch", ())),
+    )
+    socket = DirectSocket(
+        settings.push_base,
+        signer=timed(sign_request, metrics.signing_timer("socket")),
+        sign_query=settings.direct_socket_gnarly,
+        rng=rng,
     )
     connect = ConnectService(
         pool,
@@ -136,11 +158,16 @@ def build_services(
         default_profile_name=settings.default_profile,
         honour_client_user_agent=settings.honour_client_user_agent,
         deadline_s=settings.upstream_total_timeout_s,
-        rooms=RoomDirectory(transport, www_base=settings.www_base),
+        rooms=RoomDirectory(transport, www_base=settings.www_base, webcast_base=settings.webcast_base),
         retry=retry_policy(settings),
         breakers=connect_breakers(settings, metrics, sharing),
         on_retry=count_retries(metrics),
         rng=rng,
+        strategies=settings.connect_strategies,
+        socket=socket,
+        budget=ConnectBudget(settings.identity_socket_connects_per_hour, backends.limits_storage),
+        strategy_breakers=strategy_breakers(settings, metrics),
+        on_outcome=count_strategy_outcomes(metrics),
     )
     store = backends.keys
     keys = KeyService(store)

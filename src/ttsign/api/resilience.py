@@ -6,7 +6,7 @@ from __future__ import annotations
 from ttsign.config import Settings
 from ttsign.metrics import Metrics
 from ttsign.service.breaker_sharing import BreakerSharing
-from ttsign.service.connect import OnRetry
+from ttsign.service.connect import OnOutcome, OnRetry
 from ttsign.service.resilience import ConnectBreakers
 from ttsign.upstream.breaker import BreakerBoard, BreakerPolicy, BreakerState
 from ttsign.upstream.refusals import Refusal
@@ -44,3 +44,20 @@ def count_retries(metrics: Metrics) -> OnRetry:
         metrics.upstream_retries.labels(step, str(refusal.code)).inc()
 
     return retried
+
+
+def strategy_breakers(settings: Settings, metrics: Metrics) -> BreakerBoard:
+    """One breaker per connect strategy (keyed by its name): a strategy TikTok keeps refusing is skipped."""
+
+    def changed(scope: str, state: BreakerState) -> None:
+        metrics.breaker_transitions.labels(scope, str(state)).inc()
+
+    policy = BreakerPolicy(settings.breaker_failure_threshold, settings.breaker_cooldown_s)
+    return BreakerBoard("strategy", policy, on_change=changed)
+
+
+def count_strategy_outcomes(metrics: Metrics) -> OnOutcome:
+    def counted(strategy: str, outcome: str) -> None:
+        metrics.connect_outcomes.labels(strategy, outcome).inc()
+
+    return counted

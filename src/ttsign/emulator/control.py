@@ -122,6 +122,7 @@ async def state(request: Request) -> Response:
             "url": emu.plain_url,
             "tls_url": emu.tls_url,
             "strict": emu.strict,
+            "era": emu.era,
             "sessions": [{"id": s.id, "entered": s.entered.is_set()} for s in emu.sessions],
             "push_server": emu.push_server,
             # Requests received per route since the scenario was last replaced, counted on arrival: a test

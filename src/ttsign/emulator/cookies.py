@@ -35,6 +35,14 @@ class CookieIssuer:
         body, sep, mac = raw.rpartition("|")
         return bool(sep) and hmac.compare_digest(mac, self._mac(body))
 
+    def issue_js_token(self) -> str:
+        """The value the live page's script writes into document.cookie (only a JavaScript client has it)."""
+        body = f"js|{secrets.token_urlsafe(16)}"
+        return quote(f"{body}|{self._mac(body)}", safe="")
+
+    def is_js_token(self, value: str | None) -> bool:
+        return bool(value) and unquote(value or "").startswith("js|") and self.is_issued(value)
+
     def issue_ms_token(self) -> str:
         return generate_ms_token(self._rng)
 

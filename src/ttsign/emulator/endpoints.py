@@ -7,30 +7,37 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from ttsign.emulator import pages
 from ttsign.emulator.cookies import set_cookie_header
+from ttsign.emulator.era import JS_COOKIE
 from ttsign.emulator.state import Emulator
 
 
 def _with_ttwid(response: Response, emu: Emulator, request: Request) -> Response:
-    """Issue a ttwid unless the client already holds one of ours (TikTok keeps a valid ttwid)."""
-    if not emu.cookies.is_issued(request.cookies.get("ttwid")):
+    """Issue a ttwid unless the client already holds one of ours (TikTok keeps a valid ttwid), on the share
+    of requests the era mints one on."""
+    if not emu.cookies.is_issued(request.cookies.get("ttwid")) and emu.mints_ttwid():
         response.headers.append("set-cookie", set_cookie_header("ttwid", emu.cookies.issue_ttwid()))
     return response
 
 
 async def home(request: Request, emu: Emulator) -> Response:
-    """GET /: the cookie-issuing path an upstream identity bootstraps from (ttwid and msToken)."""
+    """GET /: mints ttwid and msToken before 2026-09; since, only msToken (PirateTok: the home page stopped
+    minting ttwid reliably in late 2026)."""
     response = HTMLResponse(pages.home_html())
-    response.headers.append("set-cookie", set_cookie_header("ttwid", emu.cookies.issue_ttwid()))
+    if not emu.since_2026_09:
+        response.headers.append("set-cookie", set_cookie_header("ttwid", emu.cookies.issue_ttwid()))
     response.headers.append("set-cookie", set_cookie_header("msToken", emu.cookies.issue_ms_token()))
     return response
 
 
 async def live_page(request: Request, emu: Emulator) -> Response:
     user = request.path_params["user"]
-    return _with_ttwid(HTMLResponse(pages.live_html(emu.scenario, user)), emu, request)
+    script = pages.page_script_cookie(JS_COOKIE, emu.cookies.issue_js_token())
+    return _with_ttwid(HTMLResponse(pages.live_html(emu.scenario, user, script)), emu, request)
 
 
 async def user_page(request: Request, emu: Emulator) -> Response:
+    """GET /@{user}: a profile page (the streamer's, or TikTok's own that sign servers bootstrap from), which
+    mints ttwid like every profile page."""
     body = pages.user_html(emu.scenario, request.path_params["user"])
     if body is None:
         return HTMLResponse(pages.not_found_html(), status_code=404)

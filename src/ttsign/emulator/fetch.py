@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from ttsign.emulator import pages
 from ttsign.emulator.cookies import set_cookie_header
+from ttsign.emulator.era import JS_COOKIE, im_fetch_refusal
 from ttsign.emulator.messages import MessageFactory, initial_result, now_ms
 from ttsign.emulator.state import Emulator
 from ttsign.emulator.strict import check_im_fetch
@@ -58,8 +59,22 @@ async def strict_gate(request: Request, emu: Emulator) -> Response | None:
     return Response(b"", status_code=403 if emu.scenario.strict.reject_with == "403" else 200)
 
 
+def era_gate(request: Request, emu: Emulator) -> Response | None:
+    """im/fetch since 2026-09 (ttsign.emulator.era): 403 with X-Gnarly, empty 200 without the page's script."""
+    status = im_fetch_refusal(
+        list(request.query_params.keys()),
+        request.cookies,
+        emu.cookies.is_js_token(request.cookies.get(JS_COOKIE)),
+    )
+    emu.log.add("era_check", path=request.url.path, era=emu.era, refused=status, enforced=emu.strict)
+    if status is None or not emu.strict:
+        return None
+    return Response(b"", status_code=status)
+
+
 async def im_fetch(request: Request, emu: Emulator) -> Response:
-    refused = await strict_gate(request, emu)
+    # Since 2026-09 the page's own im/fetch is unsigned: the session is judged, not the signature.
+    refused = era_gate(request, emu) if emu.since_2026_09 else await strict_gate(request, emu)
     if refused is not None:
         return refused
 

@@ -13,6 +13,8 @@ from ttsign.emulator.scenario import Scenario
 
 LIVE, ENDED = 2, 4
 NOT_FOUND_CODE = 10202
+# TikTok's own account: every scenario has it, as every TikTok does (sign servers bootstrap from /@tiktok).
+OFFICIAL_ACCOUNT = ("107955", "tiktok", "TikTok")
 
 
 def _script(script_id: str, data: dict[str, Any]) -> str:
@@ -39,8 +41,14 @@ def is_room(scenario: Scenario, room_id: str) -> bool:
     return scenario.room.state != "not_found" and room_id == scenario.streamer.room_id
 
 
-def live_html(scenario: Scenario, unique_id: str) -> str:
-    """GET /@{user}/live: SIGI_STATE with LiveRoom, or without it when the user does not exist."""
+def page_script_cookie(name: str, value: str) -> str:
+    """The live page's script that sets a cookie in the browser: only a client that runs it has the cookie."""
+    return f'<script>document.cookie="{name}={value}; path=/";</script>'
+
+
+def live_html(scenario: Scenario, unique_id: str, script: str = "") -> str:
+    """GET /@{user}/live: SIGI_STATE with LiveRoom (and the page's `script`), or without it when the user
+    does not exist."""
     s = scenario.streamer
     if scenario.room.state == "blocked_html":
         return _page("Access Denied", "<h1>Access Denied</h1><p>Please verify you are human.</p>")
@@ -63,22 +71,24 @@ def live_html(scenario: Scenario, unique_id: str) -> str:
             "loadingState": {"getRoomInfo": 1},
         },
     }
-    return _page(f"{s.nickname} (@{s.unique_id}) is LIVE", _script("SIGI_STATE", state))
+    return _page(f"{s.nickname} (@{s.unique_id}) is LIVE", _script("SIGI_STATE", state) + script)
 
 
 def user_html(scenario: Scenario, user_id: str) -> str | None:
     """GET /@{numeric id}: __UNIVERSAL_DATA_FOR_REHYDRATION__ naming the unique id; None if unknown."""
     s = scenario.streamer
-    if scenario.room.state == "not_found" or user_id not in (s.user_id, s.unique_id):
+    if user_id.lower() == OFFICIAL_ACCOUNT[1]:
+        user_id, unique_id, nickname = OFFICIAL_ACCOUNT
+    elif scenario.room.state == "not_found" or user_id not in (s.user_id, s.unique_id):
         return None
+    else:
+        user_id, unique_id, nickname = s.user_id, s.unique_id, s.nickname
     data = {
         "__DEFAULT_SCOPE__": {
-            "webapp.user-detail": {
-                "userInfo": {"user": {"id": s.user_id, "uniqueId": s.unique_id, "nickname": s.nickname}}
-            }
+            "webapp.user-detail": {"userInfo": {"user": {"id": user_id, "uniqueId": unique_id, "nickname": nickname}}}
         }
     }
-    return _page(f"{s.nickname} (@{s.unique_id})", _script("__UNIVERSAL_DATA_FOR_REHYDRATION__", data))
+    return _page(f"{nickname} (@{unique_id})", _script("__UNIVERSAL_DATA_FOR_REHYDRATION__", data))
 
 
 def api_live_room(scenario: Scenario, unique_id: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from ttsign.emulator import faults
+from ttsign.emulator.era import SocketVerdict, socket_verdict
 from ttsign.emulator.log import header_names, redact_query
 from ttsign.emulator.messages import MessageFactory, ends_stream, pushed_result
 from ttsign.emulator.scenario import Step
@@ -230,6 +231,21 @@ async def _deny(ws: WebSocket, emu: Emulator, status: int, message: str, failed:
     await ws.send_denial_response(Response(b"", status_code=status, headers={"Handshake-Msg": message}))
 
 
+def _era_verdict(ws: WebSocket, emu: Emulator) -> SocketVerdict | None:
+    """The 2026-09 handshake rules (ttsign.emulator.era), the connect budget last: a refused handshake
+    spends none of it."""
+    ttwid = ws.cookies.get("ttwid", "")
+    verdict = socket_verdict(
+        ws.query_params.multi_items(),
+        ws.headers.get("user-agent", ""),
+        ws.cookies,
+        ttwid_issued=emu.cookies.is_issued(ttwid),
+    )
+    if verdict is None and not emu.socket_connects.admit(ttwid, emu.scenario.era_2026_09.socket_connects_per_hour):
+        verdict = SocketVerdict(415, "DEVICE_BLOCKED", "connect_budget")
+    return verdict
+
+
 async def push_endpoint(ws: WebSocket) -> None:
     emu: Emulator = ws.app.state.emu
     opts = emu.scenario.websocket
@@ -262,6 +278,11 @@ async def push_endpoint(ws: WebSocket) -> None:
     if opts.reject is not None:
         await _deny(ws, emu, opts.reject.status, opts.reject.handshake_msg, ["scenario_reject"])
         return
+    if emu.since_2026_09 and emu.strict:
+        verdict = _era_verdict(ws, emu)
+        if verdict is not None:
+            await _deny(ws, emu, verdict.status, verdict.message, [verdict.check])
+            return
     checks = check_handshake(
         raw_query,
         ws.cookies,

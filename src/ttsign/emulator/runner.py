@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from ttsign.emulator.app import create_app
+from ttsign.emulator.era import DEFAULT_ERA, Era
 from ttsign.emulator.scenario import Scenario, ScenarioError, load_scenario
 from ttsign.emulator.state import Emulator
 from ttsign.emulator.tls import self_signed_pem
@@ -80,7 +81,7 @@ async def serve(
             break
         await asyncio.sleep(0.01)
     if all(server.started for server, _ in servers):
-        ready = {"event": "ready", "service": "emulator", "url": emu.plain_url, "tls_url": emu.tls_url}
+        ready = {"event": "ready", "service": "emulator", "url": emu.plain_url, "tls_url": emu.tls_url, "era": emu.era}
         print(json.dumps(ready), flush=True)
         await stop.wait()
     emu.stopping.set()
@@ -105,14 +106,16 @@ async def _main(emu: Emulator, plain: socket.socket, tls_sock: socket.socket | N
     await serve(emu, plain, tls_sock, stop, cert_dir)
 
 
-def build(scenario: Path | Scenario | None, strict: bool) -> Emulator:
+def build(scenario: Path | Scenario | None, strict: bool, era: Era = DEFAULT_ERA) -> Emulator:
     loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    return Emulator(scenario=loaded, strict=strict)
+    return Emulator(scenario=loaded, strict=strict, era=era)
 
 
-def run(host: str, port: int, scenario: Path | None, tls_port: int | None, strict: bool) -> None:
+def run(
+    host: str, port: int, scenario: Path | None, tls_port: int | None, strict: bool, *, era: Era = DEFAULT_ERA
+) -> None:
     try:
-        emu = build(scenario, strict)
+        emu = build(scenario, strict, era)
         plain = bind(host, port)
         tls_sock = bind(host, tls_port) if tls_port is not None else None
     except ScenarioError as exc:

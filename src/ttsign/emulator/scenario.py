@@ -217,6 +217,15 @@ class StrictHttp(_Model):
     clock_skew_s: int = Field(default=0, ge=-86_400, le=86_400)
 
 
+class Since202609(_Model):
+    """The tunable rules of the 2026-09 era (see ttsign.emulator.era)."""
+
+    # Share of cookie-page requests that mint a ttwid (PirateTok: "only a fraction"); 1 = every one.
+    ttwid_mint_fraction: float = Field(default=1 / 3, gt=0, le=1)
+    # Socket connects one ttwid may make per hour before DEVICE_BLOCKED (all-chat observed about 15).
+    socket_connects_per_hour: int = Field(default=15, ge=1)
+
+
 class Scenario(_Model):
     streamer: Streamer = Field(default_factory=Streamer)
     room: Room = Field(default_factory=Room)
@@ -226,6 +235,7 @@ class Scenario(_Model):
     timeline: list[Step] = Field(default_factory=list)
     end: End = Field(default_factory=End)
     strict: StrictHttp = Field(default_factory=StrictHttp)
+    era_2026_09: Since202609 = Field(default_factory=Since202609)
     faults: Faults = Field(default_factory=Faults)
     stub_sign: bool = False
     # TikTok session ids (`sessionid` cookie) POST /webcast/room/chat/ accepts as logged in.

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ttsign.emulator.cookies import CookieIssuer
+from ttsign.emulator.era import DEFAULT_ERA, ConnectCounter, Era, MintSchedule
 from ttsign.emulator.faults import RouteKey
 from ttsign.emulator.log import EventLog
 from ttsign.emulator.scenario import Scenario, Step
@@ -24,6 +25,7 @@ WS_PATH = "/webcast/im/ws_proxy/ws_reuse_supplement/"
 class Emulator:
     scenario: Scenario
     strict: bool = True
+    era: Era = DEFAULT_ERA
     log: EventLog = field(default_factory=EventLog)
     cookies: CookieIssuer = field(default_factory=CookieIssuer)
     plain_url: str = "http://127.0.0.1:0"
@@ -37,6 +39,19 @@ class Emulator:
     transports: dict[tuple[str, int], asyncio.Transport] = field(default_factory=dict)
     # Set when shutting down, so injected hangs end at once instead of holding the shutdown.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    mints: MintSchedule = field(default_factory=lambda: MintSchedule(1.0))
+    socket_connects: ConnectCounter = field(default_factory=ConnectCounter)
+
+    @property
+    def since_2026_09(self) -> bool:
+        return self.era == "2026-09"
+
+    def mints_ttwid(self) -> bool:
+        """Whether this cookie-page request mints a ttwid: always before 2026-09, a fraction since."""
+        if not self.since_2026_09:
+            return True
+        self.mints.fraction = self.scenario.era_2026_09.ttwid_mint_fraction
+        return self.mints.next_mints()
 
     @property
     def push_server(self) -> str:

@@ -1,9 +1,14 @@
-"""The connect use case: open a room for a client library and hand back TikTok's first payload.
+"""The connect use case: open a room for a client library, by the first connect strategy that gets through.
+
+Strategies (service/strategies/) are tried in the configured order within one deadline; a refusal another
+strategy could avoid (empty 200, 403, DEVICE_BLOCKED, no ttwid) falls through to the next. Each strategy has
+a breaker of its own: one whose path TikTok keeps refusing is skipped for a cooldown rather than tried first
+on every connect. The room and identity breakers stay around the whole connect, as before strategies.
 
 Profile choice: the client will open the WebSocket with its own User-Agent, so when that UA maps to a
-consistent browser profile we fetch as that browser (TikTok sees one browser throughout). When it cannot
+consistent browser profile we act as that browser (TikTok sees one browser throughout). When it cannot
 be made consistent (bots, libraries, garbage) we fall back to the configured default profile rather than
-refuse: the fetch itself is still coherent, and the clients cope with a different UA on the socket.
+refuse: the identity is still coherent, and the clients cope with a different UA on the socket.
 """
 
 from __future__ import annotations
@@ -12,48 +17,37 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Callable, Sequence
 
 from ttsign.service.resilience import ConnectBreakers
 from ttsign.service.rooms import InvalidInput, check_opaque, check_room_id
+from ttsign.service.strategies import (
+    Connected,
+    ConnectRequest,
+    ConnectSteps,
+    ConnectStrategy,
+    DirectStrategy,
+    FetchStrategy,
+    OnRetry,
+    Target,
+    falls_through,
+)
 from ttsign.signing import BrowserProfile, ProfileError, default_profile, profile_from_user_agent
-from ttsign.upstream.identity import Identity, IdentityPool
-from ttsign.upstream.refusals import Refusal
-from ttsign.upstream.retry import NO_RETRY, RetryPolicy, call_with_retries
+from ttsign.upstream.breaker import BreakerBoard
+from ttsign.upstream.identity import ConnectBudget, IdentityPool
+from ttsign.upstream.refusals import Refusal, RefusalCode
+from ttsign.upstream.retry import NO_RETRY, RetryPolicy
 from ttsign.upstream.rooms import RoomDirectory, normalise_unique_id
-from ttsign.upstream.webcast import Fetched, RoomRequest, WebcastClient
+from ttsign.upstream.socket import DirectSocket
+from ttsign.upstream.webcast import WebcastClient
 
-T = TypeVar("T")
-OnRetry = Callable[[str, Refusal], None]  # (step: bootstrap | room_lookup | im_fetch, the refusal retried)
+OnOutcome = Callable[[str, str], None]  # (strategy, "served" or the refusal code), for metrics
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ConnectService", "Connected", "InvalidInput"]
+__all__ = ["ConnectService", "Connected", "InvalidInput", "OnRetry"]
 
-
-@dataclass(frozen=True)
-class Connected:
-    """What a client needs to open the room's WebSocket."""
-
-    payload: bytes
-    ttwid: str
-    room_id: str
-    request_id: str
-    profile_name: str
-
-
-@dataclass(frozen=True)
-class _Target:
-    """The room a client asked for: by id, or by the streamer's unique id (looked up first)."""
-
-    room_id: str | None = None
-    unique_id: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.room_id or f"@{self.unique_id}"
+_ROOM_STATES = frozenset({RefusalCode.ROOM_NOT_LIVE, RefusalCode.ROOM_NOT_FOUND})
 
 
 class ConnectService:
@@ -73,18 +67,49 @@ class ConnectService:
         on_retry: OnRetry | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        strategies: Sequence[str] = ("fetch",),
+        socket: DirectSocket | None = None,
+        budget: ConnectBudget | None = None,
+        strategy_breakers: BreakerBoard | None = None,
+        on_outcome: OnOutcome | None = None,
     ) -> None:
         self._deadline_s = deadline_s
-        self._retry = retry
         self.breakers = breakers
-        self._on_retry = on_retry
         self._clock = clock
-        self._rng = rng or random.SystemRandom()
         self._rooms = rooms
-        self._pool = pool
-        self._webcast = webcast
         self._default = default_profile(default_profile_name)
         self._honour_ua = honour_client_user_agent
+        self._on_outcome = on_outcome
+        self._on_retry = on_retry
+        steps = ConnectSteps(
+            pool, rooms, retry=retry, clock=clock, rng=rng or random.SystemRandom(), on_retry=self._retried
+        )
+        self.strategies: tuple[ConnectStrategy, ...] = tuple(
+            self._strategy(name, steps, webcast, socket, budget) for name in strategies
+        )
+        if not self.strategies:
+            raise ValueError("at least one connect strategy is needed")
+        self.strategy_breakers = strategy_breakers
+
+    @staticmethod
+    def _strategy(
+        name: str,
+        steps: ConnectSteps,
+        webcast: WebcastClient,
+        socket: DirectSocket | None,
+        budget: ConnectBudget | None,
+    ) -> ConnectStrategy:
+        if name == "fetch":
+            return FetchStrategy(steps, webcast)
+        if name == "direct":
+            if socket is None:
+                raise ValueError("the direct strategy needs a DirectSocket")
+            return DirectStrategy(steps, socket, budget=budget)
+        raise ValueError(f"unknown connect strategy {name!r}; known: direct, fetch")
+
+    def _retried(self, step: str, refusal: Refusal) -> None:
+        if self._on_retry is not None:
+            self._on_retry(step, refusal)
 
     @property
     def default_profile(self) -> BrowserProfile:
@@ -110,10 +135,8 @@ class ConnectService:
         user_agent: str | None = None,
         request_id: str = "",
     ) -> Connected | Refusal:
-        """Signed im/fetch for the room (or the streamer's room when only `unique_id` is given).
-
-        Raises InvalidInput for bad input; TikTok's refusals come back as values.
-        """
+        """Connect the room (or the streamer's room when only `unique_id` is given) by the first strategy that
+        gets through. Raises InvalidInput for bad input; TikTok's refusals come back as values."""
         target = self._target(room_id, unique_id)
         cursor = check_opaque("cursor", cursor)
         internal_ext = check_opaque("internal_ext", internal_ext)
@@ -121,53 +144,62 @@ class ConnectService:
         if self.breakers is not None:
             paused = self.breakers.check(target.label, profile)
             if paused is not None:
-                self._log_refusal(request_id, target.label, paused, None)
+                logger.warning("request %s room %s refused: %s", request_id, target.label, paused.code)
                 return paused
-        outcome, bootstrap_failed = await self._within_budget(target, profile, cursor, internal_ext, request_id)
+        deadline = self._clock() + (self._deadline_s if self._deadline_s is not None else math.inf)
+        request = ConnectRequest(target, profile, cursor, internal_ext, request_id, deadline)
+        outcome = await self._first_through(request)
         if self.breakers is not None:
             refusal = outcome if isinstance(outcome, Refusal) else None
-            self.breakers.record(target.label, profile, refusal, bootstrap=bootstrap_failed)
+            self.breakers.record(target.label, profile, refusal, bootstrap=request.identity_failed)
         return outcome
 
-    async def _within_budget(
-        self, target: _Target, profile: BrowserProfile, cursor: str, internal_ext: str, request_id: str
-    ) -> tuple[Connected | Refusal, bool]:
-        """The connect steps under one deadline; also says whether the identity never came (for breakers).
+    async def _first_through(self, request: ConnectRequest) -> Connected | Refusal:
+        """Try the strategies in order; the first success, or the refusals (the last one's code) when none."""
+        refused: list[tuple[str, Refusal]] = []
+        for strategy in self.strategies:
+            if refused and self._clock() >= request.deadline:
+                break
+            paused = self._paused(strategy.name)
+            if paused is not None:
+                refused.append((strategy.name, paused))
+                continue
+            outcome = await strategy.connect(request)
+            self._account(strategy.name, outcome)
+            if isinstance(outcome, Connected):
+                return outcome
+            refused.append((strategy.name, outcome))
+            if not falls_through(outcome):
+                break
+            if strategy is not self.strategies[-1]:
+                logger.info("request %s: %s refused (%s); trying the next strategy", request.request_id, *refused[-1])
+        return _summary(refused)
 
-        One budget for the whole connect, retries included: a cold identity costs another TikTok round trip,
-        and the client's own timeout (3 s in Java) does not care which of them was slow. Every awaited step
-        runs in `call_with_retries`, which bounds each attempt by what is left of the deadline, so no timer
-        of its own is needed here (each timer costs about 1.5% of a connect's CPU); a warm identity needs no
-        await at all.
-        """
-        deadline = self._clock() + (self._deadline_s if self._deadline_s is not None else math.inf)
-        warm = self._pool.ready(profile)
-        identity = warm if warm is not None else await self._bootstrap(profile, deadline)
-        if isinstance(identity, Refusal):
-            self._log_refusal(request_id, target.label, identity, None)
-            return identity, True
-        room = await self._room(target, identity, cursor, internal_ext, deadline)
-        if isinstance(room, Refusal):
-            self._log_refusal(request_id, target.label, room, identity)
-            return room, False
-        return await self._fetch(room, identity, request_id, deadline), False
-
-    async def _bootstrap(self, profile: BrowserProfile, deadline: float) -> Identity | Refusal:
-        return await self._retrying("bootstrap", deadline, lambda: self._pool.acquire(profile))
-
-    async def _retrying(self, step: str, deadline: float, attempt: Callable[[], Awaitable[T | Refusal]]) -> T | Refusal:
-        def retried(refusal: Refusal, number: int, delay: float) -> None:
-            logger.info("%s attempt %d: %s; retrying in %.0f ms", step, number, refusal.code, delay * 1000)
-            if self._on_retry is not None:
-                self._on_retry(step, refusal)
-
-        return await call_with_retries(
-            attempt, self._retry, deadline=deadline, clock=self._clock, rng=self._rng, on_retry=retried
+    def _paused(self, name: str) -> Refusal | None:
+        if self.strategy_breakers is None:
+            return None
+        wait = self.strategy_breakers.check(name)
+        if wait is None:
+            return None
+        return Refusal(
+            RefusalCode.CIRCUIT_OPEN,
+            f"strategy {name}: repeated refusals, paused for {math.ceil(wait)} s",
+            retry_after_s=wait,
         )
 
-    def _target(self, room_id: str | None, unique_id: str | None) -> _Target:
+    def _account(self, name: str, outcome: Connected | Refusal) -> None:
+        refusal = outcome if isinstance(outcome, Refusal) else None
+        if self.strategy_breakers is not None:
+            if refusal is None or refusal.code in _ROOM_STATES:
+                self.strategy_breakers.record_success(name)
+            elif falls_through(refusal):
+                self.strategy_breakers.record_failure(name)
+        if self._on_outcome is not None:
+            self._on_outcome(name, "served" if refusal is None else str(refusal.code))
+
+    def _target(self, room_id: str | None, unique_id: str | None) -> Target:
         if room_id and room_id.strip() not in ("", "0"):  # Euler: room_id=0 means "use unique_id"
-            return _Target(room_id=check_room_id(room_id))
+            return Target(room_id=check_room_id(room_id))
         if not unique_id:
             raise InvalidInput("room_id", "missing")
         if self._rooms is None:
@@ -175,53 +207,16 @@ class ConnectService:
         normalised = normalise_unique_id(unique_id)
         if normalised is None:
             raise InvalidInput("unique_id", "must be 1..64 letters, digits, '.' or '_'")
-        return _Target(unique_id=normalised)
+        return Target(unique_id=normalised)
 
-    async def _room(
-        self, target: _Target, identity: Identity, cursor: str, internal_ext: str, deadline: float
-    ) -> RoomRequest | Refusal:
-        room_id = target.room_id
-        if room_id is None:
-            rooms, unique_id = self._rooms, target.unique_id
-            assert rooms is not None and unique_id is not None
-            looked_up = await self._retrying("room_lookup", deadline, lambda: rooms.room_id_of(identity, unique_id))
-            if isinstance(looked_up, Refusal):
-                if looked_up.retires_identity:
-                    self._pool.retire(identity, looked_up.code)
-                return looked_up
-            room_id = looked_up
-        return RoomRequest(room_id, cursor, internal_ext)
 
-    async def _fetch(
-        self, room: RoomRequest, identity: Identity, request_id: str, deadline: float
-    ) -> Connected | Refusal:
-        # Each attempt signs afresh: a retried request carries its own timestamp and counters.
-        outcome = await self._retrying("im_fetch", deadline, lambda: self._webcast.fetch(identity, room))
-        if isinstance(outcome, Refusal):
-            if outcome.retires_identity:
-                self._pool.retire(identity, outcome.code)
-            self._log_refusal(request_id, room.room_id, outcome, identity)
-            return outcome
-        return self._connected(outcome, room, request_id, identity)
-
-    @staticmethod
-    def _connected(outcome: Fetched, room: RoomRequest, request_id: str, identity: Identity) -> Connected:
-        logger.debug("request %s room %s connected via identity %s", request_id, room.room_id, identity.key)
-        return Connected(
-            payload=outcome.payload.body,
-            ttwid=outcome.ttwid,
-            room_id=room.room_id,
-            request_id=request_id,
-            profile_name=identity.profile.name,
-        )
-
-    @staticmethod
-    def _log_refusal(request_id: str, room_id: str, refusal: Refusal, identity: Identity | None) -> None:
-        logger.warning(
-            "request %s room %s refused: %s (%s) identity=%s",
-            request_id,
-            room_id,
-            refusal.code,
-            refusal.message,
-            identity.key if identity else "-",
-        )
+def _summary(refused: list[tuple[str, Refusal]]) -> Refusal:
+    """One refusal for the client: the last real one (a paused strategy says less), naming every strategy's."""
+    real = [refusal for _, refusal in refused if refusal.code is not RefusalCode.CIRCUIT_OPEN]
+    last = real[-1] if real else refused[-1][1]
+    if len(refused) == 1:
+        return last
+    tried = "; ".join(f"{name}: {refusal.code}" for name, refusal in refused)
+    detail = f"{last.detail}; strategies {tried}" if last.detail else f"strategies {tried}"
+    retry_after = last.retry_after_s if last.code is RefusalCode.CIRCUIT_OPEN else None
+    return Refusal(last.code, detail, last.upstream_status, retry_after)

@@ -14,10 +14,17 @@ from urllib.parse import quote, urlencode
 
 from ttsign.upstream.browser_headers import fetch_headers
 from ttsign.upstream.identity.value import Identity
-from ttsign.upstream.refusals import Refusal, RefusalCode, classify_error_status, classify_transport_failure
+from ttsign.upstream.refusals import (
+    Refusal,
+    RefusalCode,
+    classify_error_status,
+    classify_transport_failure,
+    json_object,
+)
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
 
 API_LIVE_PATH = "/api-live/user/room/"
+ROOM_INFO_PATH = "/webcast/room/info/"
 _UNIQUE_ID = re.compile(r"[A-Za-z0-9._]{1,64}")
 _USER_NOT_FOUND = 10202
 _OFFLINE = 4
@@ -75,12 +82,51 @@ def parse_room_lookup(status: int, headers: dict[str, str], body: bytes) -> str 
     return room.room_id if isinstance(room, Room) else room
 
 
-class RoomDirectory:
-    """Looks rooms up on www.tiktok.com as an identity's browser."""
+def parse_room_info(status: int, headers: dict[str, str], body: bytes) -> Room | Refusal:
+    """A room/info answer: the room when it is live, else why not (30001 and friends: no such room)."""
+    if status != 200:
+        return classify_error_status(status, headers, body)
+    document = json_object(status, body)
+    if isinstance(document, Refusal):
+        return document
+    data = document.get("data")
+    if document.get("status_code") != 0 or not isinstance(data, dict):
+        return Refusal(RefusalCode.ROOM_NOT_FOUND, f"room info status_code={document.get('status_code')!r}", status)
+    if data.get("status") == _OFFLINE:
+        return Refusal(RefusalCode.ROOM_NOT_LIVE, "the room has finished", status)
+    return Room(str(data.get("id_str") or data.get("id") or ""), True)
 
-    def __init__(self, transport: Transport, *, www_base: str) -> None:
+
+class RoomDirectory:
+    """Looks rooms up on www.tiktok.com as an identity's browser (and, given `webcast_base`, asks
+    webcast.tiktok.com's room/info, which verifies no signature, whether a room is live)."""
+
+    def __init__(self, transport: Transport, *, www_base: str, webcast_base: str | None = None) -> None:
         self._transport = transport
         self._base = www_base.rstrip("/")
+        self._webcast = (webcast_base or www_base).rstrip("/")
+
+    async def live_room(self, identity: Identity, room_id: str) -> Room | Refusal:
+        """The room when TikTok says it is live, else ROOM_NOT_LIVE / ROOM_NOT_FOUND (or a transport refusal)."""
+        params = {"aid": "1988", "app_name": "tiktok_web", **identity.profile.browser_query(), "room_id": room_id}
+        headers = {
+            "User-Agent": identity.profile.user_agent,
+            "Accept": "application/json, text/plain, */*",
+            "Accept-Language": identity.profile.accept_language,
+            "Referer": "https://www.tiktok.com/",
+            **fetch_headers(identity.profile, "same-site"),
+        }
+        cookie = identity.cookies.header()
+        if cookie:
+            headers["Cookie"] = cookie
+        url = f"{self._webcast}{ROOM_INFO_PATH}?{urlencode(params, quote_via=quote, safe='')}"
+        try:
+            response = await self._transport.send(UpstreamRequest("GET", url, headers, identity.profile.impersonate))
+        except TransportTimeout as exc:
+            return classify_transport_failure(timed_out=True, detail=f"room info: {exc}")
+        except TransportError as exc:
+            return classify_transport_failure(timed_out=False, detail=f"room info: {exc}")
+        return parse_room_info(response.status, response.first_headers, response.body)
 
     def build_request(self, identity: Identity, unique_id: str) -> UpstreamRequest:
         params = {"aid": "1988", "app_name": "tiktok_web", **identity.profile.browser_query()}

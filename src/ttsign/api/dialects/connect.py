@@ -23,6 +23,8 @@ from ttsign.service.connect import Connected
 router = APIRouter()
 
 PROTOBUF = "application/x-protobuf"
+STRATEGY_HEADER = "X-Ttsign-Strategy"  # which connect strategy served the answer (direct, fetch)
+USER_AGENT_HEADER = "X-Set-TT-User-Agent"  # nglmercer's name for the identity's User-Agent
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ async def _connect(request: Request, svc: Services, query: ConnectQuery) -> Resp
         request_id=request_id,
     )
     if isinstance(result, Connected):
+        request.state.strategy = result.strategy  # for the access log line
         return _success(result)
     return refusal_response(result, request_id)
 
@@ -89,7 +92,11 @@ def _success(result: Connected) -> Response:
         "X-Set-TT-Cookie": f"ttwid={result.ttwid}",
         "X-Room-Id": result.room_id,
         REQUEST_ID_HEADER: result.request_id,
+        STRATEGY_HEADER: result.strategy,
     }
+    if result.user_agent:
+        # The browser the identity is: a client that opens its socket with it matches the socket's cookie.
+        headers[USER_AGENT_HEADER] = result.user_agent
     return Response(content=result.payload, media_type=PROTOBUF, headers=headers)
 
 
