@@ -87,6 +87,8 @@ def test_export_holds_hashes_only_and_its_file_is_private(sqlite_env: dict[str, 
     created = ok(keys(sqlite_env, "create", "--name", "exported", "--per-minute", "3", "--chat"))
     assert isinstance(created, dict)
     target = tmp_path / "keys.json"
+    target.write_text("an older export, world-readable")
+    target.chmod(0o644)
     result = keys(sqlite_env, "export", "--output", str(target))
     assert result.returncode == 0, result.stderr
     text = target.read_text()
@@ -140,3 +142,14 @@ async def _authenticates(env: dict[str, str], plaintext: str) -> bool:
         return await KeyService(store).authenticate(plaintext) is not None
     finally:
         await store.close()
+
+
+def test_import_says_what_is_missing(sqlite_env: dict[str, str], tmp_path: Path) -> None:
+    for args, message in [
+        ([str(tmp_path / "nowhere.json")], "cannot read"),
+        (["--from-sqlite", str(tmp_path / "nowhere.sqlite3")], "no such file"),
+        ([], "give an export file"),
+    ]:
+        result = keys(sqlite_env, "import", *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith("error: ") and message in result.stderr

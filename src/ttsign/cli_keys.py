@@ -218,6 +218,7 @@ def keys_export(
     else:
         try:
             fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC: narrow it first
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror}")
         with os.fdopen(fd, "w", encoding="utf-8") as file:
