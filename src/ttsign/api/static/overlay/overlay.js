@@ -52,7 +52,8 @@
     var name = details.giftName || ("gift " + data.giftId);
     var count = data.repeatCount || 1;
     var streakable = details.giftType === 1;
-    var id = [data.user && data.user.userId, data.giftId, data.groupId].join(":");
+    // One line per streak: a viewer's same gift, until a message says the streak ended (repeatEnd).
+    var id = [data.user && data.user.userId, data.giftId].join(":");
     var li = streaks[id];
     if (!li) {
       li = line("gift", data.user, "sent " + name);
