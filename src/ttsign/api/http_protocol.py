@@ -5,10 +5,10 @@ header, which httptools keeps whole (growing it piece by piece) before any callb
 
 - Time: a request's head must be complete within `timeout_s`, counted from the connection for its first
   request and from a request's first byte for the next ones. Then the connection is closed, with a 408 when
-  a request had begun. (Bodies are timed at the ASGI edge, body_limit.py; idle keep-alive by uvicorn.)
-- Size: the reads that fall wholly inside an incomplete head are counted; past `max_bytes` the answer is 431
-  and the connection closes, so a head costs at most the cap plus one read of memory. A head that arrives
-  within one read is measured exactly by body_limit.py, which gives the same 431.
+  a request had begun. (Bodies are timed at the ASGI edge, request_limits.py; idle keep-alive by uvicorn.)
+- Size: the reads that fall wholly inside an incomplete head are counted (not the one it began in); past
+  `max_bytes` the answer is 431 and the connection closes, so a head costs at most the cap and two reads of
+  memory. A head that arrives in fewer reads is measured exactly by request_limits.py: the same 431.
 
 The cost per request is a clock read and a few attribute updates (one timer per connection, see
 `connection_made`).
