@@ -237,3 +237,23 @@ async def test_library_user_agent_header_falls_back_to_the_default(
 ) -> None:
     await client.get("/webcast/fetch", params={"room_id": "5"}, headers={"User-Agent": "TikTokLive.py/7.0.1"})
     assert tiktok.fetches[0].headers["User-Agent"].startswith("Mozilla/5.0")
+
+
+@pytest.mark.parametrize("path", [*ROUTES, "/webcast/rooms/7390000000000000001/connect"])
+async def test_default_settings_answer_directly_and_say_so(tiktok: FakeTikTok, path: str) -> None:
+    """The default strategies (direct, then fetch): no im/fetch, the strategy and the identity's UA in headers."""
+    app = create_app(Settings(upstream="http://127.0.0.1:9"), transport=tiktok)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ttsign") as http:
+        response = await http.get(path, params=python_query())
+    assert response.status_code == 200, response.text
+    assert response.headers["x-ttsign-strategy"] == "direct"
+    assert response.headers["x-set-tt-user-agent"] == CHROME_UA
+    assert response.headers["x-set-tt-cookie"].startswith("ttwid=1%7Cttwid-")
+    assert response.headers["x-room-id"] == "7390000000000000001" and response.headers["x-request-id"]
+    result = ProtoMessageFetchResult.FromString(response.content)
+    assert result.push_server == "ws://127.0.0.1:9/webcast/im/ws_proxy/ws_reuse_supplement/"
+    assert result.cursor == "0" and result.route_params["browser_version"] == CHROME_UA.removeprefix("Mozilla/")
+    assert tiktok.fetches == []
+    metrics = app.state.metrics.exposition().decode()
+    assert 'ttsign_connect_strategy_outcomes_total{outcome="served",strategy="direct"} 1.0' in metrics

@@ -164,3 +164,105 @@ async def test_bad_unique_id(unique_id: str) -> None:
     with pytest.raises(InvalidInput):
         await service(tiktok).connect(None, unique_id=unique_id)
     assert tiktok.requests == []
+
+
+# --- strategies ---------------------------------------------------------------------------------------------
+
+from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult  # noqa: E402
+from ttsign.signing import sign_request  # noqa: E402
+from ttsign.upstream.breaker import BreakerBoard, BreakerPolicy  # noqa: E402
+from ttsign.upstream.identity import ConnectBudget  # noqa: E402
+from ttsign.upstream.socket import DirectSocket  # noqa: E402
+from ttsign.upstream.transport import UpstreamRequest, UpstreamResponse  # noqa: E402
+
+ROOM = "7390000000000000001"
+
+
+class SilentRoomInfo(FakeTikTok):
+    """room/info answers TikTok's silent empty 200; everything else as FakeTikTok."""
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        if "/webcast/room/info/" in request.url:
+            self.requests.append(request)
+            return UpstreamResponse(200, (), b"")
+        return await super().send(request)
+
+
+def strategic(tiktok: FakeTikTok, strategies: tuple[str, ...], **kwargs: object) -> ConnectService:
+    rng = random.Random(9)
+
+    async def factory(profile: object) -> object:
+        return await bootstrap_identity(tiktok, BASE, profile, rng=rng)  # type: ignore[arg-type]
+
+    socket = DirectSocket("ws://127.0.0.1:1", signer=sign_request, rng=rng)
+    return ConnectService(
+        IdentityPool(factory),  # type: ignore[arg-type]
+        WebcastClient(tiktok, webcast_base=BASE, rng=rng),
+        rooms=RoomDirectory(tiktok, www_base=BASE),
+        strategies=strategies,
+        socket=socket,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def test_direct_answers_a_synthesized_result_without_im_fetch() -> None:
+    tiktok = FakeTikTok()
+    result = await strategic(tiktok, ("direct", "fetch")).connect(ROOM, user_agent=FIREFOX_UA, request_id="r")
+    assert isinstance(result, Connected) and result.strategy == "direct"
+    assert tiktok.fetches == []
+    assert result.user_agent == FIREFOX_UA and result.ttwid.startswith("1%7Cttwid-")
+    fetched = ProtoMessageFetchResult.FromString(result.payload)
+    assert fetched.push_server.startswith("ws://127.0.0.1:1/") and fetched.cursor == "0"
+    assert fetched.route_params["room_id"] == ROOM
+
+
+async def test_direct_refused_falls_through_to_fetch() -> None:
+    tiktok = SilentRoomInfo()
+    outcomes: list[tuple[str, str]] = []
+    svc = strategic(tiktok, ("direct", "fetch"), on_outcome=lambda s, o: outcomes.append((s, o)))
+    result = await svc.connect(ROOM)
+    assert isinstance(result, Connected) and result.strategy == "fetch"
+    assert outcomes == [("direct", "empty_200"), ("fetch", "served")]
+    assert len(tiktok.bootstraps) == 2  # the identity TikTok refused was retired: fetch went with a fresh one
+
+
+async def test_fetch_refused_falls_through_to_direct() -> None:
+    tiktok = FakeTikTok(mode="empty")
+    result = await strategic(tiktok, ("fetch", "direct")).connect(ROOM)
+    assert isinstance(result, Connected) and result.strategy == "direct"
+    assert len(tiktok.fetches) == 1
+
+
+async def test_every_strategy_refused_is_one_typed_refusal_naming_each() -> None:
+    result = await strategic(SilentRoomInfo(mode="forbidden"), ("direct", "fetch")).connect(ROOM)
+    assert isinstance(result, Refusal) and result.code is RefusalCode.FORBIDDEN_403
+    assert "direct: empty_200" in result.detail and "fetch: forbidden_403" in result.detail
+
+
+async def test_a_room_state_does_not_fall_through() -> None:
+    tiktok = FakeTikTok(mode="not_live")
+    result = await strategic(tiktok, ("direct", "fetch")).connect(ROOM)
+    assert isinstance(result, Refusal) and result.code is RefusalCode.ROOM_NOT_LIVE
+    assert tiktok.fetches == []
+
+
+async def test_a_spent_identity_is_rotated() -> None:
+    tiktok = FakeTikTok()
+    svc = strategic(tiktok, ("direct",), budget=ConnectBudget(per_hour=2))
+    ttwids = []
+    for _ in range(3):
+        result = await svc.connect(ROOM)
+        assert isinstance(result, Connected)
+        ttwids.append(result.ttwid)
+    assert ttwids[0] == ttwids[1] != ttwids[2]
+    assert len(tiktok.bootstraps) == 2
+
+
+async def test_a_strategy_that_keeps_being_refused_is_skipped_for_its_cooldown() -> None:
+    tiktok = FakeTikTok(mode="empty")
+    board = BreakerBoard("strategy", BreakerPolicy(failure_threshold=2, cooldown_s=60))
+    svc = strategic(tiktok, ("fetch", "direct"), strategy_breakers=board)
+    for _ in range(3):
+        result = await svc.connect(ROOM)
+        assert isinstance(result, Connected) and result.strategy == "direct"
+    assert len(tiktok.fetches) == 2  # the third connect went straight to direct

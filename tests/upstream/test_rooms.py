@@ -65,3 +65,24 @@ def test_lookup_request_is_the_identitys_browser() -> None:
     assert request.headers["User-Agent"] == profile.user_agent
     assert request.headers["Cookie"] == "ttwid=T"
     assert request.impersonate == profile.impersonate
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, answer({"status_code": 0, "data": {"id_str": "7", "status": 2}}), None),
+        (200, answer({"status_code": 0, "data": {"id_str": "7", "status": 4}}), RefusalCode.ROOM_NOT_LIVE),
+        (200, answer({"status_code": 30001, "data": {"message": "room not found"}}), RefusalCode.ROOM_NOT_FOUND),
+        (200, b"", RefusalCode.EMPTY_200),
+        (403, b"", RefusalCode.FORBIDDEN_403),
+        (200, b"{broken", RefusalCode.MALFORMED_PAYLOAD),
+    ],
+)
+def test_room_info_says_whether_a_room_is_live(status: int, body: bytes, expected: RefusalCode | None) -> None:
+    from ttsign.upstream.rooms import Room, parse_room_info
+
+    outcome = parse_room_info(status, JSON, body)
+    if expected is None:
+        assert outcome == Room("7", True)
+    else:
+        assert isinstance(outcome, Refusal) and outcome.code is expected

@@ -138,3 +138,40 @@ def test_cached_query_template_equals_a_fresh_encoding(room: RoomRequest) -> Non
     params = im_fetch_params(identity(), room, contact_email="a+b@example.org")
     template = QueryTemplate(im_fetch_params(identity(), RoomRequest(""), contact_email="a+b@example.org"))
     assert template.render(room) == urlencode(params, quote_via=quote, safe="")
+
+
+@pytest.mark.parametrize(
+    "chosen",
+    [
+        frozenset(),
+        frozenset({"msToken"}),
+        frozenset({"msToken", "X-Bogus"}),
+        frozenset({"msToken", "X-Bogus", "X-Gnarly"}),
+    ],
+)
+def test_im_fetch_carries_exactly_the_signatures_the_endpoint_table_names(chosen: frozenset[str]) -> None:
+    webcast = WebcastClient(FakeTikTok(), webcast_base=BASE, rng=random.Random(5), signatures=chosen)
+    query = query_of(webcast.build_request(identity(), RoomRequest("7")).url)
+    assert {name for name in ("msToken", "X-Bogus", "X-Gnarly") if name in query} == chosen
+
+
+def test_a_signature_the_table_leaves_out_keeps_the_others_byte_for_byte() -> None:
+    def built(chosen: frozenset[str]) -> str:
+        webcast = WebcastClient(
+            FakeTikTok(), webcast_base=BASE, rng=random.Random(5), now_ms=lambda: 1_700_000_000_000, signatures=chosen
+        )
+        return webcast.build_request(identity(), RoomRequest("7")).url
+
+    full = built(frozenset({"msToken", "X-Bogus", "X-Gnarly"}))
+    assert full.startswith(built(frozenset({"msToken", "X-Bogus"})) + "&X-Gnarly=")
+
+
+def test_first_fetch_uses_the_players_query_without_empty_values() -> None:
+    query = query_of(client(FakeTikTok(), email="").build_request(identity(), RoomRequest("7")).url)
+    assert (query["cursor"], query["internal_ext"], query["last_rtt"]) == ("0", "0", "-1")
+    assert all(query.values()), [key for key, value in query.items() if not value]
+
+
+def test_unknown_signature_names_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown signatures"):
+        WebcastClient(FakeTikTok(), webcast_base=BASE, signatures=frozenset({"a_bogus"}))

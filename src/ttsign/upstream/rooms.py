@@ -86,6 +86,8 @@ def parse_room_info(status: int, headers: dict[str, str], body: bytes) -> Room |
     """A room/info answer: the room when it is live, else why not (30001 and friends: no such room)."""
     if status != 200:
         return classify_error_status(status, headers, body)
+    if not body:
+        return Refusal(RefusalCode.EMPTY_200, "room info", status)  # TikTok's silent refusal, as on im/fetch
     document = json_object(status, body)
     if isinstance(document, Refusal):
         return document

@@ -1,0 +1,71 @@
+"""Bootstrap from cookie pages with bounded retries, and the socket connect budget per identity."""
+
+from __future__ import annotations
+
+import random
+
+from tests.upstream.fake_tiktok import FakeTikTok
+from ttsign.signing import default_profile
+from ttsign.upstream.cookies import CookieJar
+from ttsign.upstream.identity import ConnectBudget, Identity, bootstrap_identity
+from ttsign.upstream.refusals import Refusal, RefusalCode
+from ttsign.upstream.transport import UpstreamRequest, UpstreamResponse
+
+BASE = "http://127.0.0.1:9"
+
+
+class Stingy(FakeTikTok):
+    """Cookie pages mint a ttwid only on every `every`-th request (TikTok since late 2026)."""
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        self.every = every
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        response = await super().send(request)
+        if len(self.bootstraps) % self.every:
+            return UpstreamResponse(200, (("content-type", "text/html"),), b"<html>no cookie</html>")
+        return response
+
+
+async def no_sleep(_: float) -> None:
+    return None
+
+
+async def test_bootstrap_retries_until_a_page_mints_a_ttwid() -> None:
+    tiktok = Stingy(every=3)
+    identity = await bootstrap_identity(
+        tiktok, BASE, default_profile(), rng=random.Random(1), pages=("/@tiktok",), attempts=8, sleep=no_sleep
+    )
+    assert isinstance(identity, Identity) and identity.ttwid
+    assert [r.url for r in tiktok.bootstraps] == [f"{BASE}/@tiktok"] * 3
+
+
+async def test_bootstrap_moves_to_the_next_page_then_gives_up_typed() -> None:
+    tiktok = Stingy(every=100)
+    pauses: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+
+    outcome = await bootstrap_identity(
+        tiktok, BASE, default_profile(), rng=random.Random(1), pages=("/@name", "/@tiktok"), attempts=2,
+        retry_delay_s=0.75, sleep=sleep,
+    )  # fmt: skip
+    assert isinstance(outcome, Refusal) and outcome.code is RefusalCode.NO_TTWID
+    assert [r.url.removeprefix(BASE) for r in tiktok.bootstraps] == ["/@name", "/@name", "/@tiktok", "/@tiktok"]
+    assert pauses == [0.75] * 3
+
+
+async def test_a_challenge_page_is_not_tried_again() -> None:
+    tiktok = FakeTikTok(bootstrap_status=403)
+    outcome = await bootstrap_identity(tiktok, BASE, default_profile(), rng=random.Random(1), attempts=8)
+    assert isinstance(outcome, Refusal) and outcome.code is RefusalCode.FORBIDDEN_403
+    assert len(tiktok.bootstraps) == 1
+
+
+async def test_budget_counts_socket_connects_per_identity() -> None:
+    budget = ConnectBudget(per_hour=2)
+    first, second = (Identity("1", default_profile(), CookieJar(), created_at=0.0) for _ in range(2))
+    assert [await budget.spend(first) for _ in range(3)] == [True, True, False]
+    assert await budget.spend(second)

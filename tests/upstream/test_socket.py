@@ -1,0 +1,102 @@
+"""The direct socket address: the page's query in order, X-Gnarly over it, and the synthesized fetch result."""
+
+from __future__ import annotations
+
+import random
+from urllib.parse import parse_qsl, quote
+
+from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
+from ttsign.signing import default_profile, sign_request
+from ttsign.upstream.cookies import CookieJar
+from ttsign.upstream.identity import Identity
+from ttsign.upstream.socket import DirectSocket, socket_params
+
+ROOM = "7390000000000000001"
+ORDER = [
+    "version_code",
+    "device_platform",
+    "cookie_enabled",
+    "screen_width",
+    "screen_height",
+    "browser_language",
+    "browser_platform",
+    "browser_name",
+    "browser_version",
+    "browser_online",
+    "tz_name",
+    "app_name",
+    "sup_ws_ds_opt",
+    "update_version_code",
+    "compress",
+    "webcast_language",
+    "aid",
+    "live_id",
+    "version_code",
+    "app_language",
+    "ws_direct",
+    "client_enter",
+    "room_id",
+    "identity",
+    "last_rtt",
+    "heartbeat_duration",
+    "resp_content_type",
+    "did_rule",
+    "device_id",
+]
+
+
+def identity(device_id: str = "7123456789012345678") -> Identity:
+    return Identity(device_id, default_profile(), CookieJar({"ttwid": "1%7Cx%7C1"}), created_at=0.0)
+
+
+def socket(sign: bool = True) -> DirectSocket:
+    return DirectSocket("wss://webcast-ws.tiktok.com/", signer=sign_request, sign_query=sign, rng=random.Random(3))
+
+
+def test_query_follows_the_page_order_with_the_identity_values() -> None:
+    params = socket_params(identity(), ROOM)
+    assert [key for key, _ in params] == ORDER
+    values = dict(params)
+    profile = default_profile()
+    assert (values["browser_version"], values["browser_platform"]) == (
+        profile.browser_version,
+        profile.browser_platform,
+    )
+    assert (values["room_id"], values["did_rule"], values["last_rtt"]) == (ROOM, "0", "-1")
+    assert [v for k, v in params if k == "version_code"] == ["180800", "270000"]
+
+
+def test_without_a_device_id_the_rule_is_3_and_no_device_id_is_sent() -> None:
+    params = dict(socket_params(identity(device_id=""), ROOM))
+    assert params["did_rule"] == "3" and "device_id" not in params
+
+
+def test_fetch_result_carries_the_socket_decoded_and_what_clients_require() -> None:
+    address = socket().address(identity(), ROOM)
+    result = ProtoMessageFetchResult.FromString(address.fetch_result(now_ms=1_700_000_000_000))
+    assert result.push_server == "wss://webcast-ws.tiktok.com/webcast/im/ws_proxy/ws_reuse_supplement/"
+    assert "?" not in result.push_server
+    assert (result.cursor, result.internal_ext, result.heartbeat_duration, result.need_ack) == ("0", "", 10000, True)
+    assert not result.messages
+    route = dict(result.route_params)
+    assert route["browser_version"] == default_profile().browser_version  # decoded: clients encode it again
+    assert route["version_code"] == "270000"  # the repeated key, last wins
+    assert route["X-Gnarly"]
+
+
+def test_x_gnarly_is_a_setting() -> None:
+    assert "X-Gnarly" not in dict(socket(sign=False).address(identity(), ROOM).params)
+
+
+def test_x_gnarly_is_computed_over_the_query_sent() -> None:
+    calls: list[str] = []
+
+    def recording(method: str, url: str, body: str, profile: object, **kwargs: object) -> object:
+        calls.append(url)
+        return sign_request(method, url, body, profile, **kwargs)  # type: ignore[arg-type]
+
+    address = DirectSocket("ws://127.0.0.1:1", signer=recording, rng=random.Random(3)).address(identity(), ROOM)  # type: ignore[arg-type]
+    unsigned = [(k, v) for k, v in address.params if k != "X-Gnarly"]
+    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in unsigned)
+    assert calls == [f"ws://127.0.0.1:1/webcast/im/ws_proxy/ws_reuse_supplement/?{query}"]
+    assert parse_qsl(query) == unsigned
