@@ -2,10 +2,12 @@
 
 Everything real and on loopback: the strict emulator, two servers on port 0, the real Redis on
 127.0.0.1:6379 (database 12 and a key prefix of this test, deleted afterwards), and an nginx of this test
-(its own config, a free loopback port, foreground, stopped by PID). Proves: a key allowed N per minute gets
-exactly N successes across both replicas under concurrent load; a key revoked through the shared store is
-refused by the other replica within one second; an identity one replica bootstrapped is reused by the other
-(the emulator sees one cookie-page bootstrap).
+running the shipped site file deploy/nginx/ttsign.conf over TLS (a certificate made here; free loopback
+ports; foreground, stopped by PID). Proves: a key allowed N per minute gets exactly N successes across both
+replicas under concurrent load; a key revoked through the shared store is refused by the other replica
+within one second; an identity one replica bootstrapped is reused by the other (the emulator sees one
+cookie-page bootstrap); behind nginx each client address has its own bucket (TTSIGN_TRUSTED_PROXIES) and
+cannot choose another with a forged X-Forwarded-For; plain HTTP is redirected to HTTPS.
 """
 
 from __future__ import annotations
