@@ -38,6 +38,8 @@ def test_rates_come_from_two_readings_and_refusals_count_the_window() -> None:
     now[0] += 2.0
     metrics.requests.labels("/webcast/fetch", "GET", "ttlive-python", "200").inc(10)
     metrics.requests.labels("/webcast/sign_url", "POST", "euler", "429").inc(1)
+    metrics.requests.labels("/admin/api/live", "GET", "other", "200").inc(50)  # the console itself: not shown
+    metrics.request_seconds.labels("/admin/api/live", "other").observe(3.0)
     metrics.rate_limited.labels("minute").inc()
     for seconds in (0.002,) * 9 + (0.4,):
         metrics.request_seconds.labels("/webcast/fetch", "ttlive-python").observe(seconds)

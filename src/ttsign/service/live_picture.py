@@ -24,6 +24,7 @@ from ttsign.metrics import Metrics, multiprocess_dir
 
 K = TypeVar("K")
 WINDOW_S = 60.0
+CONSOLE_ROUTES = "/admin"
 _MIN_SPAN_S = 0.5  # a rate over less than this says more about the clock than the traffic
 
 
@@ -69,6 +70,8 @@ def _families(metrics: Metrics) -> Iterable[Metric]:
 
 
 def _take(reading: Reading, name: str, labels: dict[str, str], value: float) -> None:
+    if labels.get("route", "").startswith(CONSOLE_ROUTES):
+        return  # the console polling itself is not traffic
     if name == "ttsign_http_requests_total":
         dialect = labels.get("dialect", "")
         reading.requests[dialect] = reading.requests.get(dialect, 0.0) + value
