@@ -23,12 +23,12 @@ import pytest
 from tests.e2e.harness import (
     E2E,
     ROOT,
-    TTSIGN,
     ClientRun,
     EmulatorHandle,
     Proc,
     _run_driver,
     serve_argv,
+    start_emulator,
     stop_cleanly,
     ttsign_keys,
 )
@@ -56,11 +56,9 @@ class Server:
 def emu() -> Iterator[EmulatorHandle]:
     """The strict emulator in its 2026-08 era, which judges an im/fetch by its signatures (since 2026-09 it refuses
     any X-Gnarly there), so a URL ttsign signed can be checked by sending it."""
-    argv = [TTSIGN, "emulate", "--host", "127.0.0.1", "--port", "0", "--era", "2026-08", "--strict"]
-    proc = Proc(argv, name="emulator").start()
-    ready = proc.wait_ready()
-    yield EmulatorHandle(proc, ready["url"], None)
-    assert "Traceback" not in stop_cleanly(proc)
+    handle = start_emulator(None, strict=True, tls=False, era="2026-08")
+    yield handle
+    assert "Traceback" not in stop_cleanly(handle.proc)
 
 
 @pytest.fixture(scope="module")
