@@ -315,7 +315,8 @@ class Settings(BaseSettings):
         repr=False,
         min_length=32,
         description="HMAC secret for x-jwt-key tokens (32+ characters). Unset: one is generated once and kept in "
-        "a 0600 file beside the SQLite store, or in Redis with redis_url (set it for Redis: a warning says so).",
+        "a 0600 file beside the SQLite store, or in Redis with redis_url (set it for Redis: a warning says so). "
+        "Once set, a generated copy is deleted.",
     )
     admin_secret: str | None = Field(
         default=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -50,7 +51,7 @@ from ttsign.service.sign import SignService
 from ttsign.service.usage import UsageRecorder, UsageReport
 from ttsign.signing import sign_request
 from ttsign.store.backends import Backends, open_backends, open_key_store
-from ttsign.store.base import KeyStore, Limits
+from ttsign.store.base import KeyStore, Limits, StoreUnavailable
 from ttsign.upstream.chat import ChatClient
 from ttsign.upstream.identity import ConnectBudget, IdentityPool, bootstrap_identity
 from ttsign.upstream.rooms import RoomDirectory
@@ -96,8 +97,13 @@ def open_shared_state(settings: Settings, keys: KeyStore | None = None) -> Backe
 
 def jwt_loader(settings: Settings, store: KeyStore) -> Callable[[], Awaitable[JwtAuthority]]:
     async def load() -> JwtAuthority:
-        secret = settings.jwt_secret or await store.secret("jwt", lambda: secrets.token_urlsafe(48))
-        return JwtAuthority(secret.encode("utf-8"))
+        if settings.jwt_secret:
+            # A secret generated before one was configured (in Redis, or the file beside SQLite) is dead
+            # weight that can still be read: drop it. Best effort: the configured secret works either way.
+            with contextlib.suppress(StoreUnavailable, OSError):
+                await store.forget_secret("jwt")
+            return JwtAuthority(settings.jwt_secret.encode("utf-8"))
+        return JwtAuthority((await store.secret("jwt", lambda: secrets.token_urlsafe(48))).encode("utf-8"))
 
     return load
 

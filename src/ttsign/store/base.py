@@ -93,6 +93,10 @@ class KeyStore(Protocol):
         """A server-wide secret (e.g. the JWT key): created once by `make`, then the same for every replica."""
         ...
 
+    async def forget_secret(self, name: str) -> None:
+        """Drop a generated secret that a configured one replaces, so no stale copy stays readable."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -38,6 +38,9 @@ class MemoryKeyStore:
     async def secret(self, name: str, make: Callable[[], str]) -> str:
         return self._secrets.setdefault(name, make())
 
+    async def forget_secret(self, name: str) -> None:
+        self._secrets.pop(name, None)
+
     async def close(self) -> None:
         return None
 

@@ -196,6 +196,10 @@ class RedisKeyStore:
             return await self.secret(name, make)
         return str(value)
 
+    async def forget_secret(self, name: str) -> None:
+        with unavailable_on_error("secret"):
+            await self.client.delete(f"{self.prefix}secret:{name}")
+
     async def close(self) -> None:
         if self._owns:
             await self.client.aclose()

@@ -109,6 +109,9 @@ class SqliteKeyStore:
         # The first process to create the file wins; every other one reads its value.
         return await asyncio.to_thread(read_or_create_secret, secret_path(self.path, name), make)
 
+    async def forget_secret(self, name: str) -> None:
+        await asyncio.to_thread(secret_path(self.path, name).unlink, missing_ok=True)
+
     async def close(self) -> None:
         with self._lock:
             self._db.close()
