@@ -382,6 +382,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a relay consumer may stay connected before it is closed with 4555 (Euler's 8 hours).",
     )
+    relay_lease_s: float = Field(
+        default=10.0,
+        ge=0.5,
+        le=300,
+        description="With Redis: seconds a replica's claim on a room's TikTok socket lasts unrenewed. Other "
+        "replicas forward that replica's events; when it dies another takes the room over within this time.",
+    )
 
     @field_validator("tiktok_www_url", "tiktok_webcast_url", "upstream")
     @classmethod

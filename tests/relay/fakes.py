@@ -27,7 +27,12 @@ def viewers(msg_id: int, total: int) -> pb.BaseProtoMessage:
 
 
 def batch(*messages: pb.BaseProtoMessage) -> PushedBatch:
-    return PushedBatch(log_id=1, need_ack=False, internal_ext="", cursor="", messages=messages, raw=b"frame")
+    """A pushed frame as TikTok would send it (uncompressed), decoded as the relay decodes it."""
+    result = pb.ProtoMessageFetchResult(messages=messages, cursor="c", internal_ext="ie")
+    raw = pb.WebcastPushFrame(log_id=1, payload_type="msg", payload_encoding="pb", payload=result.SerializeToString())
+    return PushedBatch(
+        log_id=1, need_ack=False, internal_ext="ie", cursor="c", messages=messages, raw=raw.SerializeToString()
+    )
 
 
 class FakeLink:
@@ -67,3 +72,9 @@ class FakeUpstream:
         if not self.outcomes:
             return OpenFailure(CloseCode.WEBCAST_FETCH_ERROR, "no more scripted links")
         return self.outcomes.pop(0)
+
+    async def wanted_elsewhere(self, unique_id: str) -> bool:
+        return False
+
+    async def close(self) -> None:
+        return None

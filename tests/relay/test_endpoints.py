@@ -17,6 +17,7 @@ from ttsign.api.app import create_app
 from ttsign.api.relay.admit import caps_of
 from ttsign.config import Settings
 from ttsign.relay import CloseCode, Relay, SessionPolicy
+from ttsign.relay.frames import decode_frame
 from ttsign.relay.upstream import OpenFailure
 from ttsign.service.admission import Caller
 from ttsign.service.jwt_auth import JwtGrant
@@ -116,7 +117,8 @@ def test_raw_messages_are_the_upstream_frames_in_binary(api: Api) -> None:
     assert (
         frames[2]["messages"][0]["type"] == "WebcastRoomUserSeqMessage"
     )  # the first fetch's messages: no frame, so JSON
-    assert frames[3:] == [b"frame", b"frame"]  # FakeLink's raw bytes, one per upstream frame
+    raw = [decode_frame(frame) for frame in frames[3:]]  # the upstream's frames, one binary message each
+    assert [[m.msg_id for m in batch.messages] for batch in raw] == [[11], [12, 99]]  # type: ignore[union-attr]
     assert code == CloseCode.STREAM_END
 
 

@@ -99,3 +99,4 @@ class Relay:
         for session in list(self.rooms.values()):
             await session.stop()
         self.rooms.clear()
+        await self._upstream.close()

@@ -101,12 +101,21 @@ class RoomSession:
 
     def _go_idle(self) -> None:
         self._idle_timer = None
-        if self.consumers:
+        if not self.consumers and not self.closing:
+            self._closer = asyncio.create_task(self._idle())
+
+    async def _idle(self) -> None:
+        """Close the socket, unless a consumer came back or another replica still watches the room."""
+        elsewhere = await self._upstream.wanted_elsewhere(self.unique_id)
+        if self.consumers or self.closing:
+            return
+        if elsewhere:
+            self._idle_timer = asyncio.get_running_loop().call_later(self._policy.grace_s, self._go_idle)
             return
         logger.info("room @%s: no consumers for %g s; closing its socket", self.unique_id, self._policy.grace_s)
         self.closing = True
         if self._link is not None:
-            self._closer = asyncio.create_task(self._link.close())  # ends the read loop
+            await self._link.close()  # ends the read loop
 
     def _end_all(self, ending: Ending) -> None:
         self.closing = True

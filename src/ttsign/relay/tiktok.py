@@ -160,3 +160,9 @@ class TikTokUpstream:
         except ConnectionClosed:
             return OpenFailure(CloseCode.TIKTOK_CLOSED_CONNECTION, "closed before entering the room")
         return link
+
+    async def wanted_elsewhere(self, unique_id: str) -> bool:
+        return False  # one process: nobody else
+
+    async def close(self) -> None:
+        return None

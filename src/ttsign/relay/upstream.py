@@ -36,3 +36,9 @@ class UpstreamLink(Protocol):
 
 class Upstream(Protocol):
     async def open(self, unique_id: str) -> UpstreamLink | OpenFailure: ...
+
+    async def wanted_elsewhere(self, unique_id: str) -> bool:
+        """Whether another replica still has consumers of the room (its socket must then stay open)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,12 +1,17 @@
 """The relay's endpoints: the Euler-compatible WebSocket, server-sent events and the chat overlay page.
 Only the mapping lives here; rooms, consumers and decoding are in ttsign.relay."""
 
+import secrets
+
 from fastapi import APIRouter
 
 from ttsign.api.relay import events, overlay, socket
 from ttsign.config import Settings
 from ttsign.relay import Relay, SessionPolicy, TikTokUpstream
+from ttsign.relay.shared import SharedUpstream
+from ttsign.relay.upstream import Upstream
 from ttsign.service.connect import ConnectService
+from ttsign.store.redis_relay import RelayExchange, relay_client
 
 router = APIRouter()
 router.include_router(socket.router)
@@ -24,4 +29,9 @@ def build_relay(settings: Settings, connect: ConnectService) -> Relay:
         reconnect_attempts=settings.relay_reconnect_attempts,
         backoff_s=settings.relay_reconnect_backoff_s,
     )
-    return Relay(TikTokUpstream(connect, open_timeout_s=settings.upstream_total_timeout_s * 4), policy)
+    upstream: Upstream = TikTokUpstream(connect, open_timeout_s=settings.upstream_total_timeout_s * 4)
+    if settings.redis_url:
+        client = relay_client(settings.redis_url, timeout_s=settings.redis_timeout_s)
+        exchange = RelayExchange(client, replica=secrets.token_hex(6), prefix=settings.redis_key_prefix)
+        upstream = SharedUpstream(upstream, exchange, lease_s=settings.relay_lease_s)
+    return Relay(upstream, policy)
