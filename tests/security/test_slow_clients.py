@@ -25,6 +25,7 @@ from tests.security.live_server import (
     connect,
     head,
     live_server,
+    metric_total,
     read_answer,
     timed_get,
     timed_sign,
@@ -33,7 +34,7 @@ from tests.security.live_server import (
 )
 from tests.upstream.fake_tiktok import FakeTikTok
 from ttsign.api.app import create_app
-from ttsign.api.http_protocol import GuardedHttpProtocol, HeadLimits, guarded_protocol
+from ttsign.api.http_protocol import ConnectionLimits, GuardedHttpProtocol, guarded_protocol
 from ttsign.api.in_flight import InFlightLimit, InFlightSlots
 from ttsign.api.server import bind_socket
 from ttsign.config import Settings
@@ -130,6 +131,9 @@ def test_stalled_bodies_hold_no_slot_and_are_cut_off(server: LiveServer) -> None
             assert answer.closed
             cut_off.append(time.monotonic() - started)
         print(f"stalled bodies answered 408 and closed after {min(cut_off):.2f}-{max(cut_off):.2f} s")
+        with httpx.Client(timeout=3) as http:
+            counted = metric_total(http.get(f"{server.url}/metrics").text, "ttsign_http_requests_total", status="408")
+        assert counted >= STALLED  # counted as what they were, not as 499 hang-ups nor as errors
     finally:
         for sock in stalled:
             sock.close()
@@ -234,14 +238,14 @@ async def test_healthz_and_readyz_say_stalled_when_requests_wait_and_none_finish
         assert (await http.get("/readyz")).json()["checks"]["in_flight"] == {"ok": True}
 
 
-async def test_a_connection_handed_to_websocket_keeps_no_head_timer_and_is_not_cut() -> None:
+async def test_a_connection_handed_to_websocket_keeps_no_timer_and_is_not_cut() -> None:
     """The head timer belongs to the HTTP protocol: once uvicorn hands the connection to its WebSocket
     protocol, the timer stops for good and a socket idle past `header_timeout_s` stays open (the relay's
     sockets live for hours)."""
     timeout_s = 0.3
     opened: list[GuardedHttpProtocol] = []
 
-    class Recorded(guarded_protocol(HeadLimits(16384, timeout_s))):  # type: ignore[misc]
+    class Recorded(guarded_protocol(ConnectionLimits(16384, timeout_s, timeout_s))):  # type: ignore[misc]
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             opened.append(self)
             super().connection_made(transport)
@@ -263,7 +267,7 @@ async def test_a_connection_handed_to_websocket_keeps_no_head_timer_and_is_not_c
             await asyncio.sleep(timeout_s * 4)  # idle well past the head deadline
             await ws.send("still here")
             assert await asyncio.wait_for(ws.recv(), 2) == "still here"
-            assert len(opened) == 1 and opened[0]._head_timer is None
+            assert len(opened) == 1 and opened[0]._timer is None
     finally:
         server.should_exit = True
         await asyncio.wait_for(running, 5)

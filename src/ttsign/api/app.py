@@ -307,12 +307,11 @@ def create_app(
     app.add_middleware(HotRoutes, routes=[*connect_dialect.router.routes, *sign_url_dialect.serving.routes])
     app.state.in_flight = InFlightSlots(settings.max_in_flight)  # /healthz reports on them
     app.add_middleware(InFlightLimit, slots=app.state.in_flight)
-    # Outside the in-flight queue: a body is read (within its time limit) before its request takes a slot.
+    # Outside the in-flight queue: a body is read (its time limit is the connection's) before the request takes a slot.
     app.add_middleware(
         RequestLimits,
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_request_body_bytes,
-        body_timeout_s=settings.body_timeout_s,
     )
     # Outermost: counts even the 413s.
     app.add_middleware(Observe, metrics=metrics, access_log=settings.access_log, usage=services.usage)

@@ -1,17 +1,23 @@
-"""The HTTP/1.1 connection: uvicorn's httptools protocol, with a deadline and a size cap on every request head.
+"""The HTTP/1.1 connection: uvicorn's httptools protocol, with deadlines on every request's head and body and
+a size cap on its head.
 
-uvicorn bounds neither with httptools: a client may send its headers a byte at a time for ever, or one 32 MB
-header, which httptools keeps whole (growing it piece by piece) before any callback sees it. Here:
+uvicorn bounds none of them with httptools: a client may send its headers or its body a byte at a time for
+ever, or one 32 MB header, which httptools keeps whole (growing it piece by piece) before any callback sees
+it. Here:
 
-- Time: a request's head must be complete within `timeout_s`, counted from the connection for its first
-  request and from a request's first byte for the next ones. Then the connection is closed, with a 408 when
-  a request had begun. (Bodies are timed at the ASGI edge, request_limits.py; idle keep-alive by uvicorn.)
-- Size: the reads that fall wholly inside an incomplete head are counted (not the one it began in); past
-  `max_bytes` the answer is 431 and the connection closes, so a head costs at most the cap and two reads of
-  memory. A head that arrives in fewer reads is measured exactly by request_limits.py: the same 431.
+- Head time: a request's head must be complete within `head_timeout_s`, counted from the connection for its
+  first request and from a request's first byte for the next ones. Then the connection is closed, with a
+  408 when a request had begun.
+- Body time: a request's body must be complete within `body_timeout_s` of its head; then 408 (unless an
+  answer has begun) and the connection is closed. The request is marked (`BODY_TIMED_OUT`), so the ASGI
+  side, which sees only the disconnect, counts it as the 408 it was.
+- Head size: the reads that fall wholly inside an incomplete head are counted (not the one it began in);
+  past `max_head_bytes` the answer is 431 and the connection closes, so a head costs at most the cap and two
+  reads of memory. A head that arrives in fewer reads is measured exactly by request_limits.py: the same 431.
 
-The cost per request is a clock read and a few attribute updates (one timer per connection, see
-`connection_made`).
+Idle keep-alive connections are uvicorn's (`timeout_keep_alive`). One timer per connection serves both
+deadlines (see `_check_deadlines`): a request costs two clock reads and a few attribute updates, where a
+timer per request, or asyncio.timeout around each body, cost several microseconds.
 """
 
 from __future__ import annotations
@@ -26,15 +32,18 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 logger = logging.getLogger(__name__)
 
+BODY_TIMED_OUT = "ttsign.body_timed_out"  # scope key: this connection cut the request's body off
+
 
 @dataclass(frozen=True)
-class HeadLimits:
-    max_bytes: int
-    timeout_s: float
+class ConnectionLimits:
+    max_head_bytes: int
+    head_timeout_s: float
+    body_timeout_s: float
 
 
 def raw_error(status: int, reason: str, message: str) -> bytes:
-    """A whole HTTP/1.1 error answer in the API's JSON shape, for when no ASGI request exists to answer it."""
+    """A whole HTTP/1.1 error answer in the API's JSON shape, for when no ASGI request can answer it."""
     body = json.dumps({"code": status, "reason": reason, "message": message}).encode()
     head = (
         f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
@@ -46,28 +55,27 @@ def raw_error(status: int, reason: str, message: str) -> bytes:
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with `head_limits` enforced (see the module docstring)."""
+    """uvicorn's httptools protocol with `limits` enforced (see the module docstring)."""
 
-    head_limits = HeadLimits(max_bytes=16 * 1024, timeout_s=10.0)
+    limits = ConnectionLimits(max_head_bytes=16 * 1024, head_timeout_s=10.0, body_timeout_s=10.0)
 
     # Per-connection state; class-level defaults, so uvicorn's constructor stays untouched.
-    _head_timer: asyncio.TimerHandle | None = None
+    _timer: asyncio.TimerHandle | None = None
     _head_since: float | None = None  # when the pending head's time began; None while no head is pending
+    _body_since: float | None = None  # when the pending body's time began; None while no body is pending
     _in_head = False  # between a request's first byte and the end of its headers
     _head_bytes = 0  # bytes of reads that fell wholly inside the current head
     _heads_done = 0  # request heads completed on this connection
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]  # uvicorn narrows it to asyncio.Transport
-        # One timer per connection, not per request: it wakes at most once per timeout and re-arms itself for
-        # the exact deadline of whatever head is pending, so a request costs a clock read, not a timer.
         self._head_since = self.loop.time()  # a connection that never sends a request is closed as well
-        self._head_timer = self.loop.call_later(self.head_limits.timeout_s, self._check_head)
+        self._timer = self.loop.call_later(self.limits.head_timeout_s, self._check_deadlines)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -76,8 +84,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # Only a read that began inside a head and completed none lies wholly inside it: count it then.
         if counted and self._heads_done == heads_done:
             self._head_bytes += len(data)
-            if self._head_bytes > self.head_limits.max_bytes:
-                self._close_with(431, "headers_too_large", f"request headers over {self.head_limits.max_bytes} bytes")
+            if self._head_bytes > self.limits.max_head_bytes:
+                self._close_with(431, "headers_too_large", f"request headers over {self.limits.max_head_bytes} bytes")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -90,42 +98,64 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._in_head = False
         self._head_since = None
         self._heads_done += 1
+        self._body_since = self.loop.time()  # until on_message_complete, at once for a request without body
         super().on_headers_complete()
 
-    def _check_head(self) -> None:
+    def on_message_complete(self) -> None:
+        self._body_since = None
+        super().on_message_complete()
+
+    def _check_deadlines(self) -> None:
+        """Act on a deadline passed, else sleep until the nearest pending one (or one period when none is)."""
         if self.transport.is_closing() or self.transport.get_protocol() is not self:
-            self._head_timer = None  # closed, or handed to the WebSocket protocol: nothing left to time
+            self._timer = None  # closed, or handed to the WebSocket protocol: nothing left to time
             return
         now = self.loop.time()
-        deadline = (
-            now + self.head_limits.timeout_s
-            if self._head_since is None
-            else self._head_since + self.head_limits.timeout_s
-        )
-        if deadline > now:
-            self._head_timer = self.loop.call_later(deadline - now, self._check_head)
+        limits = self.limits
+        deadlines = [now + limits.head_timeout_s]
+        if self._head_since is not None:
+            deadlines.append(self._head_since + limits.head_timeout_s)
+        if self._body_since is not None:
+            deadlines.append(self._body_since + limits.body_timeout_s)
+        nearest = min(deadlines)
+        if nearest > now:
+            self._timer = self.loop.call_later(nearest - now, self._check_deadlines)
             return
-        self._head_timer = None
-        if not self._in_head:  # connected and never began a request: nobody to answer
-            if not self.transport.is_closing():
-                self.transport.close()
-            return
-        self._close_with(408, "header_timeout", f"request headers not received within {self.head_limits.timeout_s:g} s")
+        self._timer = None
+        if self._body_since is not None and self._body_since + limits.body_timeout_s <= now:
+            self._cut_body()
+        elif self._in_head:
+            self._close_with(408, "header_timeout", f"request headers not received within {limits.head_timeout_s:g} s")
+        else:  # connected and never began a request: nobody to answer
+            self.transport.close()
+
+    def _cut_body(self) -> None:
+        message = f"request body not received within {self.limits.body_timeout_s:g} s"
+        logger.info("closing connection from %s: %s", self._peer(), message)
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:
+            cycle.scope[BODY_TIMED_OUT] = True  # type: ignore[literal-required]  # our own key in the scope
+            self.transport.write(raw_error(408, "body_timeout", message))
+        self.transport.close()  # the app waiting for the body is told the client is gone
 
     def _close_with(self, status: int, reason: str, message: str) -> None:
         if self.transport.is_closing():
             return
-        logger.info("closing connection from %s: %s", self.client[0] if self.client else "unknown", message)
+        logger.info("closing connection from %s: %s", self._peer(), message)
         # A response still being written for an earlier (pipelined) request must not be interleaved.
         if self.cycle is None or self.cycle.response_complete:
             self.transport.write(raw_error(status, reason, message))
         self.transport.close()
 
+    def _peer(self) -> str:
+        return self.client[0] if self.client else "unknown"
 
-def guarded_protocol(limits: HeadLimits) -> type[GuardedHttpProtocol]:
+
+def guarded_protocol(limits: ConnectionLimits) -> type[GuardedHttpProtocol]:
     """The protocol class to hand uvicorn (its `http` setting), with these limits."""
 
     class Configured(GuardedHttpProtocol):
-        head_limits = limits
+        pass
 
+    Configured.limits = limits
     return Configured

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ttsign.api.access import client_of, scope_header
 from ttsign.api.access_log import KEY_ID_STATE, log_access
-from ttsign.api.request_limits import CLIENT_CLOSED, client_closed
+from ttsign.api.request_limits import unanswered
 from ttsign.logs import REQUEST_ID
 from ttsign.metrics import Metrics
 from ttsign.randomness import fresh_request_id
@@ -142,8 +142,8 @@ class Observe:
             seen.status = seen.status or 500
             raise
         finally:
-            if not seen.status and client_closed(scope):  # hung up mid-body: its own outcome, not an error
-                seen.status, seen.log_code = CLIENT_CLOSED, "client_closed"
+            if not seen.status and (outcome := unanswered(scope)):  # 499 hung up mid-body, 408 body cut off
+                seen.status, seen.log_code = outcome
             seen.complete()  # when the app never finished a response (an error, a disconnect)
             REQUEST_ID.reset(token)
 

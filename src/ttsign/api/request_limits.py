@@ -1,46 +1,48 @@
-"""Request limits at the ASGI edge, before a request waits for an in-flight slot: the head's size, and the
-body's size and time.
+"""Request limits at the ASGI edge, before a request waits for an in-flight slot: the head's size and the
+body's size; and the body is read here, whole.
 
-A body is read whole here, within `body_timeout_s`, and handed to the app from memory. A slow client then
-holds its connection and at most `max_body_bytes` of memory for that long, never one of the in-flight slots
-every other request needs (in_flight.py sits inside this middleware). Requests without a body (neither
-Content-Length nor Transfer-Encoding, as HTTP/1.1 defines it) pass straight through.
+A body is read before the request takes a slot and handed to the app from memory. A slow client then holds
+its connection and at most `max_body_bytes` of memory, never one of the in-flight slots every other request
+needs (in_flight.py sits inside this middleware); the connection (http_protocol.py) cuts a body that takes
+longer than `body_timeout_s`. Requests without a body (neither Content-Length nor Transfer-Encoding, as
+HTTP/1.1 defines it) pass straight through.
 
 Answers, all JSON in the API's error shape: 431 for a head over `max_header_bytes` (the connection's own
-guard, http_protocol.py, refuses heads still arriving; this one measures those that came in one read), 413
-for a body over the limit, 408 for a body that does not arrive in time; the last two close the connection,
-whose unread rest of body is of no use. A client that hangs up mid-body gets no answer: the request is
-marked closed by the client (status 499 in metrics and the access line), not an error.
+guard refuses heads still arriving; this one measures those that came in one read), 413 for a body over
+the limit, which closes the connection (its unread rest is of no use). A request that ends without an
+answer is marked with what it was (`unanswered`), for metrics and the access line: 408 `body_timeout`
+when the connection cut its body off (and answered 408 itself), else 499 `client_closed`, a client that
+hung up mid-body: not an error.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ttsign.api.errors import error_response, new_request_id
+from ttsign.api.http_protocol import BODY_TIMED_OUT
 
 logger = logging.getLogger(__name__)
 
 CLIENT_CLOSED = 499  # nginx's status for a client that closed the connection before the answer
-_CLIENT_CLOSED_KEY = "ttsign.client_closed"
+_UNANSWERED = "ttsign.unanswered"
 _CLOSE = {"Connection": "close"}
 
 
-def client_closed(scope: Scope) -> bool:
-    """Whether the client hung up before its request was complete (so there is nobody to answer)."""
-    return bool(scope.get(_CLIENT_CLOSED_KEY))
+def unanswered(scope: Scope) -> tuple[int, str] | None:
+    """(status, reason) of a request that ended before it could be answered here, or None."""
+    outcome: tuple[int, str] | None = scope.get(_UNANSWERED)
+    return outcome
 
 
 class RequestLimits:
-    def __init__(self, app: ASGIApp, *, max_header_bytes: int, max_body_bytes: int, body_timeout_s: float) -> None:
+    def __init__(self, app: ASGIApp, *, max_header_bytes: int, max_body_bytes: int) -> None:
         self._app = app
         self._max_head = max_header_bytes
         self._max_body = max_body_bytes
-        self._timeout = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,16 +70,11 @@ class RequestLimits:
             await self._with_body(scope, receive, send)
 
     async def _with_body(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            async with asyncio.timeout(self._timeout):
-                body = await self._read(receive)
-        except TimeoutError:
-            message = f"request body not received within {self._timeout:g} s"
-            await _refusal(408, "body_timeout", message)(scope, receive, send)
-            return
+        body = await self._read(receive)
         if body is None:
-            scope[_CLIENT_CLOSED_KEY] = True
-            logger.debug("client closed the connection before its request body was complete")
+            timed_out = bool(scope.get(BODY_TIMED_OUT))
+            scope[_UNANSWERED] = (408, "body_timeout") if timed_out else (CLIENT_CLOSED, "client_closed")
+            logger.debug("the connection closed before the request body was complete")
         elif len(body) > self._max_body:
             await self._too_large()(scope, receive, send)
         else:

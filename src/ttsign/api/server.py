@@ -25,7 +25,7 @@ from ttsign import logs
 from ttsign.api import admin_port
 from ttsign.api import workers as workers_module
 from ttsign.api.app import create_app
-from ttsign.api.http_protocol import HeadLimits, guarded_protocol
+from ttsign.api.http_protocol import ConnectionLimits, guarded_protocol
 from ttsign.config import Settings
 from ttsign.unknown_settings import unknown_setting_warnings
 
@@ -102,10 +102,12 @@ async def _announce_when_started(
 
 
 def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
-    """uvicorn's settings: our protocol (head size and time limits), keep-alive, and whose forwarded headers count."""
+    """uvicorn's settings: our protocol (head and body limits), keep-alive, and whose forwarded headers count."""
     return uvicorn.Config(
         app,
-        http=guarded_protocol(HeadLimits(settings.max_header_bytes, settings.header_timeout_s)),
+        http=guarded_protocol(
+            ConnectionLimits(settings.max_header_bytes, settings.header_timeout_s, settings.body_timeout_s)
+        ),
         log_config=None,  # keep our stderr logging; uvicorn's default sends access logs to stdout
         access_log=False,
         lifespan="on",
