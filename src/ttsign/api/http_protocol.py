@@ -41,6 +41,11 @@ class ConnectionLimits:
     head_timeout_s: float
     body_timeout_s: float
 
+    @property
+    def check_every_s(self) -> float:
+        """The connection's timer wakes at least this often: no deadline is shorter, so none is missed."""
+        return min(self.head_timeout_s, self.body_timeout_s)
+
 
 def raw_error(status: int, reason: str, message: str) -> bytes:
     """A whole HTTP/1.1 error answer in the API's JSON shape, for when no ASGI request can answer it."""
@@ -70,7 +75,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]  # uvicorn narrows it to asyncio.Transport
         self._head_since = self.loop.time()  # a connection that never sends a request is closed as well
-        self._timer = self.loop.call_later(self.limits.head_timeout_s, self._check_deadlines)
+        self._timer = self.loop.call_later(self.limits.check_every_s, self._check_deadlines)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
@@ -112,7 +117,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         now = self.loop.time()
         limits = self.limits
-        deadlines = [now + limits.head_timeout_s]
+        deadlines = [now + limits.check_every_s]
         if self._head_since is not None:
             deadlines.append(self._head_since + limits.head_timeout_s)
         if self._body_since is not None:
