@@ -206,8 +206,9 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(
         default=10.0,
         gt=0,
-        description="Seconds a client has to send a whole request body; then 408 and the connection is closed. "
-        "Bodies are read before the request waits for an in-flight slot, so a slow one holds none.",
+        description="Seconds a client has to send a whole request body, from the end of its headers; then 408 "
+        "and the connection is closed. Bodies are read before the request waits for an in-flight slot, so a slow "
+        "one holds none.",
     )
     keep_alive_timeout_s: int = Field(
         default=75,
