@@ -18,13 +18,14 @@ StartEmulator = Callable[..., EmulatorHandle]
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[StartEmulator]:
-    """emulator(scenario: Path | dict | None, strict=True, tls=True) -> EmulatorHandle; stopped by PID after."""
+    """emulator(scenario: Path | dict | None, strict=True, tls=True, era=None) -> EmulatorHandle; stopped by PID
+    after. `era` None is the emulator's default (2026-09)."""
     started: list[EmulatorHandle] = []
 
     def start(
-        scenario: Path | dict[str, Any] | None = None, *, strict: bool = True, tls: bool = True
+        scenario: Path | dict[str, Any] | None = None, *, strict: bool = True, tls: bool = True, era: str | None = None
     ) -> EmulatorHandle:
-        handle = start_emulator(scenario, strict=strict, tls=tls)
+        handle = start_emulator(scenario, strict=strict, tls=tls, era=era)
         started.append(handle)
         return handle
 

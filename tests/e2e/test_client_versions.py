@@ -234,7 +234,7 @@ def test_tiktoklive_701_sign_url_is_judged_like_verify_request_by_the_strict_emu
     Chrome 131 UA with an Opera browser_version), and the stub signs the URL as sent: only the browser check can
     fail here. ttsign serve must make them consistent (issue 4); its own test should expect no failure at all.
     """
-    emu = emulator(stub_scenario)
+    emu = emulator(stub_scenario, era="2026-08")  # strict im/fetch signature checks: the rules before 2026-09
     run = run_python_sign_url(emu.url, emu.url, extra=["--api-key", CANARY])
     assert_ok(run)
     (signed,) = run.events
@@ -260,7 +260,7 @@ def test_tiktoklive_701_sign_url_is_judged_like_verify_request_by_the_strict_emu
 
 def test_node_12_asks_the_legacy_sign_url_route(emulator, stub_scenario) -> None:
     need_node("1.2.3")
-    emu = emulator(stub_scenario)
+    emu = emulator(stub_scenario, era="2026-08")  # 1.x sends its own im/fetch: the path closed since 2026-09
     run = run_node("1.2.3", emu.url, emu.url, api_key=CANARY, timeout=20)
     (call,) = [e for e in http_calls(emu) if e["path"].startswith("/webcast/sign_url")]
     assert (call["method"], call["path"]) == ("GET", "/webcast/sign_url")
@@ -288,7 +288,7 @@ def test_node_12_receives_the_scenario_via_legacy_sign_url(emulator, stub_scenar
     Node's URLSearchParams writes spaces as '+' (browser_version): the strict check must read them as spaces.
     """
     need_node("1.2.3")
-    emu = emulator(stub_scenario)
+    emu = emulator(stub_scenario, era="2026-08")  # 1.x sends its own im/fetch: the path closed since 2026-09
     run = run_node("1.2.3", emu.url, legacy_sign_url)
     assert_ok(run)
     assert run.pairs() == node12_events(stub_scenario)

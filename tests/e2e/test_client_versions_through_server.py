@@ -25,7 +25,7 @@ import pytest
 
 from tests.e2e.expected import node_events, python_events
 from tests.e2e.expected_legacy import node12_events, py508_events
-from tests.e2e.harness import ClientRun, EmulatorHandle, Proc, serve_argv, start_emulator, ttsign_keys
+from tests.e2e.harness import FETCH_PATH_ENV, ClientRun, EmulatorHandle, Proc, serve_argv, start_emulator, ttsign_keys
 from tests.e2e.legacy_clients import CLIENTS_ALL, client_missing, run_client, run_node, run_python_sign_url
 from ttsign.signing import verify_request
 
@@ -41,7 +41,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[EmulatorHandle]:
-    handle = start_emulator(None, strict=True, tls=True)
+    handle = start_emulator(None, strict=True, tls=True, era="2026-08")  # the im/fetch path
     yield handle
     assert handle.proc.stop() == 0, handle.proc.stderr_text()
 
@@ -67,6 +67,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server_proc(emu: EmulatorHandle, store: Path) -> Iterator[Server]:
     env = {
+        **FETCH_PATH_ENV,  # this module proves the im/fetch path (before 2026-09); test_socket_era.py the direct one
         "TTSIGN_STORE_PATH": str(store),
         "TTSIGN_SIGN_ALLOWED_HOSTS": '["webcast.tiktok.com", "*.tiktok.com", "127.0.0.1"]',
     }

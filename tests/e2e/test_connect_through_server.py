@@ -25,6 +25,7 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.e2e.expected import node_events, python_events
 from tests.e2e.harness import (
+    FETCH_PATH_ENV,
     ROOT,
     ClientRun,
     EmulatorHandle,
@@ -99,7 +100,7 @@ def room(scenario: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def emu(scenario: dict[str, Any]) -> Iterator[EmulatorHandle]:
-    handle = start_emulator(scenario, strict=True, tls=True)
+    handle = start_emulator(scenario, strict=True, tls=True, era="2026-08")  # the im/fetch path
     yield handle
     assert "Traceback" not in stop_cleanly(handle.proc)
 
@@ -109,6 +110,7 @@ def server(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """``ttsign serve --port 0 --upstream <emulator>``, URL read from its ready line; stopped by PID."""
     state = tmp_path_factory.mktemp("server-state")
     env = {
+        **FETCH_PATH_ENV,  # this module proves the im/fetch path (before 2026-09); test_socket_era.py the direct one
         "TTSIGN_CONTACT_EMAIL": CONTACT,
         "TTSIGN_STORE_PATH": str(state / "ttsign.sqlite3"),
         # The room/identity circuit breakers would carry failures from one test into the next (the refusal
