@@ -116,7 +116,10 @@ async def test_the_live_route_shows_this_servers_picture(logged_in: Console) -> 
     assert first["numbers"]["requests_per_s"] is None
     serving = first["serving"]
     assert [(s["name"], s["breaker"]) for s in serving["strategies"]] == [("fetch", "closed")]
-    assert serving["signers"] == [] and serving["identities"] == []
+    settings = logged_in.app.state.services.settings
+    assert [s["name"] for s in serving["signers"]] == list(getattr(settings, "signer_backends", ()))
+    assert all(s["breaker"] == "closed" for s in serving["signers"])
+    assert serving["identities"] == []
     assert serving["relay_rooms"] == []  # the relay runs, no room yet
     assert serving["drift_check"] == {"status": "not run"}
     assert {"room", "identity"} <= set(serving["breakers_open"])

@@ -6,6 +6,7 @@ shows includes this process's last few seconds (other workers' counts arrive wit
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,8 +69,8 @@ class Console:
 
     async def key_rows(self) -> list[KeyRow]:
         """Every key, newest first, with today's usage."""
-        records = await self._keys.list()
-        today = await self._totals_today()
+        # Two files (keys, usage), two threads: read both at once.
+        records, today = await asyncio.gather(self._keys.list(), self._totals_today())
         rows = [self._row(record, today.get(f"key:{record.key_id}", {})) for record in records]
         return sorted(rows, key=lambda row: (-row.created_at, row.key_id))
 

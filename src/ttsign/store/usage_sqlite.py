@@ -105,6 +105,11 @@ class SqliteUsageStore:
                 cutoff = now - RETENTION_S[resolution]  # type: ignore[index]
                 db.execute(f"DELETE FROM {table} WHERE start < ?", (cutoff,))  # noqa: S608 - fixed names
             db.execute("DELETE FROM usage_rooms WHERE start < ?", (now - HOURS_KEPT_S,))
+            # Table statistics, sampled (milliseconds even with millions of rows): without them SQLite scans the
+            # whole hour table for `totals` (300 ms with 1,000 keys x 30 days); with them it skips along the
+            # primary key by subject (30 ms), so the console's key list stays fast.
+            db.execute("PRAGMA analysis_limit=400")
+            db.execute("ANALYZE usage_hours")
 
         await self._run(delete)
 

@@ -18,6 +18,7 @@ from ttsign.api.admin.console_app import console_app
 from ttsign.api.admin.guard import AdminRefused, admin_session, refuse_cross_site
 from ttsign.api.admin.session import COOKIE_NAME, AdminSession
 from ttsign.api.state import services
+from ttsign.service.console import KeyRow
 from ttsign.service.serving_state import serving_state
 from ttsign.store.base import KeyNotFoundError, Limits
 
@@ -63,6 +64,29 @@ def _json(content: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(content, status_code=status, headers=_NO_STORE)
 
 
+def _limits(limits: Limits) -> dict[str, int | None]:
+    return {
+        "per_minute": limits.per_minute,
+        "per_hour": limits.per_hour,
+        "per_day": limits.per_day,
+        "rooms_per_hour": limits.rooms_per_hour,
+    }
+
+
+def _key(row: KeyRow) -> dict[str, Any]:
+    # By hand, not dataclasses.asdict: that deep-copies, a third of the time of a 1,000-key list.
+    return {
+        "key_id": row.key_id,
+        "name": row.name,
+        "created_at": row.created_at,
+        "revoked_at": row.revoked_at,
+        "chat_enabled": row.chat_enabled,
+        "limits": _limits(row.limits),
+        "effective": _limits(row.effective),
+        "today": row.today,
+    }
+
+
 def _session_body(session: AdminSession) -> dict[str, Any]:
     return {"csrf_token": session.csrf_token, "expires_at": session.expires_at}
 
@@ -106,7 +130,7 @@ async def current_session(session: Session) -> JSONResponse:
 @router.get("/keys")
 async def list_keys(request: Request, _: Session) -> JSONResponse:
     rows = await console_app(request).console.key_rows()
-    return _json({"keys": [asdict(row) for row in rows]})
+    return _json({"keys": [_key(row) for row in rows]})
 
 
 @router.post("/keys")
@@ -114,20 +138,20 @@ async def create_key(request: Request, body: NewKeyBody, _: Session) -> JSONResp
     row, plaintext = await console_app(request).console.create_key(
         body.name, body.limits.limits(), chat_enabled=body.chat_enabled
     )
-    return _json({"key": asdict(row), "api_key": plaintext}, status=201)
+    return _json({"key": _key(row), "api_key": plaintext}, status=201)
 
 
 @router.patch("/keys/{key_id}")
 async def change_key(request: Request, key_id: str, body: KeyChangeBody, _: Session) -> JSONResponse:
     limits = body.limits.limits() if body.limits is not None else None
     row = await _known(console_app(request).console.update(key_id, limits=limits, chat_enabled=body.chat_enabled))
-    return _json({"key": asdict(row)})
+    return _json({"key": _key(row)})
 
 
 @router.post("/keys/{key_id}/revoke")
 async def revoke_key(request: Request, key_id: str, _: Session) -> JSONResponse:
     row = await _known(console_app(request).console.revoke(key_id))
-    return _json({"key": asdict(row)})
+    return _json({"key": _key(row)})
 
 
 @router.get("/keys/{key_id}/usage")

@@ -2,9 +2,10 @@
 // Plain DOM (textContent only: no HTML is built from data) and <canvas> charts; no framework, no CDN.
 "use strict";
 
-const state = { csrf: "", selected: null, keys: [], timers: [] };
+const state = { csrf: "", selected: null, keys: [], timers: [], filter: "", page: 0 };
 const $ = (id) => document.getElementById(id);
 const LIVE_EVERY_MS = 2000;
+const KEYS_PER_PAGE = 100; // a 1,000-row table takes the browser longer to lay out than everything else
 const USAGE_EVERY_MS = 10000;
 const COLORS = { requests: "#2f6fdb", connects: "#1f9254", signatures: "#8a5cd1", refused: "#c63b3b" };
 
@@ -79,7 +80,8 @@ async function logout() {
 // --- keys -------------------------------------------------------------------------------------------------
 
 function cell(row, text, className) {
-  const td = row.insertCell();
+  const td = document.createElement("td");
+  row.append(td);
   td.textContent = text;
   if (className) td.className = className;
   return td;
@@ -94,24 +96,59 @@ function refusedCount(counts) {
   return Object.entries(counts).filter(([name]) => name.startsWith("refused:")).reduce((sum, [, n]) => sum + n, 0);
 }
 
+// One formatter for every row: formatting through Date.toLocaleString builds a new one per call (slow for 1,000).
+const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "short" });
+
+function shownKeys() {
+  const filter = state.filter.trim().toLowerCase();
+  if (!filter) return state.keys;
+  return state.keys.filter((k) => k.key_id.includes(filter) || k.name.toLowerCase().includes(filter));
+}
+
 function renderKeys() {
-  const body = $("key-table").tBodies[0];
-  body.replaceChildren();
-  for (const key of state.keys) {
-    const row = body.insertRow();
+  const shown = shownKeys();
+  const pages = Math.max(1, Math.ceil(shown.length / KEYS_PER_PAGE));
+  state.page = Math.min(state.page, pages - 1);
+  const first = state.page * KEYS_PER_PAGE;
+  const page = shown.slice(first, first + KEYS_PER_PAGE);
+  const rows = document.createDocumentFragment();
+  for (const key of page) {
+    const row = document.createElement("tr");
     row.dataset.keyId = key.key_id;
     if (key.revoked_at) row.className = "revoked";
     if (key.key_id === state.selected) row.classList.add("selected");
     cell(row, key.key_id);
     cell(row, key.name);
-    cell(row, new Date(key.created_at * 1000).toLocaleString());
+    cell(row, WHEN.format(key.created_at * 1000));
     cell(row, key.revoked_at ? "revoked" : "active");
     cell(row, limitText(key.effective));
     cell(row, key.chat_enabled ? "on" : "off");
     cell(row, String(key.today.requests || 0), "num");
     cell(row, String(refusedCount(key.today)), "num");
-    row.addEventListener("click", () => selectKey(key.key_id));
+    rows.append(row);
   }
+  $("key-table").tBodies[0].replaceChildren(rows);
+  $("key-count").textContent = shown.length
+    ? `${first + 1}–${first + page.length} of ${shown.length}` + (shown.length < state.keys.length ? ` (of ${state.keys.length})` : "")
+    : `none of ${state.keys.length}`;
+  $("previous-keys").disabled = state.page === 0;
+  $("next-keys").disabled = state.page >= pages - 1;
+}
+
+function turnPage(step) {
+  state.page += step;
+  renderKeys();
+}
+
+function filterKeys() {
+  state.filter = $("key-filter").value;
+  state.page = 0;
+  renderKeys();
+}
+
+function clickedKey(event) {
+  const row = event.target.closest("tr[data-key-id]");
+  if (row) selectKey(row.dataset.keyId);
 }
 
 async function loadKeys() {
@@ -165,7 +202,9 @@ function dismissNewKey() {
 
 function selectKey(keyId) {
   state.selected = keyId;
-  renderKeys();
+  for (const row of $("key-table").querySelectorAll("tr.selected")) row.classList.remove("selected");
+  const row = $("key-table").querySelector(`tr[data-key-id="${CSS.escape(keyId)}"]`);
+  if (row) row.classList.add("selected");
   showKeyDetail();
   loadUsage();
 }
@@ -358,6 +397,10 @@ async function start() {
   $("login-form").addEventListener("submit", login);
   $("logout").addEventListener("click", logout);
   $("new-key").addEventListener("submit", createKey);
+  $("key-table").tBodies[0].addEventListener("click", clickedKey);
+  $("key-filter").addEventListener("input", filterKeys);
+  $("previous-keys").addEventListener("click", () => turnPage(-1));
+  $("next-keys").addEventListener("click", () => turnPage(1));
   $("new-key-dismiss").addEventListener("click", dismissNewKey);
   $("limits-form").addEventListener("submit", saveKey);
   $("revoke-key").addEventListener("click", revokeKey);
