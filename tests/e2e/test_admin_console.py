@@ -151,6 +151,11 @@ def test_log_in_create_a_key_watch_it_used_revoke_it(emu: EmulatorHandle, server
             expect(row).to_contain_text("e2e-overlay")
             expect(row).to_contain_text("30 /")
             expect(page.locator("#legend-minute")).to_have_text("no usage", timeout=UI_TIMEOUT_MS)
+            page.fill("#key-filter", "no-such-key")
+            expect(page.locator("#key-count")).to_have_text("none of 1")
+            page.fill("#key-filter", "E2E-over")  # by name, any case
+            expect(page.locator("#key-count")).to_have_text("1–1 of 1")
+            expect(row).to_be_visible()
             shot(page, "2-key-created")
 
             run = run_python_client(emu.url, server.url, api_key=plaintext, timeout=25)
@@ -231,3 +236,44 @@ def test_another_site_cannot_act_through_a_logged_in_browser(
             browser.close()
     access = [line for line in server.proc.stderr_text().splitlines() if '"/admin/api/keys"' in line]
     assert any('"cross_site"' in line and '"status": 403' in line for line in access), access[-5:]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: run `make chromium`")
+def test_keys_are_listed_a_hundred_at_a_time(server: Server) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.goto(f"{server.url}/admin", wait_until="load")
+            page.fill("#secret", SECRET)
+            page.click("#login-button")
+            expect(page.locator("#console")).to_be_visible(timeout=UI_TIMEOUT_MS)
+            created = page.evaluate(
+                """async () => {
+                  for (let n = 0; n < 105; n++) {
+                    const r = await fetch('/admin/api/keys', {method: 'POST', body: JSON.stringify({name: `bulk-${n}`}),
+                      headers: {'Content-Type': 'application/json', 'X-CSRF-Token': state.csrf}});
+                    if (r.status !== 201) return r.status;
+                  }
+                  return 201;
+                }"""
+            )
+            assert created == 201
+            page.reload(wait_until="load")
+            count = page.locator("#key-count")
+            expect(count).to_have_text(re.compile(r"^1–100 of 1\d\d$"), timeout=UI_TIMEOUT_MS)
+            total = int(count.inner_text().rsplit(" ", 1)[1])
+            expect(page.locator("#key-table tbody tr")).to_have_count(100)
+            expect(page.locator("#key-table tbody tr").first).to_contain_text("bulk-104")  # newest first
+            expect(page.locator("#previous-keys")).to_be_disabled()
+            page.click("#next-keys")
+            expect(count).to_have_text(f"101–{total} of {total}")
+            expect(page.locator("#key-table tbody tr")).to_have_count(total - 100)
+            expect(page.locator("#next-keys")).to_be_disabled()
+            page.fill("#key-filter", "bulk-10")  # bulk-10, bulk-100 ... bulk-104
+            expect(count).to_have_text(f"1–6 of 6 (of {total})")
+            shot(page, "6-filtered")
+        finally:
+            browser.close()
