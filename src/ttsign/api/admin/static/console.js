@@ -42,14 +42,14 @@ function showLogin() {
   $("secret").focus();
 }
 
-function showConsole(session) {
+function showConsole(session, keysPending) {
   state.csrf = session.csrf_token;
   $("login").hidden = true;
   $("console").hidden = false;
   $("nav").hidden = false;
   $("session-expiry").textContent = `session until ${new Date(session.expires_at * 1000).toLocaleTimeString()}`;
   stopTimers();
-  loadKeys();
+  loadKeys(keysPending);
   loadLive();
   state.timers.push(setInterval(() => { if (!document.hidden) loadLive(); }, LIVE_EVERY_MS));
   state.timers.push(setInterval(() => { if (!document.hidden && state.selected) loadUsage(); }, USAGE_EVERY_MS));
@@ -151,9 +151,9 @@ function clickedKey(event) {
   if (row) selectKey(row.dataset.keyId);
 }
 
-async function loadKeys() {
+async function loadKeys(pending) {
   try {
-    state.keys = (await api("GET", "/keys")).keys;
+    state.keys = (await (pending || api("GET", "/keys"))).keys;
     renderKeys();
     if (state.selected) showKeyDetail();
   } catch (error) {
@@ -405,8 +405,11 @@ async function start() {
   $("limits-form").addEventListener("submit", saveKey);
   $("revoke-key").addEventListener("click", revokeKey);
   $("refresh-usage").addEventListener("click", () => { loadKeys(); loadUsage(); });
+  // The key list is asked for with the session, not after it: it is the slowest answer of the page.
+  const keys = api("GET", "/keys");
+  keys.catch(() => {}); // a 401 here is the session's 401: the login form shows either way
   try {
-    showConsole(await api("GET", "/session"));
+    showConsole(await api("GET", "/session"), keys);
   } catch (error) {
     showLogin();
   }
