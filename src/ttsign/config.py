@@ -155,6 +155,36 @@ class Settings(BaseSettings):
         default="vendor-5.1.3",
         description="Signer environment to sign with: a built-in (`ttsign env list`) or one from signer_env_file.",
     )
+    signer_backends: tuple[Literal["native", "vendor-script", "remote"], ...] = Field(
+        default=("native",),
+        min_length=1,
+        description="Signer backends, tried in order: a backend that fails falls through to the next. `native` "
+        "signs in-process, `vendor-script` runs vendor_script_path in Node, `remote` asks remote_signer_url.",
+    )
+    vendor_script_path: Path | None = Field(
+        default=None,
+        description="TikTok's webmssdk.js for the vendor-script backend (your own copy; ttsign ships none).",
+    )
+    vendor_script_workers: int = Field(
+        default=2, ge=1, le=32, description="Node worker processes of the vendor-script backend."
+    )
+    vendor_script_timeout_s: float = Field(
+        default=2.0, gt=0, le=60, description="A vendor-script worker silent this long is killed and restarted."
+    )
+    remote_signer_url: str | None = Field(
+        default=None,
+        description="The remote backend's sign_url route, e.g. https://host/webcast/sign_url (Euler or ttsign).",
+    )
+    remote_signer_api_key: str | None = Field(
+        default=None,
+        repr=False,  # a secret: sent only as X-Api-Key
+        description="API key for the remote signer, sent as X-Api-Key (never logged).",
+    )
+    ready_requires_signer: bool = Field(
+        default=False,
+        description="GET /readyz also fails (503) unless some signer backend is healthy (breaker closed, "
+        "workers start).",
+    )
 
     # --- connect strategies ----------------------------------------------------------------------------
     connect_strategies: tuple[Literal["direct", "fetch"], ...] = Field(
@@ -469,6 +499,14 @@ class Settings(BaseSettings):
         if value is not None and value not in DEFAULT_PROFILES:
             raise ValueError(f"unknown profile {value!r}; known: {', '.join(DEFAULT_PROFILES)}")
         return value
+
+    @model_validator(mode="after")
+    def _check_signer_backends(self) -> Settings:
+        if "vendor-script" in self.signer_backends and self.vendor_script_path is None:
+            raise ValueError("signer_backends names vendor-script: set vendor_script_path to your webmssdk.js")
+        if "remote" in self.signer_backends and not self.remote_signer_url:
+            raise ValueError("signer_backends names remote: set remote_signer_url to its sign_url route")
+        return self
 
     @model_validator(mode="after")
     def _check_timeouts(self) -> Settings:

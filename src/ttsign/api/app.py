@@ -49,7 +49,8 @@ from ttsign.service.room_lookup import RoomLookupService
 from ttsign.service.scope import CreatorScope
 from ttsign.service.sign import SignService
 from ttsign.service.usage import UsageRecorder, UsageReport
-from ttsign.signing import sign_request
+from ttsign.signers.factory import build_chain, native_backend
+from ttsign.signing import generate_ms_token
 from ttsign.store.backends import Backends, open_backends, open_key_store
 from ttsign.store.base import KeyStore, Limits, StoreUnavailable
 from ttsign.upstream.chat import ChatClient
@@ -143,18 +144,29 @@ def build_services(
         shelf=backends.identities,
     )
     metrics = metrics or Metrics()
+    # The configured signer environment holds for every in-process signature; sign_url goes through the
+    # signer backends (native, vendor-script, remote) in their configured order.
+    native = native_backend(settings)
+    sign_in_process = native.sign_function()
+    signers = build_chain(
+        settings,
+        native,
+        ms_token=lambda: generate_ms_token(rng),
+        registry=metrics.registry,
+        on_breaker=lambda scope, state: metrics.breaker_transitions.labels(scope, str(state)).inc(),
+    )
     sharing = BreakerSharing(backends.breakers) if backends.breakers is not None else None
     webcast = WebcastClient(
         transport,
         webcast_base=settings.webcast_base,
         contact_email=settings.contact_email,
         rng=rng,
-        signer=timed(sign_request, metrics.signing_timer("im_fetch")),
+        signer=timed(sign_in_process, metrics.signing_timer("im_fetch")),
         signatures=frozenset(settings.signatures_by_endpoint.get("im_fetch", ())),
     )
     socket = DirectSocket(
         settings.push_base,
-        signer=timed(sign_request, metrics.signing_timer("socket")),
+        signer=timed(sign_in_process, metrics.signing_timer("socket")),
         sign_query=settings.direct_socket_gnarly,
         rng=rng,
     )
@@ -205,15 +217,16 @@ def build_services(
         default_profile_name=settings.default_profile,
         honour_client_user_agent=settings.honour_client_user_agent,
         rng=rng,
-        signer=timed(sign_request, metrics.signing_timer("sign_url")),
+        signer=timed(sign_in_process, metrics.signing_timer("sign_url")),
         identity_timeout_s=settings.attempt_timeout_s,  # then sign with a generated msToken
+        signers=signers,
     )
     chat = ChatService(
         pool,
         ChatClient(
             transport,
             webcast_base=settings.webcast_base,
-            signer=timed(sign_request, metrics.signing_timer("room_chat")),
+            signer=timed(sign_in_process, metrics.signing_timer("room_chat")),
             now_ms=lambda: time.time_ns() // 1_000_000,
             rng=rng,
         ),
@@ -235,7 +248,8 @@ def build_services(
         chat=chat,
         usage=usage,
         usage_report=UsageReport(backends.usage),
-        closers=(pool.settle, backends.close),
+        signers=signers,
+        closers=(pool.settle, backends.close, signers.aclose),
         background=(
             *((sharing.running,) if sharing is not None else ()),
             *((usage.running,) if usage is not None else ()),

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ttsign.logs import REQUEST_ID
 from ttsign.randomness import fresh_request_id
 from ttsign.service.rooms import InvalidInput
+from ttsign.signers.backend import NoBackendSigned
 from ttsign.store.base import StoreUnavailable
 from ttsign.upstream.refusals import Refusal, RefusalCode
 
@@ -113,6 +114,14 @@ async def _on_store_unavailable(request: Request, exc: Exception) -> JSONRespons
     return error_response(503, "store_unavailable", message, request_id_of(request), headers={"Retry-After": "1"})
 
 
+async def _on_no_signer(request: Request, exc: Exception) -> JSONResponse:
+    # Every configured signer backend refused (workers down, remote unreachable, breakers open): say which.
+    assert isinstance(exc, NoBackendSigned)
+    reasons = ", ".join(f"{r.backend}: {r.kind}" for r in exc.refusals)
+    message = f"no signer backend could sign ({reasons}); try again shortly"
+    return error_response(503, "signer_unavailable", message, request_id_of(request), headers={"Retry-After": "1"})
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = request_id_of(request)
     logger.error("request %s failed: %s", request_id, type(exc).__name__, exc_info=exc)
@@ -125,6 +134,7 @@ _HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Exception], Awaitable
     (RequestValidationError, _on_validation_error),
     (InvalidInput, _on_invalid_input),
     (StoreUnavailable, _on_store_unavailable),
+    (NoBackendSigned, _on_no_signer),
     (Exception, _on_unexpected),
 )
 

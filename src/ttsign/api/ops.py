@@ -63,6 +63,8 @@ async def readyz(request: Request) -> JSONResponse:
         in_flight=in_flight_probe(
             request.app.state.in_flight.stalled_for(time.monotonic()), svc.settings.stalled_after_s
         ),
+        signers=svc.signers,
+        check_signers=svc.settings.ready_requires_signer,
     )
     checks = {p.name: {"ok": p.ok, **({"detail": p.detail} if p.detail else {})} for p in probes}
     request_id = new_request_id()

@@ -17,6 +17,7 @@ from ttsign.service.limits import RateLimiter
 from ttsign.service.room_lookup import RoomLookupService
 from ttsign.service.sign import SignService
 from ttsign.service.usage import UsageRecorder, UsageReport
+from ttsign.signers.chain import SignerChain
 from ttsign.store.base import KeyStore
 from ttsign.upstream.identity import IdentityPool
 from ttsign.upstream.transport import Transport
@@ -37,6 +38,7 @@ class Services:
     chat: ChatService
     usage: UsageRecorder | None = None  # None: usage accounting is off
     usage_report: UsageReport | None = None
+    signers: SignerChain | None = None  # the signer backends sign_url goes through
     closers: tuple[Callable[[], Awaitable[None]], ...] = ()  # run at shutdown, after the store closes
     background: tuple[Callable[[], AbstractAsyncContextManager[None]], ...] = ()  # entered for the app's lifespan
 

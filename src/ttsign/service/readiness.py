@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from ttsign.service.resilience import ConnectBreakers, identity_key
+from ttsign.signers.chain import SignerChain
 from ttsign.signing import BrowserProfile, generate_ms_token, sign_request, verify_request
 from ttsign.store.base import KeyStore
 from ttsign.upstream.breaker import BreakerState
@@ -77,6 +78,19 @@ def in_flight_probe(stalled_s: float, limit_s: float) -> Probe:
     return Probe("in_flight", True)
 
 
+async def signer_backends_probe(signers: SignerChain | None, *, timeout_s: float = 15.0) -> Probe:
+    """Ready when at least one signer backend is healthy (breaker closed; its workers start)."""
+    if signers is None:
+        return Probe("signer_backends", True, "native only")
+    try:
+        async with asyncio.timeout(timeout_s):
+            report = await signers.health()
+    except TimeoutError:
+        return Probe("signer_backends", False, f"no answer within {timeout_s:g} s")
+    detail = "; ".join(f"{h.backend}: {'ok' if h.ok else h.detail}" for h in report)
+    return Probe("signer_backends", any(h.ok for h in report), detail)
+
+
 async def readiness(
     store: KeyStore,
     profile: BrowserProfile,
@@ -84,10 +98,14 @@ async def readiness(
     *,
     check_upstream: bool,
     in_flight: Probe | None = None,
+    signers: SignerChain | None = None,
+    check_signers: bool = False,
 ) -> list[Probe]:
     probes = [await store_probe(store), signer_probe(profile)]
     if check_upstream:
         probes.append(upstream_probe(breakers, profile))
     if in_flight is not None:
         probes.append(in_flight)
+    if check_signers:
+        probes.append(await signer_backends_probe(signers))
     return probes

@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from ttsign.service.policy import SigningPolicy
+from ttsign.signers.backend import SignJob
+from ttsign.signers.chain import SignerChain
 from ttsign.signing import BrowserProfile, ProfileError, default_profile, generate_ms_token, profile_from_user_agent
 from ttsign.signing import url as urls
+from ttsign.signing.sdk_session import SdkSession
 from ttsign.signing.signer import SignedRequest, sign_request
 from ttsign.upstream.identity import Identity, IdentityPool
 from ttsign.upstream.refusals import Refusal, RefusalCode
@@ -91,8 +94,10 @@ class SignService:
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         signer: Callable[..., SignedRequest] = sign_request,  # wrapped by the app to time each signature
         identity_timeout_s: float | None = None,
+        signers: SignerChain | None = None,  # the signer backends; None: `signer` in-process
     ) -> None:
         self._signer = signer
+        self._signers = signers
         self._identity_timeout_s = identity_timeout_s
         self._pool = pool
         self.policy = policy or SigningPolicy()
@@ -129,7 +134,7 @@ class SignService:
         if request.include_browser_params:
             url = append_browser_params(url, profile)
         if request.ttwid:
-            return self._sign_for_caller(request, url, profile, request.ttwid)
+            return await self._sign_for_caller(request, url, profile, request.ttwid)
         acquired = await self._identity(profile)
         identity = acquired if isinstance(acquired, Identity) else None
         if identity is None:
@@ -137,17 +142,8 @@ class SignService:
                 "sign_url: no TikTok identity for %s (%s); using a generated msToken", profile.name, acquired
             )
         ms_token = identity.ms_token if identity else generate_ms_token(self._rng)
-        signed = self._signer(
-            request.method,
-            align_browser_params(url, profile),
-            request.body,
-            profile,
-            now_ms=self._clock_ms(),
-            rng=self._rng,
-            ms_token=ms_token,
-            session=identity.sdk_session if identity else None,
-            legacy_signature=request.legacy_signature,
-        )
+        session = identity.sdk_session if identity else None
+        signed = await self._sign(request, align_browser_params(url, profile), profile, ms_token, session)
         cookies: list[dict[str, str]] = []
         if identity is not None:
             identity.sdk_session = signed.session
@@ -162,19 +158,33 @@ class SignService:
             identity_source="tiktok" if identity else "generated",
         )
 
-    def _sign_for_caller(self, request: SignUrlRequest, url: str, profile: BrowserProfile, ttwid: str) -> SignUrlResult:
-        """Sign on a fresh page of the caller's own: a minted msToken, the caller's ttwid as the cookie."""
-        signed = self._signer(
+    async def _sign(
+        self, request: SignUrlRequest, url: str, profile: BrowserProfile, ms_token: str, session: SdkSession | None
+    ) -> SignedRequest:
+        """Through the signer backends when configured (raises NoBackendSigned), else in-process."""
+        now_ms = self._clock_ms()
+        if self._signers is not None:
+            legacy = request.legacy_signature
+            job = SignJob(request.method, url, request.body, profile, now_ms, ms_token, session, legacy)
+            return (await self._signers.sign(job, self._rng)).request
+        return self._signer(
             request.method,
-            align_browser_params(url, profile),
+            url,
             request.body,
             profile,
-            now_ms=self._clock_ms(),
+            now_ms=now_ms,
             rng=self._rng,
-            ms_token=generate_ms_token(self._rng),
-            session=None,
+            ms_token=ms_token,
+            session=session,
             legacy_signature=request.legacy_signature,
         )
+
+    async def _sign_for_caller(
+        self, request: SignUrlRequest, url: str, profile: BrowserProfile, ttwid: str
+    ) -> SignUrlResult:
+        """Sign on a fresh page of the caller's own: a minted msToken, the caller's ttwid as the cookie."""
+        url = align_browser_params(url, profile)
+        signed = await self._sign(request, url, profile, generate_ms_token(self._rng), None)
         cookie = {"name": "ttwid", "value": ttwid, "domain": ".tiktok.com", "path": "/"}
         return SignUrlResult(signed.url, profile, signed.tokens, signed.headers, [cookie], identity_source="caller")
 

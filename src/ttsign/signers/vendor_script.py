@@ -1,0 +1,233 @@
+"""The `vendor-script` backend: TikTok's own webmssdk.js, run by a small pool of long-lived Node workers.
+
+The operator points ttsign at a copy of the bundle (never shipped with ttsign). Each worker
+(vendor_worker.js) loads it once behind a minimal browser shim and signs through the SDK's own XHR
+hook; requests and answers are JSON lines, pipelined, matched by id. A worker that dies, stops
+answering or cannot load the bundle is a typed refusal (worker_crash, worker_timeout, bad_bundle);
+it is killed by PID and a fresh one is started for the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import random
+import shutil
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ttsign.signers.backend import BackendRefusal, RefusalKind, SignJob
+from ttsign.signing import url as urls
+from ttsign.signing.sdk_session import SdkSession
+from ttsign.signing.signer import SignedRequest, request_headers
+
+WORKER_SCRIPT = Path(__file__).with_name("vendor_worker.js")
+_TOKENS = ("msToken", "X-Bogus", "X-Gnarly")
+_LINE_LIMIT = 1 << 20  # one answer line is a signed URL: far below this
+
+
+@dataclass(frozen=True)
+class VendorScriptOptions:
+    bundle: Path
+    workers: int = 2
+    timeout_s: float = 2.0  # per call; a worker slower than this is taken as hung
+    start_timeout_s: float = 15.0  # loading and initialising the bundle
+    node: str = "node"
+    aid: int = 1988
+    in_flight: int = 8  # pipelined calls per worker; more wait here, outside the hang timeout
+
+
+@dataclass
+class _Worker:
+    process: asyncio.subprocess.Process
+    entry_points: tuple[str, ...]
+    pending: dict[int, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    reader: asyncio.Task[None] | None = None
+    dead: BackendRefusal | None = None
+
+
+class VendorScriptBackend:
+    name = "vendor-script"
+
+    def __init__(self, options: VendorScriptOptions, *, ms_token: Callable[[], str] = lambda: "") -> None:
+        self.options = options
+        self._ms_token = ms_token  # each worker (one SDK page) starts with a token of its own
+        self._slots: list[_Worker | None] = [None] * max(1, options.workers)
+        self._locks = [asyncio.Lock() for _ in self._slots]
+        self._room = [asyncio.Semaphore(max(1, options.in_flight)) for _ in self._slots]
+        self._next = itertools.count()
+        self._ids = itertools.count(1)
+
+    def _refuse(self, kind: RefusalKind, message: str) -> BackendRefusal:
+        return BackendRefusal(self.name, kind, message)
+
+    async def _spawn(self) -> _Worker:
+        node = shutil.which(self.options.node)
+        if node is None:
+            raise self._refuse(RefusalKind.UNAVAILABLE, f"no {self.options.node!r} executable on PATH")
+        env = {"PATH": os.environ.get("PATH", ""), "TTSIGN_WORKER_MS_TOKEN": self._ms_token()}
+        process = await asyncio.create_subprocess_exec(
+            node,
+            str(WORKER_SCRIPT),
+            str(self.options.bundle),
+            str(self.options.aid),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=env,
+            limit=_LINE_LIMIT,
+        )
+        assert process.stdout is not None
+        try:
+            async with asyncio.timeout(self.options.start_timeout_s):
+                line = await process.stdout.readline()
+        except TimeoutError:
+            await _stop(process)
+            raise self._refuse(RefusalKind.BAD_BUNDLE, "the bundle did not initialise in time") from None
+        ready = _parse(line)
+        if not ready.get("ready"):
+            await _stop(process)
+            reason = str(ready.get("error") or "the worker exited before it was ready")
+            raise self._refuse(RefusalKind.BAD_BUNDLE, reason)
+        worker = _Worker(process, tuple(str(e) for e in ready.get("entry_points", ())))
+        worker.reader = asyncio.create_task(self._read(worker))
+        return worker
+
+    async def _read(self, worker: _Worker) -> None:
+        """Route answers to their callers; EOF means the worker died and fails everything it owed."""
+        assert worker.process.stdout is not None
+        while True:
+            try:
+                line = await worker.process.stdout.readline()
+            except (ValueError, asyncio.LimitOverrunError):
+                line = b""
+            if not line:
+                break
+            answer = _parse(line)
+            future = worker.pending.pop(answer.get("id", -1), None)
+            if future is not None and not future.done():
+                future.set_result(answer)
+        code = await worker.process.wait()
+        self._fail(worker, self._refuse(RefusalKind.CRASH, f"the worker exited (status {code})"))
+
+    def _fail(self, worker: _Worker, refusal: BackendRefusal) -> None:
+        worker.dead = worker.dead or refusal
+        for future in worker.pending.values():
+            if not future.done():
+                future.set_exception(worker.dead)
+        worker.pending.clear()
+
+    async def _worker(self, slot: int) -> _Worker:
+        """The slot's live worker, started (again) when it has none."""
+        async with self._locks[slot]:
+            current = self._slots[slot]
+            if current is None or current.dead is not None:
+                self._slots[slot] = current = await self._spawn()
+            return current
+
+    async def _call(self, job: dict[str, Any]) -> dict[str, Any]:
+        slot = next(self._next) % len(self._slots)
+        async with self._room[slot]:
+            return await self._call_worker(slot, job)
+
+    async def _call_worker(self, slot: int, job: dict[str, Any]) -> dict[str, Any]:
+        worker = await self._worker(slot)
+        job_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        worker.pending[job_id] = future
+        assert worker.process.stdin is not None
+        try:
+            worker.process.stdin.write(json.dumps({**job, "id": job_id}).encode() + b"\n")
+            async with asyncio.timeout(self.options.timeout_s):
+                answer = await future
+        except TimeoutError:
+            # A hung SDK blocks its whole worker: kill it; the next call starts a fresh one.
+            self._fail(worker, self._refuse(RefusalKind.HANG, f"no answer within {self.options.timeout_s:g} s"))
+            _kill(worker.process)
+            raise worker.dead or self._refuse(RefusalKind.HANG, "no answer") from None
+        except (BrokenPipeError, ConnectionResetError):
+            self._fail(worker, self._refuse(RefusalKind.CRASH, "the worker's input is closed"))
+            raise worker.dead or self._refuse(RefusalKind.CRASH, "closed") from None
+        finally:
+            worker.pending.pop(job_id, None)
+        if not answer.get("ok"):
+            raise self._refuse(RefusalKind.BAD_ANSWER, str(answer.get("error", "the worker refused")))
+        return answer
+
+    async def sign(self, job: SignJob, rng: random.Random) -> SignedRequest:
+        # The SDK appends msToken, X-Bogus and X-Gnarly itself: give it the URL without any of them.
+        parts = urls.split(urls.normalize(job.url))
+        query = urls.strip_params(parts.query, urls.SIGNATURE_PARAMS)
+        url = f"{parts.base}?{query}" if query else parts.base
+        answer = await self._call(
+            {
+                "op": "sign",
+                "method": job.method,
+                "url": url,
+                "body": job.body,
+                "user_agent": job.profile.user_agent,
+                "platform": job.profile.browser_platform,
+            }
+        )
+        signed_url = answer.get("url")
+        if not isinstance(signed_url, str) or not signed_url.startswith(url):
+            raise self._refuse(RefusalKind.BAD_ANSWER, "the SDK's URL is not the request's URL plus signatures")
+        signed_query = urls.split(signed_url).query
+        tokens = {name: urls.find_param(signed_query, name) for name in _TOKENS}
+        return SignedRequest(
+            job.method,
+            signed_url,
+            request_headers(job.profile),
+            {name: value for name, value in tokens.items() if value is not None},
+            job.session or SdkSession.start(rng, job.now_ms),  # the SDK keeps the page state itself
+        )
+
+    async def frontier_sign(self, stub: str) -> dict[str, Any]:
+        """The SDK's frontierSign({"X-MS-STUB": stub}) (Douyin's socket `signature`)."""
+        value = (await self._call({"op": "frontier", "stub": stub})).get("value")
+        if not isinstance(value, dict):
+            raise self._refuse(RefusalKind.BAD_ANSWER, "frontierSign gave no object")
+        return value
+
+    async def check(self) -> None:
+        await self._worker(0)
+
+    def worker_pids(self) -> list[int]:
+        return [w.process.pid for w in self._slots if w is not None and w.dead is None]
+
+    async def aclose(self) -> None:
+        for index, worker in enumerate(self._slots):
+            if worker is None:
+                continue
+            self._slots[index] = None
+            _kill(worker.process)
+            if worker.reader is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(worker.reader, timeout=5)
+
+
+def _parse(line: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGKILL)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Kill by PID and reap, so no process or pipe outlives the refusal."""
+    _kill(process)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), timeout=5)

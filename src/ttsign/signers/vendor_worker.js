@@ -1,0 +1,295 @@
+// A long-lived worker that runs TikTok's own webmssdk.js (the operator's copy) in a Node vm behind a
+// minimal browser shim, and signs requests through the SDK's public entry points. One JSON object per
+// line on stdin, one answer per line on stdout, in order; no network access (XHR and fetch are inert).
+//
+//   start:   node vendor_worker.js BUNDLE.js [AID]  ->  {"ready": true, "entry_points": [...]}
+//                                                       or {"ready": false, "error": "..."} and exit 3
+//   {"id", "op": "sign", "method", "url", "body", "user_agent", "platform"}
+//       -> {"id", "ok": true, "url": the URL the SDK's XHR hook sent (msToken, X-Bogus, X-Gnarly added)}
+//   The SDK reads its msToken once, when it starts (localStorage "xmst", as a page that ran before), and
+//   appends that token to every request, as one browser page does: a worker is one page. The token comes
+//   in the environment (TTSIGN_WORKER_MS_TOKEN), not argv, which any local user can read.
+//   {"id", "op": "frontier", "stub": "..."}  -> {"id", "ok": true, "value": frontierSign's object}
+//   {"id", "op": "ws", "url": "..."}          -> {"id", "ok": true, "value": registerWsSigner's answer}
+//   any failure                               -> {"id", "ok": false, "error": "..."}
+"use strict";
+
+const fs = require("node:fs");
+const readline = require("node:readline");
+const vm = require("node:vm");
+
+const [bundlePath, aidArg] = process.argv.slice(2);
+const msToken = process.env.TTSIGN_WORKER_MS_TOKEN || "";
+const AID = Number(aidArg || 1988);
+// Paths the SDK signs; the SDK passes anything else through untouched.
+const SIGNED_PATHS = ["/webcast/*", "/api/*", "/api-live/*", "/aweme/*"];
+
+function say(obj) {
+  process.stdout.write(JSON.stringify(obj) + "\n");
+}
+
+// --- the shim: just enough of a browser for the SDK to initialise and hook XMLHttpRequest -------------
+const sent = new WeakMap(); // XHR -> the last URL the SDK opened it with
+
+class ShimXHR {
+  constructor() {
+    this.readyState = 0;
+    this.status = 0;
+    this.responseText = "";
+    this.response = "";
+    this.withCredentials = false;
+    this.timeout = 0;
+    this.upload = { addEventListener() {}, removeEventListener() {} };
+    this.onabort = this.onload = this.onerror = this.onreadystatechange = this.ontimeout = null;
+  }
+  open(method, url) {
+    sent.set(this, { method, url: String(url) });
+  }
+  send(body) {
+    const last = sent.get(this);
+    if (last) last.body = body;
+  }
+  abort() {}
+  setRequestHeader() {}
+  getResponseHeader() {
+    return null;
+  }
+  getAllResponseHeaders() {
+    return "";
+  }
+  overrideMimeType() {}
+  addEventListener() {}
+  removeEventListener() {}
+  dispatchEvent() {
+    return true;
+  }
+}
+
+class ShimRequest {
+  constructor(url, init) {
+    this.url = String(url);
+    Object.assign(this, init || {});
+  }
+}
+
+class ShimHeaders {
+  constructor() {
+    this.values = new Map();
+  }
+  set(k, v) {
+    this.values.set(String(k).toLowerCase(), String(v));
+  }
+  get(k) {
+    return this.values.get(String(k).toLowerCase()) ?? null;
+  }
+  has(k) {
+    return this.values.has(String(k).toLowerCase());
+  }
+}
+
+function store() {
+  const items = new Map();
+  return {
+    getItem: (k) => (items.has(k) ? items.get(k) : null),
+    setItem: (k, v) => items.set(k, String(v)),
+    removeItem: (k) => items.delete(k),
+    clear: () => items.clear(),
+  };
+}
+
+// The SDK fingerprints a small canvas (signatures.md §1: H(canvas.toDataURL())). Drawing is not
+// emulated: every call is a no-op and the picture is one fixed PNG, so one worker has one canvas value.
+const CANVAS_PNG =
+  "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAADAAAAAQCAYAAABQrvyxAAAAAXNSR0IArs4c6QAAAB1JREFUSEvtwTEBAAAAwqD1T20" +
+  "LL6AAAAAAAAAAAAB4GhFQAAFUrQxWAAAAAElFTkSuQmCC";
+
+function context2d() {
+  return new Proxy(
+    { canvas: null, measureText: (text) => ({ width: 7 * String(text).length }), getImageData: () => ({ data: [] }) },
+    { get: (target, name) => (name in target ? target[name] : () => {}), set: () => true },
+  );
+}
+
+function element() {
+  return {
+    style: {},
+    setAttribute() {},
+    getAttribute() {
+      return null;
+    },
+    appendChild() {},
+    removeChild() {},
+    addEventListener() {},
+    width: 300,
+    height: 150,
+    getContext: (kind) => (kind === "2d" ? context2d() : null),
+    toDataURL: () => CANVAS_PNG,
+  };
+}
+
+const location = new URL("https://www.tiktok.com/");
+// Each request sets its own User-Agent; this one is what the SDK sees while it initialises.
+const START_UA =
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const navigator = {
+  userAgent: START_UA,
+  appCodeName: "Mozilla",
+  appName: "Netscape",
+  appVersion: START_UA.slice("Mozilla/".length),
+  platform: "Win32",
+  vendor: "Google Inc.",
+  language: "en-US",
+  languages: ["en-US", "en"],
+  cookieEnabled: true,
+  onLine: true,
+  webdriver: false,
+  hardwareConcurrency: 8,
+  deviceMemory: 8,
+  maxTouchPoints: 0,
+  plugins: [],
+  mimeTypes: [],
+};
+const document = {
+  cookie: "",
+  referrer: "",
+  location,
+  hidden: false,
+  visibilityState: "visible",
+  readyState: "complete",
+  documentElement: element(),
+  body: element(),
+  head: element(),
+  createElement: element,
+  getElementById: () => null,
+  getElementsByTagName: () => [],
+  querySelector: () => null,
+  querySelectorAll: () => [],
+  addEventListener() {},
+  removeEventListener() {},
+};
+const window = {
+  navigator,
+  document,
+  location,
+  XMLHttpRequest: ShimXHR,
+  Request: ShimRequest,
+  Headers: ShimHeaders,
+  Response: class {},
+  fetch: () => new Promise(() => {}), // never answers: the worker makes no network requests
+  screen: { width: 1920, height: 1080, availWidth: 1920, availHeight: 1040, colorDepth: 24, pixelDepth: 24 },
+  innerWidth: 1920,
+  innerHeight: 969,
+  outerWidth: 1920,
+  outerHeight: 1040,
+  devicePixelRatio: 1,
+  history: { length: 2 },
+  localStorage: store(),
+  sessionStorage: store(),
+  performance: { now: () => performance.now(), timing: {}, getEntriesByType: () => [] },
+  addEventListener() {},
+  removeEventListener() {},
+  setTimeout,
+  clearTimeout,
+  setInterval,
+  clearInterval,
+  console: { log() {}, warn() {}, error() {}, info() {}, debug() {} },
+  URL,
+  URLSearchParams,
+  TextEncoder,
+  TextDecoder,
+  atob,
+  btoa,
+  crypto: globalThis.crypto,
+};
+window.window = window.self = window.top = window.parent = window.globalThis = window;
+// The SDK creates its registry object and expects the host page to have made a per-aid options slot.
+let registry;
+Object.defineProperty(window, "_mssdk", {
+  configurable: true,
+  get: () => registry,
+  set(value) {
+    if (value && typeof value === "object" && !value.cacheOpts) value.cacheOpts = { [AID]: {} };
+    registry = value;
+  },
+});
+
+// --- load and initialise ------------------------------------------------------------------------------
+const shimOpen = ShimXHR.prototype.open;
+
+function start() {
+  let code;
+  try {
+    code = fs.readFileSync(bundlePath, "utf8");
+  } catch (e) {
+    return `cannot read the bundle (${e.code || e.message})`;
+  }
+  window.localStorage.setItem("xmst", msToken);
+  const context = vm.createContext(window);
+  try {
+    vm.runInContext(code, context, { filename: "webmssdk.js", timeout: 10000 });
+  } catch (e) {
+    return `the bundle does not run (${e.name}: ${e.message})`;
+  }
+  const sdk = window.byted_acrawler;
+  if (!sdk || typeof sdk.init !== "function") return "the bundle defines no byted_acrawler.init";
+  try {
+    sdk.init({ aid: AID, enablePathList: SIGNED_PATHS });
+  } catch (e) {
+    return `byted_acrawler.init failed (${e.message})`;
+  }
+  if (window.XMLHttpRequest.prototype.open === shimOpen) {
+    return "the SDK did not hook XMLHttpRequest (no X-Bogus entry point)";
+  }
+  return null;
+}
+
+function sign(job) {
+  navigator.userAgent = job.user_agent;
+  navigator.appVersion = job.user_agent.replace(/^Mozilla\//, "");
+  navigator.platform = job.platform || navigator.platform;
+  const xhr = new window.XMLHttpRequest();
+  xhr.open(job.method || "GET", job.url, true);
+  xhr.send(job.body ? job.body : null);
+  const last = sent.get(xhr);
+  if (!last || last.url === job.url) throw new Error("the SDK's hook did not sign the request");
+  return { url: last.url };
+}
+
+function handle(job) {
+  if (job.op === "sign") return sign(job);
+  const sdk = window.byted_acrawler;
+  if (job.op === "frontier") {
+    if (typeof sdk.frontierSign !== "function") throw new Error("this bundle has no frontierSign");
+    return { value: sdk.frontierSign({ "X-MS-STUB": String(job.stub || "") }) };
+  }
+  if (job.op === "ws") {
+    if (typeof sdk.registerWsSigner !== "function") throw new Error("this bundle has no registerWsSigner");
+    return { value: sdk.registerWsSigner(job.url) };
+  }
+  throw new Error(`unknown op ${JSON.stringify(job.op)}`);
+}
+
+const failure = start();
+if (failure !== null) {
+  say({ ready: false, error: failure });
+  process.exit(3);
+}
+const sdk = window.byted_acrawler;
+say({
+  ready: true,
+  entry_points: ["sign", ...["frontierSign", "registerWsSigner"].filter((n) => typeof sdk[n] === "function")],
+});
+readline.createInterface({ input: process.stdin }).on("line", (line) => {
+  let job;
+  try {
+    job = JSON.parse(line);
+  } catch (e) {
+    say({ id: null, ok: false, error: "not JSON" });
+    return;
+  }
+  try {
+    say({ id: job.id, ok: true, ...handle(job) });
+  } catch (e) {
+    say({ id: job.id, ok: false, error: String(e && e.message ? e.message : e) });
+  }
+});
