@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ttsign.relay.close_codes import CloseCode
 from ttsign.relay.events import Event
@@ -25,6 +27,12 @@ class Delivery:
     timestamp_ms: int
     events: tuple[Event, ...]
     raw: bytes = field(default=b"", repr=False)
+
+    @cached_property
+    def bundle(self) -> str:
+        """The events as Euler's JSON bundle, encoded once however many consumers send it."""
+        document = {"timestamp": self.timestamp_ms, "messages": list(self.events)}
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from ttsign.api.errors import error_response, request_id_of
-from ttsign.api.relay.admit import HTTP_STATUS, REASON_CODES, Refused, admit_consumer, bundle, greeting, relay_of
+from ttsign.api.relay.admit import HTTP_STATUS, REASON_CODES, Refused, admit_consumer, greeting, relay_of
 from ttsign.api.state import services
 from ttsign.relay import (
     CloseCode,
@@ -63,7 +63,7 @@ async def _stream(options: ConsumerOptions, joined: Joined, relay: Relay, lifeti
                 return
             quiet_until = loop.time() + options.features.close_inactive_after_s
             if item.events:
-                yield f"data: {bundle(item.events, item.timestamp_ms)}\n\n"
+                yield f"data: {item.bundle}\n\n"
     finally:
         relay.leave(joined)
 

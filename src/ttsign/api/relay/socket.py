@@ -42,7 +42,7 @@ async def _send(websocket: WebSocket, options: ConsumerOptions, delivery: Delive
     elif options.features.bundle_events or options.features.raw_messages:
         # (raw consumers too: the first fetch's messages came over HTTP, there is no frame to pass on)
         if delivery.events:
-            await websocket.send_text(bundle(delivery.events, delivery.timestamp_ms))
+            await websocket.send_text(delivery.bundle)
     else:
         for event in delivery.events:
             await websocket.send_text(bundle([event], delivery.timestamp_ms))
