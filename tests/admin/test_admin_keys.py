@@ -131,3 +131,17 @@ async def test_usage_shows_at_once_per_minute_per_hour_and_by_room(logged_in: Co
     assert usage["top_rooms"] == [[STREAMER_ROOM, 1]]
     row = next(k for k in await keys(logged_in) if k["key_id"] == key_id)
     assert row["today"]["requests"] == 2 and row["today"]["connects"] == 1
+
+
+async def test_a_long_key_list_is_gzipped_for_clients_that_take_it(logged_in: Console) -> None:
+    service = logged_in.app.state.services.keys
+    for n in range(150):
+        await service.create(f"bulk-{n:03d}")
+    zipped = await logged_in.http.get("/admin/api/keys", headers={"Accept-Encoding": "gzip"})
+    plain = await logged_in.http.get("/admin/api/keys", headers={"Accept-Encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert int(zipped.headers["content-length"]) * 4 < int(plain.headers["content-length"])
+    assert zipped.json() == plain.json() and len(plain.json()["keys"]) == 150
+    assert zipped.headers["cache-control"] == "no-store"
+    small = await logged_in.http.get("/admin/api/session", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers

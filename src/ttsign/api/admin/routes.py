@@ -5,6 +5,7 @@ Only maps HTTP to the console's services (service/console.py, live_picture.py, s
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Awaitable
 from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
@@ -26,6 +27,7 @@ T = TypeVar("T")
 router = APIRouter(prefix="/admin/api", include_in_schema=False)
 Session = Annotated[AdminSession, Depends(admin_session)]
 _NO_STORE = {"Cache-Control": "no-store"}
+_COMPRESS_FROM = 32 * 1024
 _COUNT = Field(default=None, ge=1, le=1_000_000_000)
 
 
@@ -62,6 +64,16 @@ class KeyChangeBody(BaseModel):
 
 def _json(content: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(content, status_code=status, headers=_NO_STORE)
+
+
+def _compressed(request: Request, response: JSONResponse) -> Response:
+    """A large answer gzipped when the browser takes it: the 1,000-key list is 350 KB, 40 KB gzipped, which
+    matters once the console is reached over a real network rather than loopback."""
+    body = bytes(response.body)
+    if len(body) < _COMPRESS_FROM or "gzip" not in request.headers.get("accept-encoding", ""):
+        return response
+    headers = {**_NO_STORE, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+    return Response(gzip.compress(body, compresslevel=1), media_type="application/json", headers=headers)
 
 
 def _limits(limits: Limits) -> dict[str, int | None]:
@@ -128,9 +140,9 @@ async def current_session(session: Session) -> JSONResponse:
 
 
 @router.get("/keys")
-async def list_keys(request: Request, _: Session) -> JSONResponse:
+async def list_keys(request: Request, _: Session) -> Response:
     rows = await console_app(request).console.key_rows()
-    return _json({"keys": [_key(row) for row in rows]})
+    return _compressed(request, _json({"keys": [_key(row) for row in rows]}))
 
 
 @router.post("/keys")
