@@ -72,6 +72,9 @@ async def _stream(options: ConsumerOptions, joined: Joined, relay: Relay, lifeti
     "/events",
     summary="The room's events as server-sent events (the WebSocket relay's JSON)",
     response_class=StreamingResponse,
+    # Like the WebSocket, outside the OpenAPI document: a stream that may last hours and answers 502 when
+    # TikTok refuses does not fit a request/response schema (README, "The event relay", documents it).
+    include_in_schema=False,
 )
 async def relay_events(request: Request) -> Response:
     svc = services(request)
