@@ -201,6 +201,12 @@ class Settings(BaseSettings):
     direct_socket_gnarly: bool = Field(
         default=True, description="Sign the direct socket query with X-Gnarly (TikTok probably does not check it)."
     )
+    direct_socket_probe: bool = Field(
+        default=False,
+        description="Open the push socket as the identity before answering a direct connect (a round trip and one "
+        "more connect of its budget): an identity TikTok refuses there (DEVICE_BLOCKED) is retired for every "
+        "replica and a fresh one tried.",
+    )
     tiktok_push_url: str = Field(
         default="wss://webcast-ws.tiktok.com",
         description="Base URL of TikTok's push socket host (the direct strategy's push_server); the `upstream` "

@@ -254,3 +254,27 @@ def test_no_ttwid_after_every_try_is_a_typed_502_and_each_client_says_so(
     finally:
         stop_cleanly(server.proc)
         stop_cleanly(emu.proc)
+
+
+def test_a_device_blocked_socket_retires_the_identity_and_a_fresh_one_serves(
+    tmp_path: Path, default_scenario: dict[str, Any]
+) -> None:
+    """With the socket probe ttsign opens the socket itself first: TikTok (here) blocks a ttwid at its 3rd
+    connect of the hour, so the 2nd client's connect finds its identity DEVICE_BLOCKED, retires it and serves
+    a fresh one; both clients receive the scenario and TikTok never blocks a client's own socket."""
+    need("node-2.5.0")
+    scenario = {**default_scenario, "era_2026_09": {"socket_connects_per_hour": 2}}
+    emu = start_emulator(scenario, strict=True, tls=True)
+    server = start_server(emu, tmp_path, TTSIGN_DIRECT_SOCKET_PROBE="true")
+    try:
+        runs = [run_client("node-2.5.0", emu.url, server.url, tls_url=emu.tls_url, timeout=30) for _ in range(2)]
+        for run in runs:
+            assert_ok(run)
+            assert run.pairs() == node_events(without_initial(default_scenario))
+        (blocked,) = emu.log("ws_reject")  # the probe's 3rd connect with the first identity
+        assert (blocked["status"], blocked["failed"]) == (415, ["connect_budget"])
+        assert "retired: DEVICE_BLOCKED on the push socket" in server.proc.stderr_text()
+        assert server.strategies() == ["direct", "direct"]
+    finally:
+        stop_cleanly(server.proc)
+        stop_cleanly(emu.proc)

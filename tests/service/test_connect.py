@@ -266,3 +266,29 @@ async def test_a_strategy_that_keeps_being_refused_is_skipped_for_its_cooldown()
         result = await svc.connect(ROOM)
         assert isinstance(result, Connected) and result.strategy == "direct"
     assert len(tiktok.fetches) == 2  # the third connect went straight to direct
+
+
+class BlockingFirst:
+    """A socket probe: DEVICE_BLOCKED for the first identity it sees, accepted for any other."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def check(self, address: object, identity: object) -> Refusal | None:
+        self.seen.append(identity.key)  # type: ignore[attr-defined]
+        if identity.key == self.seen[0]:  # type: ignore[attr-defined]
+            return Refusal(RefusalCode.DEVICE_BLOCKED, "on the push socket", 415)
+        return None
+
+
+async def test_a_device_blocked_socket_retires_the_identity_and_a_fresh_one_serves() -> None:
+    tiktok, probe = FakeTikTok(), BlockingFirst()
+    budget = ConnectBudget(per_hour=4)
+    svc = strategic(tiktok, ("direct",), probe=probe, budget=budget)
+    result = await svc.connect(ROOM)
+    assert isinstance(result, Connected) and result.strategy == "direct"
+    assert len(probe.seen) == 2 and probe.seen[0] != probe.seen[1]
+    assert len(tiktok.bootstraps) == 2
+    second = await svc.connect(ROOM)  # the blocked identity stays retired: the fresh one serves on
+    assert isinstance(second, Connected) and second.ttwid == result.ttwid
+    assert probe.seen[2] == probe.seen[1]

@@ -100,3 +100,20 @@ def test_x_gnarly_is_computed_over_the_query_sent() -> None:
     query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in unsigned)
     assert calls == [f"ws://127.0.0.1:1/webcast/im/ws_proxy/ws_reuse_supplement/?{query}"]
     assert parse_qsl(query) == unsigned
+
+
+def test_refused_handshakes_are_typed_refusals() -> None:
+    from ttsign.upstream.refusals import RefusalCode
+    from ttsign.upstream.socket_probe import classify_handshake_failure
+
+    def code(message: str, curl_code: int | None = None) -> RefusalCode:
+        return classify_handshake_failure(message, curl_code=curl_code).code
+
+    refused = "Failed to perform, curl: (22) Refused WebSocket upgrade: {}. See https://curl.se/..."
+    assert code(refused.format(415)) is RefusalCode.DEVICE_BLOCKED
+    assert code(refused.format(200)) is RefusalCode.EMPTY_200
+    assert code(refused.format(403)) is RefusalCode.FORBIDDEN_403
+    assert code(refused.format(400)) is RefusalCode.UPSTREAM_4XX
+    assert code(refused.format(502)) is RefusalCode.UPSTREAM_5XX
+    assert code("curl: (28) Operation timed out", 28) is RefusalCode.TIMEOUT
+    assert code("curl: (7) Failed to connect", 7) is RefusalCode.TRANSPORT_ERROR

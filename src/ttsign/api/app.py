@@ -57,6 +57,7 @@ from ttsign.upstream.chat import ChatClient
 from ttsign.upstream.identity import ConnectBudget, IdentityPool, bootstrap_identity
 from ttsign.upstream.rooms import RoomDirectory
 from ttsign.upstream.socket import DirectSocket
+from ttsign.upstream.socket_probe import SocketProbe
 from ttsign.upstream.transport import CurlTransport, Transport, TransportOptions
 from ttsign.upstream.webcast import WebcastClient
 
@@ -164,6 +165,11 @@ def build_services(
         signer=timed(sign_in_process, metrics.signing_timer("im_fetch")),
         signatures=frozenset(settings.signatures_by_endpoint.get("im_fetch", ())),
     )
+    probe = (
+        SocketProbe(timeout_s=settings.attempt_timeout_s, proxy=settings.proxy)
+        if settings.direct_socket_probe
+        else None
+    )
     socket = DirectSocket(
         settings.push_base,
         signer=timed(sign_in_process, metrics.signing_timer("socket")),
@@ -184,6 +190,7 @@ def build_services(
         strategies=settings.connect_strategies,
         socket=socket,
         budget=ConnectBudget(settings.identity_socket_connects_per_hour, backends.limits_storage),
+        probe=probe,
         strategy_breakers=strategy_breakers(settings, metrics),
         on_outcome=count_strategy_outcomes(metrics),
     )
@@ -249,7 +256,7 @@ def build_services(
         usage=usage,
         usage_report=UsageReport(backends.usage),
         signers=signers,
-        closers=(pool.settle, backends.close, signers.aclose),
+        closers=(pool.settle, backends.close, signers.aclose, *((probe.aclose,) if probe is not None else ())),
         background=(
             *((sharing.running,) if sharing is not None else ()),
             *((usage.running,) if usage is not None else ()),

@@ -39,6 +39,7 @@ from ttsign.upstream.refusals import Refusal, RefusalCode
 from ttsign.upstream.retry import NO_RETRY, RetryPolicy
 from ttsign.upstream.rooms import RoomDirectory, normalise_unique_id
 from ttsign.upstream.socket import DirectSocket
+from ttsign.upstream.socket_probe import SocketProbe
 from ttsign.upstream.webcast import WebcastClient
 
 OnOutcome = Callable[[str, str], None]  # (strategy, "served" or the refusal code), for metrics
@@ -70,6 +71,7 @@ class ConnectService:
         strategies: Sequence[str] = ("fetch",),
         socket: DirectSocket | None = None,
         budget: ConnectBudget | None = None,
+        probe: SocketProbe | None = None,
         strategy_breakers: BreakerBoard | None = None,
         on_outcome: OnOutcome | None = None,
     ) -> None:
@@ -85,26 +87,27 @@ class ConnectService:
             pool, rooms, retry=retry, clock=clock, rng=rng or random.SystemRandom(), on_retry=self._retried
         )
         self.strategies: tuple[ConnectStrategy, ...] = tuple(
-            self._strategy(name, steps, webcast, socket, budget) for name in strategies
+            self._strategy(name, steps, webcast, socket, budget, probe) for name in strategies
         )
         if not self.strategies:
             raise ValueError("at least one connect strategy is needed")
         self.strategy_breakers = strategy_breakers
 
     @staticmethod
-    def _strategy(
+    def _strategy(  # noqa: PLR0917 - one place maps names to strategies and what each needs
         name: str,
         steps: ConnectSteps,
         webcast: WebcastClient,
         socket: DirectSocket | None,
         budget: ConnectBudget | None,
+        probe: SocketProbe | None,
     ) -> ConnectStrategy:
         if name == "fetch":
             return FetchStrategy(steps, webcast)
         if name == "direct":
             if socket is None:
                 raise ValueError("the direct strategy needs a DirectSocket")
-            return DirectStrategy(steps, socket, budget=budget)
+            return DirectStrategy(steps, socket, budget=budget, probe=probe)
         raise ValueError(f"unknown connect strategy {name!r}; known: direct, fetch")
 
     def _retried(self, step: str, refusal: Refusal) -> None:

@@ -2,7 +2,9 @@
 and answer with a fetch result synthesized around the page's own socket address (upstream/socket.py).
 
 An identity whose socket-connect budget is spent is rotated (retired, so every replica moves on) and a fresh
-one bootstrapped, once per request: a fresh identity has its whole budget.
+one bootstrapped, once per request: a fresh identity has its whole budget. With a socket probe, ttsign opens
+the socket itself first (one more connect of the budget); an identity TikTok refuses there (DEVICE_BLOCKED)
+is retired for every replica and a fresh one tried, once.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from ttsign.service.strategies.base import Connected, ConnectRequest
 from ttsign.service.strategies.steps import ConnectSteps, log_refusal
 from ttsign.upstream.identity import ConnectBudget, Identity
 from ttsign.upstream.refusals import Refusal, RefusalCode
-from ttsign.upstream.socket import DirectSocket
+from ttsign.upstream.socket import DirectSocket, SocketAddress
+from ttsign.upstream.socket_probe import SocketProbe
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +32,14 @@ class DirectStrategy:
         socket: DirectSocket,
         *,
         budget: ConnectBudget | None = None,
+        probe: SocketProbe | None = None,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self._steps = steps
         self._socket = socket
         self._budget = budget
+        self._probe = probe
+        self._connects = 2 if probe is not None else 1  # the probe's socket, then the client's
         self._now_ms = now_ms
 
     async def connect(self, request: ConnectRequest) -> Connected | Refusal:
@@ -45,15 +51,11 @@ class DirectStrategy:
         if isinstance(room_id, Refusal):
             log_refusal(request.request_id, request.target.label, room_id, identity, self.name)
             return room_id
-        spender = await self._with_budget(identity, request)
-        if isinstance(spender, Refusal):
-            log_refusal(request.request_id, room_id, spender, identity, self.name)
-            return spender
-        if not spender.ttwid:
-            refusal = Refusal(RefusalCode.NO_TTWID, "the identity holds no ttwid for the socket")
-            log_refusal(request.request_id, room_id, refusal, spender, self.name)
-            return refusal
-        address = self._socket.address(spender, room_id)
+        accepted = await self._accepted(identity, room_id, request)
+        if isinstance(accepted, Refusal):
+            log_refusal(request.request_id, room_id, accepted, identity, self.name)
+            return accepted
+        spender, address = accepted
         return Connected(
             payload=address.fetch_result(now_ms=self._now_ms()),
             ttwid=spender.ttwid,
@@ -64,13 +66,40 @@ class DirectStrategy:
             user_agent=spender.profile.user_agent,
         )
 
+    async def _accepted(
+        self, identity: Identity, room_id: str, request: ConnectRequest
+    ) -> tuple[Identity, SocketAddress] | Refusal:
+        """An identity with budget left (and, with the probe, one TikTok's socket accepts) and its address."""
+        spender = await self._with_budget(identity, request)
+        if isinstance(spender, Refusal):
+            return spender
+        outcome = await self._address(spender, room_id)
+        if not isinstance(outcome, Refusal) or outcome.code is not RefusalCode.DEVICE_BLOCKED:
+            return outcome
+        self._steps.pool.retire(spender, "DEVICE_BLOCKED on the push socket")  # for every replica (shelf)
+        fresh = await self._steps.identity(request)
+        if isinstance(fresh, Refusal):
+            return fresh
+        spender = await self._with_budget(fresh, request)
+        return spender if isinstance(spender, Refusal) else await self._address(spender, room_id)
+
+    async def _address(self, identity: Identity, room_id: str) -> tuple[Identity, SocketAddress] | Refusal:
+        if not identity.ttwid:
+            return Refusal(RefusalCode.NO_TTWID, "the identity holds no ttwid for the socket")
+        address = self._socket.address(identity, room_id)
+        if self._probe is not None:
+            refusal = await self._probe.check(address, identity)
+            if refusal is not None:
+                return refusal
+        return identity, address
+
     async def _with_budget(self, identity: Identity, request: ConnectRequest) -> Identity | Refusal:
-        """`identity` when it may hand out one more socket connect, else a fresh identity that may."""
-        if self._budget is None or await self._budget.spend(identity):
+        """`identity` when it may hand out this connect's sockets, else a fresh identity that may."""
+        if self._budget is None or await self._budget.spend(identity, self._connects):
             return identity
         logger.info("identity %s spent its %d socket connects this hour; rotating", identity.key, self._budget.per_hour)
         self._steps.pool.retire(identity, "socket connect budget spent")
         fresh = await self._steps.identity(request)
-        if isinstance(fresh, Refusal) or await self._budget.spend(fresh):
+        if isinstance(fresh, Refusal) or await self._budget.spend(fresh, self._connects):
             return fresh
         return Refusal(RefusalCode.DEVICE_BLOCKED, "a fresh identity's socket connect budget is spent too")

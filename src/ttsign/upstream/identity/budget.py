@@ -37,10 +37,11 @@ class ConnectBudget:
     def per_hour(self) -> int:
         return int(self._item.amount)
 
-    async def spend(self, identity: Identity) -> bool:
-        """Count one connect for `identity`; False when its budget for the hour is spent (nothing counted)."""
+    async def spend(self, identity: Identity, connects: int = 1) -> bool:
+        """Count `connects` socket connects for `identity`; False when they do not fit in its budget for the
+        hour (then nothing is counted)."""
         try:
-            return await self._limiter.hit(self._item, _NAMESPACE, identity.key)
+            return await self._limiter.hit(self._item, _NAMESPACE, identity.key, cost=connects)
         except (StorageError, StoreUnavailable, OSError) as exc:
             self._warn(exc)
             return True
