@@ -101,7 +101,7 @@ _BODY_DOC: dict[str, Any] = {
         },
     }
 }
-_ERRORS: dict[int | str, dict[str, Any]] = {
+SIGN_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
         "model": SignError,
         "description": "Malformed body (bad_request), not a URL a browser can read (url_invalid), or a URL outside "
@@ -114,7 +114,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _error(status: int, reason: str, message: str, request_id: str, client: ClientInfo) -> JSONResponse:
+def sign_error(status: int, reason: str, message: str, request_id: str, client: ClientInfo) -> JSONResponse:
     """Forbidden is HTTP 200 + code 403 for Python (the only form it recognises), HTTP 403 for Node."""
     http_status = 200 if status == 403 and not client.is_node else status
     body = SignError(code=status, message=message, reason=reason).model_dump()
@@ -122,7 +122,7 @@ def _error(status: int, reason: str, message: str, request_id: str, client: Clie
     return JSONResponse(body, status_code=http_status, headers=headers)
 
 
-async def _read_body(request: Request) -> dict[str, Any]:
+async def read_sign_body(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.form()
@@ -138,34 +138,36 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
     admitted = await svc.admission.admit(credentials(request), client_ip(request), defer_scope=True)
     if isinstance(admitted, Denied):
         if admitted.status == 403:
-            return _error(403, admitted.reason, admitted.message, request_id, client)
+            return sign_error(403, admitted.reason, admitted.message, request_id, client)
         return denied_response(admitted, request_id, client, time.time(), {"response": {}})
     note_caller(request, admitted.caller)
     try:
         if fields is None:
-            fields = await _read_body(request)
+            fields = await read_sign_body(request)
         body = SignUrlBody.model_validate(fields)
     except (ValueError, ValidationError) as exc:
-        message = _describe(exc)
-        return _error(400, "bad_request", message, request_id, client)
+        message = describe_bad_body(exc)
+        return sign_error(400, "bad_request", message, request_id, client)
     if body.session_id and svc.settings.session_id_policy == "refuse":
-        return _error(400, "session_forwarding_disabled", "this server does not accept session ids", request_id, client)
+        return sign_error(
+            400, "session_forwarding_disabled", "this server does not accept session ids", request_id, client
+        )
     try:
         result = await svc.sign.sign_url(
             SignUrlRequest(body.url, body.method, body.user_agent, body.payload or "", legacy_signature=legacy)
         )
     except PolicyError as exc:
-        return _error(400, exc.reason, str(exc), request_id, client)
+        return sign_error(400, exc.reason, str(exc), request_id, client)
     except ValueError as exc:
-        return _error(400, "bad_request", str(exc), request_id, client)
+        return sign_error(400, "bad_request", str(exc), request_id, client)
     out_of_scope = await svc.admission.check_url_scope(admitted.caller, result.signed_url)
     if out_of_scope is not None:
-        return _error(403, out_of_scope.reason, out_of_scope.message, request_id, client)
-    reply = _legacy_reply(result) if legacy else _reply(result)
+        return sign_error(403, out_of_scope.reason, out_of_scope.message, request_id, client)
+    reply = _legacy_reply(result) if legacy else sign_reply(result)
     return JSONResponse(reply, headers={REQUEST_ID_HEADER: request_id})
 
 
-def _describe(exc: Exception) -> str:
+def describe_bad_body(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
     if isinstance(exc, json.JSONDecodeError):
@@ -173,7 +175,7 @@ def _describe(exc: Exception) -> str:
     return str(exc)
 
 
-def _reply(result: SignUrlResult) -> dict[str, Any]:
+def sign_reply(result: SignUrlResult) -> dict[str, Any]:
     response = SignedUrlResponse(
         signedUrl=result.signed_url,
         userAgent=result.profile.user_agent,
@@ -202,7 +204,11 @@ def _legacy_reply(result: SignUrlResult) -> dict[str, Any]:
 
 
 @router.post(
-    "/webcast/sign_url", response_model=SignUrlReply, responses=_ERRORS, openapi_extra=_BODY_DOC, summary="Sign a URL"
+    "/webcast/sign_url",
+    response_model=SignUrlReply,
+    responses=SIGN_ERRORS,
+    openapi_extra=_BODY_DOC,
+    summary="Sign a URL",
 )
 async def webcast_sign_url(request: Request) -> JSONResponse:
     """Sign a TikTok webcast URL (JSON or form body); msToken, X-Bogus and X-Gnarly are appended."""
@@ -210,20 +216,24 @@ async def webcast_sign_url(request: Request) -> JSONResponse:
 
 
 @router.post(
-    "/webcast/sign_url/", response_model=SignUrlReply, responses=_ERRORS, openapi_extra=_BODY_DOC, summary="Sign (form)"
+    "/webcast/sign_url/",
+    response_model=SignUrlReply,
+    responses=SIGN_ERRORS,
+    openapi_extra=_BODY_DOC,
+    summary="Sign (form)",
 )
 async def webcast_sign_url_slash(request: Request) -> JSONResponse:
     """The same, at the path TikTokLive 6.3-6.6.5 posts a form to."""
     return await _sign(request, services(request), None, legacy=False)
 
 
-@router.post("/tiktok/sign_url", response_model=SignUrlReply, responses=_ERRORS, openapi_extra=_BODY_DOC)
+@router.post("/tiktok/sign_url", response_model=SignUrlReply, responses=SIGN_ERRORS, openapi_extra=_BODY_DOC)
 async def tiktok_sign_url(request: Request) -> JSONResponse:
     """Sign a TikTok URL (Node 2.4+ signs `gift/list/` here)."""
     return await _sign(request, services(request), None, legacy=False)
 
 
-@router.post("/tiktok/sign_url/", response_model=SignUrlReply, responses=_ERRORS, openapi_extra=_BODY_DOC)
+@router.post("/tiktok/sign_url/", response_model=SignUrlReply, responses=SIGN_ERRORS, openapi_extra=_BODY_DOC)
 async def tiktok_sign_url_slash(request: Request) -> JSONResponse:
     """The same, with a trailing slash."""
     return await _sign(request, services(request), None, legacy=False)
@@ -237,13 +247,13 @@ async def _legacy(request: Request) -> JSONResponse:
     return await _sign(request, services(request), fields, legacy=True)
 
 
-@router.get("/webcast/sign_url", response_model=LegacySignUrlReply, responses=_ERRORS, summary="Sign (legacy GET)")
+@router.get("/webcast/sign_url", response_model=LegacySignUrlReply, responses=SIGN_ERRORS, summary="Sign (legacy GET)")
 async def legacy_sign_url(request: Request, url: str) -> JSONResponse:
     """Node 1.x: sign `url` (an im/fetch URL); the flat reply of Euler's custom-sign-server guide."""
     return await _legacy(request)
 
 
-@router.get("/webcast/sign_url/", response_model=LegacySignUrlReply, responses=_ERRORS, include_in_schema=False)
+@router.get("/webcast/sign_url/", response_model=LegacySignUrlReply, responses=SIGN_ERRORS, include_in_schema=False)
 async def legacy_sign_url_slash(request: Request, url: str) -> JSONResponse:
     return await _legacy(request)
 

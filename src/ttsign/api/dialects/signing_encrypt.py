@@ -22,13 +22,13 @@ from pydantic import AliasChoices, Field, ValidationError
 from ttsign.api.access import client_info, client_ip, credentials, denied_response
 from ttsign.api.access_log import note_caller
 from ttsign.api.dialects.sign_url import (
-    _ERRORS,
+    SIGN_ERRORS,
     SignUrlBody,
     SignUrlReply,
-    _describe,
-    _error,
-    _read_body,
-    _reply,
+    describe_bad_body,
+    read_sign_body,
+    sign_error,
+    sign_reply,
 )
 from ttsign.api.errors import REQUEST_ID_HEADER, new_request_id
 from ttsign.api.state import services
@@ -77,15 +77,17 @@ async def sign_encrypt(request: Request) -> JSONResponse:
     admitted = await svc.admission.admit(credentials(request), client_ip(request), defer_scope=True)
     if isinstance(admitted, Denied):
         if admitted.status == 403:
-            return _error(403, admitted.reason, admitted.message, request_id, client)
+            return sign_error(403, admitted.reason, admitted.message, request_id, client)
         return denied_response(admitted, request_id, client, time.time(), {"response": {}})
     note_caller(request, admitted.caller)
     try:
-        body = EncryptSignUrlBody.model_validate(await _read_body(request))
+        body = EncryptSignUrlBody.model_validate(await read_sign_body(request))
     except (ValueError, ValidationError) as exc:
-        return _error(400, "bad_request", _describe(exc), request_id, client)
+        return sign_error(400, "bad_request", describe_bad_body(exc), request_id, client)
     if body.session_id and svc.settings.session_id_policy == "refuse":
-        return _error(400, "session_forwarding_disabled", "this server does not accept session ids", request_id, client)
+        return sign_error(
+            400, "session_forwarding_disabled", "this server does not accept session ids", request_id, client
+        )
     wanted = SignUrlRequest(
         body.url,
         body.method,
@@ -97,17 +99,17 @@ async def sign_encrypt(request: Request) -> JSONResponse:
     try:
         result = await svc.sign.sign_url(wanted)
     except PolicyError as exc:
-        return _error(400, exc.reason, str(exc), request_id, client)
+        return sign_error(400, exc.reason, str(exc), request_id, client)
     except ValueError as exc:
-        return _error(400, "bad_request", str(exc), request_id, client)
+        return sign_error(400, "bad_request", str(exc), request_id, client)
     out_of_scope = await svc.admission.check_url_scope(admitted.caller, result.signed_url)
     if out_of_scope is not None:
-        return _error(403, out_of_scope.reason, out_of_scope.message, request_id, client)
-    return JSONResponse(_reply(result), headers={REQUEST_ID_HEADER: request_id})
+        return sign_error(403, out_of_scope.reason, out_of_scope.message, request_id, client)
+    return JSONResponse(sign_reply(result), headers={REQUEST_ID_HEADER: request_id})
 
 
 @router.post(
-    PATH, response_model=SignUrlReply, responses=_ERRORS, openapi_extra=_BODY_DOC, summary="Sign a URL (newer)"
+    PATH, response_model=SignUrlReply, responses=SIGN_ERRORS, openapi_extra=_BODY_DOC, summary="Sign a URL (newer)"
 )
 async def encrypt_sign_url(request: Request) -> JSONResponse:
     """Sign a TikTok URL (EulerApiSdk 0.5.0 / tiktok-live-api-sdk 0.6.0); the reply is sign_url's."""
