@@ -17,7 +17,7 @@ from typing import Any
 from ttsign.service.connect import ConnectService
 from ttsign.service.usage import subject_of
 from ttsign.upstream.breaker import BreakerBoard
-from ttsign.upstream.identity import ConnectBudget, IdentityPool
+from ttsign.upstream.identity import ConnectBudget, Identity, IdentityPool
 
 NOT_RUN = "not run"
 
@@ -92,7 +92,7 @@ def _state(board: object, name: str) -> str:
     return str(board.state(name)) if isinstance(board, BreakerBoard) else "none"
 
 
-async def _identity(identity: Any, age_s: float, budget: ConnectBudget | None) -> IdentityState:
+async def _identity(identity: Identity, age_s: float, budget: ConnectBudget | None) -> IdentityState:
     left = await budget.remaining(identity) if budget is not None else None
     return IdentityState(identity.key, identity.profile.name, round(age_s, 1), identity.uses, left)
 
