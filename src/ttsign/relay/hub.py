@@ -64,13 +64,22 @@ class Relay:
         if self.rooms.get(session.unique_id) is session:
             del self.rooms[session.unique_id]
 
-    async def join(self, unique_id: str, *, label: str = "", caps: Sequence[Cap] = ()) -> Joined | Ending:
-        """A consumer on the streamer's room, or the ending to close the caller's socket with."""
+    async def join(
+        self, unique_id: str, *, label: str = "", caps: Sequence[Cap] = (), since_ms: int | None = None
+    ) -> Joined | Ending:
+        """A consumer on the streamer's room, or the ending to close the caller's socket with.
+
+        `since_ms`: the consumer starts with the room's recent frames from that time on (a relay-mode client
+        whose socket comes a moment after its connect misses nothing in between)."""
         if not self._take(caps):
             return Ending(CloseCode.TOO_MANY_CONNECTIONS)
         session = self._session(unique_id)
         late = session.opened.done()  # an early consumer gets the first fetch's messages as they fan out
         consumer = Consumer(self.policy.queue_size, label=label)
+        if since_ms is not None:
+            for delivery in session.recent:
+                if delivery.timestamp_ms >= since_ms:
+                    consumer.offer(delivery)
         session.add(consumer)
         try:
             opened = await asyncio.shield(session.opened)
@@ -84,6 +93,14 @@ class Relay:
             return Ending(opened.code, opened.detail)
         replay = (session.viewers,) if late and session.viewers is not None else ()
         return Joined(consumer, opened, replay, tuple(caps))
+
+    async def warm(self, unique_id: str) -> RoomInfo | Ending:
+        """Open the room's socket now (it stays open for the grace period), or say why it cannot be."""
+        joined = await self.join(unique_id)
+        if isinstance(joined, Ending):
+            return joined
+        self.leave(joined)
+        return joined.room
 
     def leave(self, joined: Joined) -> None:
         session = self.rooms.get(joined.room.unique_id)

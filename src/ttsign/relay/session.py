@@ -27,6 +27,7 @@ from ttsign.relay.upstream import OpenFailure, Upstream, UpstreamLink
 
 logger = logging.getLogger(__name__)
 
+RECENT_FRAMES = 64  # frames kept for a client whose socket arrives just after its connect (relay mode)
 _SEEN_IDS = 2048  # msg_ids remembered across a reconnect, so a replayed message is relayed once
 # A reopened socket that lives this long, or brings a new message, has proven itself: the reopen budget is
 # whole again. One that dies sooner with nothing new counts against it (TikTok refusing us in slow motion).
@@ -76,6 +77,7 @@ class RoomSession:
         self.sockets_opened = 0
         self._link: UpstreamLink | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
+        self.recent: deque[Delivery] = deque(maxlen=RECENT_FRAMES)
         self._seen: deque[int] = deque(maxlen=_SEEN_IDS)
         self._seen_set: set[int] = set()
         self._task: asyncio.Task[None] | None = None
@@ -214,6 +216,7 @@ class RoomSession:
                 self.viewers = event
         if events or raw:
             delivery = Delivery(self._now_ms(), events, raw)
+            self.recent.append(delivery)
             for consumer in list(self.consumers):
                 if not consumer.offer(delivery):
                     logger.warning("room @%s: consumer %s dropped (too slow)", self.unique_id, consumer.label)

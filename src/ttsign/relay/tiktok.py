@@ -122,7 +122,10 @@ class TikTokUpstream:
     async def open(self, unique_id: str) -> TikTokLink | OpenFailure:
         request_id = f"relay-{secrets.token_hex(6)}"
         try:
-            outcome = await self._connect.connect(unique_id=unique_id, request_id=request_id)
+            # A room asked for by id (relay mode: the clients know the room id) has the key "room:<id>".
+            room_id = unique_id.removeprefix("room:") if unique_id.startswith("room:") else None
+            target = {"room_id": room_id} if room_id else {"unique_id": unique_id}
+            outcome = await self._connect.connect(**target, request_id=request_id)
         except InvalidInput as exc:
             return OpenFailure(CloseCode.INVALID_OPTIONS, str(exc))
         if isinstance(outcome, Refusal):

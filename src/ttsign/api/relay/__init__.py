@@ -5,7 +5,7 @@ import secrets
 
 from fastapi import APIRouter
 
-from ttsign.api.relay import events, overlay, socket
+from ttsign.api.relay import client_mode, events, overlay, socket
 from ttsign.config import Settings
 from ttsign.relay import Relay, SessionPolicy, TikTokUpstream
 from ttsign.relay.shared import SharedUpstream
@@ -17,6 +17,7 @@ router = APIRouter()
 router.include_router(socket.router)
 router.include_router(events.router)
 router.include_router(overlay.router)
+router.include_router(client_mode.router)
 
 __all__ = ["build_relay", "router"]
 
