@@ -49,3 +49,15 @@ def test_frames_to_and_from_clients() -> None:
     assert (answer.payload_type, answer.payload_encoding, answer.log_id) == ("im_enter_room_resp", "pb", 3)
     assert client_frame_type(pb.WebcastPushFrame(payload_type="hb").SerializeToString()) == "hb"
     assert client_frame_type(b"\xff\xff\xff") == ""
+
+
+def test_the_server_sends_no_websocket_pings() -> None:
+    """tiktok-live-connector never answers a ping (spec §4.2): uvicorn's default 20 s ping would drop it."""
+    from ttsign.api.app import create_app
+    from ttsign.api.server import server_config
+    from ttsign.config import Settings
+    from ttsign.store.memory import MemoryKeyStore
+
+    settings = Settings(upstream="http://127.0.0.1:9")
+    config = server_config(create_app(settings, store=MemoryKeyStore()), settings)
+    assert config.ws_ping_interval is None

@@ -120,6 +120,10 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies),
         server_header=False,
+        # No WebSocket pings from the server: the relay's push socket speaks to tiktok-live-connector, which
+        # never answers one (autoPong off) and would be dropped after a ping timeout, as TikTok never pings.
+        # A vanished consumer is found when writing to it fails or its relay queue fills (closed 4008).
+        ws_ping_interval=None,
     )
 
 
