@@ -102,6 +102,14 @@ def server(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Ite
     assert "Traceback" not in stop_cleanly(started.proc)
 
 
+@pytest.fixture
+def cold_server(emu: EmulatorHandle, tmp_path: Path) -> Iterator[Server]:
+    """A server that has not seen the room yet (a live room is taken as live for 5 s without asking again)."""
+    started = start_server(emu, tmp_path, TTSIGN_BREAKER_FAILURE_THRESHOLD="1000")
+    yield started
+    assert "Traceback" not in stop_cleanly(started.proc)
+
+
 @pytest.fixture(autouse=True)
 def fresh(emu: EmulatorHandle, default_scenario: dict[str, Any]) -> None:
     httpx.post(f"{emu.url}/__emu/scenario", json=default_scenario, timeout=10).raise_for_status()
@@ -216,9 +224,9 @@ PATHS = [("/webcast/fetch", {"room_id": ROOM}), (f"/webcast/rooms/{ROOM}/connect
 
 
 @pytest.mark.parametrize(("path", "params"), PATHS)
-def test_a_room_that_is_not_live_is_a_typed_404(emu, server, path, params) -> None:
+def test_a_room_that_is_not_live_is_a_typed_404(emu, cold_server, path, params) -> None:
     emu.patch_scenario({"room": {"state": "offline"}})
-    response, elapsed = timed_connect(server, path, {**params, "client": "ttlive-java"})
+    response, elapsed = timed_connect(cold_server, path, {**params, "client": "ttlive-java"})
     assert_typed(response, elapsed, 404, "room_not_live")
 
 
@@ -228,9 +236,9 @@ def test_an_unknown_user_is_a_typed_404(emu, server) -> None:
 
 
 @pytest.mark.parametrize(("path", "params"), PATHS)
-def test_every_strategy_refused_is_a_typed_502_naming_each(emu, server, path, params) -> None:
+def test_every_strategy_refused_is_a_typed_502_naming_each(emu, cold_server, path, params) -> None:
     emu.patch_scenario({"faults": {"room_info": {"empty_200": True}}})
-    response, elapsed = timed_connect(server, path, params)
+    response, elapsed = timed_connect(cold_server, path, params)
     assert_typed(response, elapsed, 502, "empty_200")
     assert "direct: empty_200" in response.json()["message"] and "fetch: empty_200" in response.json()["message"]
 

@@ -292,3 +292,19 @@ async def test_a_device_blocked_socket_retires_the_identity_and_a_fresh_one_serv
     second = await svc.connect(ROOM)  # the blocked identity stays retired: the fresh one serves on
     assert isinstance(second, Connected) and second.ttwid == result.ttwid
     assert probe.seen[2] == probe.seen[1]
+
+
+async def test_a_live_room_is_taken_as_live_for_a_few_seconds_a_refusal_is_not() -> None:
+    tiktok = FakeTikTok()
+    now = [100.0]
+    svc = strategic(tiktok, ("direct",), clock=lambda: now[0])
+    room_infos = lambda: [r for r in tiktok.requests if "/webcast/room/info/" in r.url]  # noqa: E731
+    for _ in range(2):
+        assert isinstance(await svc.connect(ROOM), Connected)
+    assert len(room_infos()) == 1
+    now[0] += 5.0
+    tiktok.mode = "not_live"
+    for _ in range(2):
+        refused = await svc.connect(ROOM)
+        assert isinstance(refused, Refusal) and refused.code is RefusalCode.ROOM_NOT_LIVE
+    assert len(room_infos()) == 3

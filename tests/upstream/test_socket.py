@@ -117,3 +117,22 @@ def test_refused_handshakes_are_typed_refusals() -> None:
     assert code(refused.format(502)) is RefusalCode.UPSTREAM_5XX
     assert code("curl: (28) Operation timed out", 28) is RefusalCode.TIMEOUT
     assert code("curl: (7) Failed to connect", 7) is RefusalCode.TRANSPORT_ERROR
+
+
+def test_an_address_is_signed_once_per_identity_and_room_for_its_reuse_window() -> None:
+    signed: list[str] = []
+    clock = [1_700_000_000_000]
+
+    def counting(method: str, url: str, body: str, profile: object, **kwargs: object) -> object:
+        signed.append(url)
+        return sign_request(method, url, body, profile, **kwargs)  # type: ignore[arg-type]
+
+    socket = DirectSocket("ws://h", signer=counting, now_ms=lambda: clock[0], rng=random.Random(3), reuse_s=10)  # type: ignore[arg-type]
+    ident = identity()
+    first = socket.address(ident, ROOM)
+    assert socket.address(ident, ROOM) is first and len(signed) == 1
+    assert socket.address(ident, "7390000000000000002") is not first  # another room: its own address
+    assert socket.address(identity(), ROOM) is not first  # another identity: its own signature
+    clock[0] += 10_000
+    assert socket.address(ident, ROOM) is not first and len(signed) == 4
+    assert ProtoMessageFetchResult.FromString(first.payload).now == 1_700_000_000_000

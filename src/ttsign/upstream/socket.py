@@ -13,8 +13,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
+from weakref import WeakKeyDictionary
 
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
 from ttsign.upstream.identity.value import Identity
@@ -22,6 +23,10 @@ from ttsign.upstream.webcast import Signer
 
 SOCKET_PATH = "/webcast/im/ws_proxy/ws_reuse_supplement/"
 HEARTBEAT_MS = 10_000
+# How long one signed address is handed out again for the same identity and room: signing is most of a direct
+# connect's CPU, and a signed socket URI is good for about 30 s (nglmercer `docs/05-spec-websocket-client.md`).
+ADDRESS_TTL_S = 10.0
+_ROOMS_PER_IDENTITY = 1024
 
 
 def socket_params(identity: Identity, room_id: str) -> list[tuple[str, str]]:
@@ -68,10 +73,18 @@ def encode_query(params: list[tuple[str, str]]) -> str:
 
 @dataclass(frozen=True)
 class SocketAddress:
-    """Where a client's socket goes: the URL without '?', and the query pairs (decoded) it must carry."""
+    """Where a client's socket goes: the URL without '?', and the query pairs (decoded) it must carry; with
+    the synthesized first fetch result that says so, built once."""
 
     push_server: str
     params: tuple[tuple[str, str], ...]
+    created_ms: int = 0
+    payload: bytes = field(default=b"", repr=False, compare=False)
+
+    @classmethod
+    def of(cls, push_server: str, params: tuple[tuple[str, str], ...], *, now_ms: int) -> SocketAddress:
+        bare = cls(push_server, params, now_ms)
+        return cls(push_server, params, now_ms, bare.fetch_result(now_ms=now_ms))
 
     def fetch_result(self, *, now_ms: int) -> bytes:
         """The synthesized first fetch result: no messages, just the way to the socket."""
@@ -100,22 +113,35 @@ class DirectSocket:
         sign_query: bool = True,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         rng: random.Random | None = None,
+        reuse_s: float = ADDRESS_TTL_S,
     ) -> None:
         self._push_server = push_base.rstrip("/") + SOCKET_PATH
         self._signer = signer
         self._sign_query = sign_query
         self._now_ms = now_ms
         self._rng = rng or random.SystemRandom()
+        self._reuse_ms = int(reuse_s * 1000)
+        self._recent: WeakKeyDictionary[Identity, dict[str, SocketAddress]] = WeakKeyDictionary()
 
     @property
     def push_server(self) -> str:
         return self._push_server
 
     def address(self, identity: Identity, room_id: str) -> SocketAddress:
+        """The identity's signed address for the room: the one signed in the last `reuse_s`, else a new one."""
+        now = self._now_ms()
+        recent = self._recent.setdefault(identity, {})
+        cached = recent.get(room_id)
+        if cached is not None and now - cached.created_ms < self._reuse_ms:
+            return cached
         params = socket_params(identity, room_id)
         if self._sign_query:
             params.append(("X-Gnarly", self._gnarly(identity, encode_query(params))))
-        return SocketAddress(self._push_server, tuple(params))
+        address = SocketAddress.of(self._push_server, tuple(params), now_ms=now)
+        if len(recent) >= _ROOMS_PER_IDENTITY:
+            recent.clear()  # bounded: an identity asked for many rooms signs again, nothing else changes
+        recent[room_id] = address
+        return address
 
     def _gnarly(self, identity: Identity, query: str) -> str:
         # The page signs the socket query with its WS signer; the XHR signer's X-Gnarly over the same query

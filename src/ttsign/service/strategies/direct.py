@@ -10,8 +10,6 @@ is retired for every replica and a fresh one tried, once.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 
 from ttsign.service.strategies.base import Connected, ConnectRequest
 from ttsign.service.strategies.steps import ConnectSteps, log_refusal
@@ -33,14 +31,12 @@ class DirectStrategy:
         *,
         budget: ConnectBudget | None = None,
         probe: SocketProbe | None = None,
-        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self._steps = steps
         self._socket = socket
         self._budget = budget
         self._probe = probe
         self._connects = 2 if probe is not None else 1  # the probe's socket, then the client's
-        self._now_ms = now_ms
 
     async def connect(self, request: ConnectRequest) -> Connected | Refusal:
         identity = await self._steps.identity(request)
@@ -57,7 +53,7 @@ class DirectStrategy:
             return accepted
         spender, address = accepted
         return Connected(
-            payload=address.fetch_result(now_ms=self._now_ms()),
+            payload=address.payload,
             ttwid=spender.ttwid,
             room_id=room_id,
             request_id=request.request_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -17,6 +18,11 @@ T = TypeVar("T")
 OnRetry = Callable[[str, Refusal], None]  # (step: bootstrap | room_lookup | im_fetch, the refusal retried)
 
 logger = logging.getLogger(__name__)
+
+# How long TikTok's word that a room is live is taken again without asking: many clients join one room at
+# once, and a room that ended meanwhile only costs its client a socket TikTok closes (refusals are not kept).
+ROOM_LIVE_TTL_S = 5.0
+_LIVE_ROOMS_KEPT = 10_000
 
 
 class ConnectSteps:
@@ -38,6 +44,7 @@ class ConnectSteps:
         self._retry = retry
         self._rng = rng
         self._on_retry = on_retry
+        self._live: OrderedDict[str, tuple[float, str]] = OrderedDict()  # target label -> (until, room id)
 
     async def identity(self, request: ConnectRequest) -> Identity | Refusal:
         """The warm identity (no await at all), else a bootstrap; a bootstrap that fails is noted on the
@@ -73,6 +80,10 @@ class ConnectSteps:
         if request.room_id is not None or rooms is None:
             return await self.room_id(request, identity)
         target = request.target
+        known = self._live.get(target.label)
+        if known is not None and self.clock() < known[0]:
+            request.room_id = known[1]
+            return known[1]
         if target.room_id is not None:
             room_id = target.room_id
             checked = await self.retrying("room_info", request.deadline, lambda: rooms.live_room(identity, room_id))
@@ -86,7 +97,14 @@ class ConnectSteps:
             self.retire_if_refused(identity, checked)
             return checked
         request.room_id = target.room_id or checked.room_id
+        self._remember_live(target.label, request.room_id)
         return request.room_id
+
+    def _remember_live(self, label: str, room_id: str) -> None:
+        self._live[label] = (self.clock() + ROOM_LIVE_TTL_S, room_id)
+        self._live.move_to_end(label)
+        while len(self._live) > _LIVE_ROOMS_KEPT:
+            self._live.popitem(last=False)
 
     def retire_if_refused(self, identity: Identity, refusal: Refusal) -> None:
         if refusal.retires_identity:

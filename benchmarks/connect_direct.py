@@ -1,0 +1,124 @@
+"""Connects through the direct strategy (issue 17): an open loop at 500 connects/s, the socket open time
+beside it, and the CPU per connect of direct against fetch, measured in the same run.
+
+- open loop: `ttsign serve` (default strategies: direct, fetch) in front of `ttsign emulate` (era 2026-09);
+  request i is due at start + i/rate on connection i mod 50 (up to 50 in flight), latency from the due time.
+- socket open: the client's next step, timed on its own: the WebSocket handshake to the emulator with the
+  push_server, route params and ttwid of a direct answer.
+- CPU per connect: the server's user+system CPU over a paced run, divided by the connects it answered, for
+  direct (era 2026-09) and for fetch (`TTSIGN_CONNECT_STRATEGIES=["fetch"]`, fully signed, era 2026-08);
+  a core's capacity is 1 / CPU per connect.
+
+Identities' socket budgets are lifted (the budget would rotate an identity every 12 connects: a property of
+TikTok, not of ttsign's speed). Prints figures; asserts nothing. Usage: python benchmarks/connect_direct.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit
+
+import httpx
+from paced import PacedResult, get_request, paced_load, percentile
+from procs import Proc
+from websockets.asyncio.client import connect
+
+from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
+
+ROOM = "7390000000000000001"
+CHROME_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
+QUERY = urlencode({"client": "ttlive-python", "room_id": ROOM, "user_agent": CHROME_UA}, quote_via=quote)
+LIFTED = {"TTSIGN_IDENTITY_SOCKET_CONNECTS_PER_HOUR": "1000000000", "TTSIGN_LOG_LEVEL": "WARNING"}
+FULL_SIGNATURES = '{"im_fetch": ["msToken", "X-Bogus", "X-Gnarly"]}'
+
+
+def emulator(era: str) -> Proc:
+    scenario = Path(tempfile.mkdtemp(prefix="ttsign-bench-")) / "scenario.json"
+    scenario.write_text(json.dumps({"era_2026_09": {"socket_connects_per_hour": 1_000_000_000}}))
+    return Proc("emulate", "--port", "0", "--era", era, "--scenario", str(scenario))
+
+
+def connect_bytes(base: str) -> bytes:
+    return get_request(urlsplit(base).netloc, f"/webcast/fetch?{QUERY}", {"User-Agent": "TikTokLive.py/7.0.1"})
+
+
+async def warm(server: str, count: int = 20) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=10) as http:
+        for _ in range(count):
+            response = await http.get(f"{server}/webcast/fetch?{QUERY}")
+            response.raise_for_status()
+    return response
+
+
+async def socket_open_ms(answer: httpx.Response, samples: int) -> list[float]:
+    result = ProtoMessageFetchResult.FromString(answer.content)
+    url = f"{result.push_server}?{urlencode(dict(result.route_params), quote_via=quote)}"
+    headers = {"Cookie": answer.headers["x-set-tt-cookie"], "User-Agent": CHROME_UA}
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        async with connect(url, additional_headers=headers):
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def summary(values: list[float]) -> str:
+    return "  ".join(f"p{q} {percentile(values, q):.2f} ms" for q in (50, 90, 99))
+
+
+def report_loop(loop: PacedResult, rate: float, seconds: float) -> None:
+    print(f"direct, open loop {rate:.0f}/s for {seconds:.0f} s, 50 connections: {len(loop.latencies_ms)} connects")
+    print(f"  {summary(loop.latencies_ms)}  statuses {dict(loop.statuses)}")
+
+
+async def cpu_per_connect(server: Proc, rate: float, seconds: float) -> tuple[float, int]:
+    before = server.cpu_s()
+    result = await paced_load(
+        server.url, lambda _: connect_bytes(server.url), connections=20, rate=rate, seconds=seconds
+    )
+    served = result.statuses["200"]
+    return (server.cpu_s() - before) / max(1, served) * 1000, served
+
+
+async def main(rate: float, seconds: float, cpu_rate: float, cpu_seconds: float) -> None:
+    modern, before = emulator("2026-09"), emulator("2026-08")
+    direct = Proc("serve", "--port", "0", "--upstream", modern.url, env=LIFTED)
+    fetch = Proc(
+        "serve", "--port", "0", "--upstream", before.url,
+        env={**LIFTED, "TTSIGN_CONNECT_STRATEGIES": '["fetch"]', "TTSIGN_SIGNATURES_BY_ENDPOINT": FULL_SIGNATURES},
+    )  # fmt: skip
+    try:
+        answer = await warm(direct.url)
+        assert answer.headers["x-ttsign-strategy"] == "direct"
+        assert (await warm(fetch.url)).headers["x-ttsign-strategy"] == "fetch"
+        loop = await paced_load(
+            direct.url, lambda _: connect_bytes(direct.url), connections=50, rate=rate, seconds=seconds
+        )
+        report_loop(loop, rate, seconds)
+        opens = await socket_open_ms(answer, 50)
+        print(f"  socket open to the emulator (the client's next step): {summary(opens)}")
+        direct_ms, direct_n = await cpu_per_connect(direct, cpu_rate, cpu_seconds)
+        fetch_ms, fetch_n = await cpu_per_connect(fetch, cpu_rate, cpu_seconds)
+        print(f"CPU per connect at {cpu_rate:.0f}/s: direct {direct_ms:.3f} ms ({direct_n} connects)")
+        print(f"  fetch {fetch_ms:.3f} ms ({fetch_n} connects); fetch costs {fetch_ms / direct_ms:.2f}x direct")
+        print(f"  connects per second per core: direct {1000 / direct_ms:.0f}, fetch {1000 / fetch_ms:.0f}")
+    finally:
+        for proc in (direct, fetch, modern, before):
+            proc.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--cpu-rate", type=float, default=200)
+    parser.add_argument("--cpu-seconds", type=float, default=10)
+    args = parser.parse_args()
+    asyncio.run(main(args.rate, args.seconds, args.cpu_rate, args.cpu_seconds))
