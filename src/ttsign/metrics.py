@@ -88,6 +88,24 @@ class Metrics:
             ["strategy", "outcome"],
             registry=reg,
         )
+        self.relay_rooms = Gauge(
+            "ttsign_relay_rooms", "Rooms the event relay serves now.", registry=reg, multiprocess_mode="livesum"
+        )
+        self.relay_consumers = Gauge(
+            "ttsign_relay_consumers",
+            "Relay consumers connected now (WebSockets, event streams, relay-mode clients).",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
+        self.relay_upstream_sockets = Counter(
+            "ttsign_relay_upstream_sockets", "TikTok push sockets the relay opened.", registry=reg
+        )
+        self.relay_consumer_closes = Counter(
+            "ttsign_relay_consumer_closes",
+            "Relay consumers the relay ended, by close code (4005 stream end, 4008 too slow, 4500 TikTok gone...).",
+            ["code"],
+            registry=reg,
+        )
 
     def exposition(self) -> bytes:
         """The Prometheus text format: this process's samples, or every worker's in multiprocess mode."""

@@ -14,6 +14,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from tests.relay.fakes import FakeLink, FakeUpstream, chat, control, viewers
 from ttsign.api.app import create_app
+from ttsign.api.relay import RelayMetrics
 from ttsign.api.relay.admit import caps_of
 from ttsign.config import Settings
 from ttsign.relay import CloseCode, Relay, SessionPolicy
@@ -42,7 +43,8 @@ class Api:
 def api_with(*outcomes: FakeLink | OpenFailure, **settings: Any) -> Iterator[Api]:
     app = create_app(Settings(upstream="http://127.0.0.1:9", **settings), store=MemoryKeyStore())
     upstream = FakeUpstream(*outcomes)
-    app.state.relay = Relay(upstream, SessionPolicy(queue_size=16, grace_s=0.05, reconnect_attempts=0))
+    policy = SessionPolicy(queue_size=16, grace_s=0.05, reconnect_attempts=0)
+    app.state.relay = Relay(upstream, policy, observer=RelayMetrics(app.state.metrics))
     with TestClient(app) as client:
         record, key = client.portal.call(app.state.services.keys.create, "overlay")
         yield Api(client, upstream, key, record.key_id)
@@ -257,3 +259,32 @@ def test_the_overlay_page_and_assets_are_served_without_a_referrer(api: Api) -> 
         assert asset.status_code == 200 and asset.headers["content-type"].startswith(kind)
     missing = api.client.get("/overlay/assets/..%2Fapp.py")
     assert missing.status_code == 404 and missing.json()["reason"] == "not_found"
+
+
+def sample(api: Api, name: str) -> float:
+    for line in api.client.get("/metrics").text.splitlines():
+        if line.startswith((name + " ", name + "{")):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_rooms_consumers_and_sockets() -> None:
+    link = FakeLink()
+    link.push(chat(11, "hello"))
+    for api in api_with(link):
+        with api.client.websocket_connect("/ws?uniqueId=emu") as ws:
+            assert ws.receive_json()["messages"][0]["type"] == "workerInfo"
+            assert (sample(api, "ttsign_relay_rooms"), sample(api, "ttsign_relay_consumers")) == (1.0, 1.0)
+        assert sample(api, "ttsign_relay_upstream_sockets_total") == 1.0
+        for _ in range(100):  # the server notices the close a moment after the client sent it
+            if sample(api, "ttsign_relay_consumers") == 0.0:
+                break
+        assert sample(api, "ttsign_relay_consumers") == 0.0
+
+
+def test_metrics_count_the_closes_the_relay_decided(api: Api) -> None:
+    assert close_of(api, "/ws?uniqueId=emu")[0] == 4005
+    for _ in range(100):
+        if sample(api, 'ttsign_relay_consumer_closes_total{code="4005"}') == 1.0:
+            break
+    assert sample(api, 'ttsign_relay_consumer_closes_total{code="4005"}') == 1.0

@@ -302,7 +302,7 @@ def create_app(
     )
     app.state.services = services
     app.state.metrics = metrics
-    relay = build_relay(settings, services.connect)
+    relay = build_relay(settings, services.connect, metrics)
     app.state.relay = relay
     install_error_handlers(app)
     app.include_router(health.router)

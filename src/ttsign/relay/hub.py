@@ -12,6 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ttsign.relay.close_codes import CloseCode
 from ttsign.relay.consumer import Consumer, Ending
@@ -24,6 +25,27 @@ logger = logging.getLogger(__name__)
 Cap = tuple[str, int]  # (subject, most sockets it may hold at once)
 
 
+class RelayObserver(Protocol):
+    """Where the relay reports what monitoring wants (api/ maps it to Prometheus)."""
+
+    def counts(self, rooms: int, consumers: int) -> None: ...
+
+    def socket_opened(self) -> None: ...
+
+    def consumer_closed(self, code: int) -> None: ...
+
+
+class _Unobserved:
+    def counts(self, rooms: int, consumers: int) -> None:
+        return None
+
+    def socket_opened(self) -> None:
+        return None
+
+    def consumer_closed(self, code: int) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class Joined:
     consumer: Consumer
@@ -33,9 +55,12 @@ class Joined:
 
 
 class Relay:
-    def __init__(self, upstream: Upstream, policy: SessionPolicy | None = None) -> None:
+    def __init__(
+        self, upstream: Upstream, policy: SessionPolicy | None = None, *, observer: RelayObserver | None = None
+    ) -> None:
         self._upstream = upstream
         self.policy = policy or SessionPolicy()
+        self.observer = observer or _Unobserved()
         self.rooms: dict[str, RoomSession] = {}
         self._held: Counter[str] = Counter()
 
@@ -55,7 +80,13 @@ class Relay:
     def _session(self, unique_id: str) -> RoomSession:
         session = self.rooms.get(unique_id)
         if session is None or session.closing:
-            session = RoomSession(unique_id, self._upstream, self.policy, on_closed=self._closed)
+            session = RoomSession(
+                unique_id,
+                self._upstream,
+                self.policy,
+                on_closed=self._closed,
+                on_socket=self.observer.socket_opened,
+            )
             self.rooms[unique_id] = session
             session.start()
         return session
@@ -63,6 +94,10 @@ class Relay:
     def _closed(self, session: RoomSession) -> None:
         if self.rooms.get(session.unique_id) is session:
             del self.rooms[session.unique_id]
+        self._report()
+
+    def _report(self) -> None:
+        self.observer.counts(len(self.rooms), self.consumer_count)
 
     async def join(
         self, unique_id: str, *, label: str = "", caps: Sequence[Cap] = (), since_ms: int | None = None
@@ -92,6 +127,7 @@ class Relay:
             self._give_back(caps)
             return Ending(opened.code, opened.detail)
         replay = (session.viewers,) if late and session.viewers is not None else ()
+        self._report()
         return Joined(consumer, opened, replay, tuple(caps))
 
     async def warm(self, unique_id: str) -> RoomInfo | Ending:
@@ -107,6 +143,9 @@ class Relay:
         if session is not None:
             session.remove(joined.consumer)
         self._give_back(joined.caps)
+        if joined.consumer.ending is not None:
+            self.observer.consumer_closed(int(joined.consumer.ending.code))
+        self._report()
 
     @property
     def consumer_count(self) -> int:

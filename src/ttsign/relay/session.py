@@ -63,12 +63,14 @@ class RoomSession:
         policy: SessionPolicy,
         *,
         on_closed: Callable[[RoomSession], None] = lambda session: None,
+        on_socket: Callable[[], None] = lambda: None,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self.unique_id = unique_id
         self._upstream = upstream
         self._policy = policy
         self._on_closed = on_closed
+        self._on_socket = on_socket
         self._now_ms = now_ms
         self.consumers: set[Consumer] = set()
         self.opened: asyncio.Future[RoomInfo | OpenFailure] = asyncio.get_running_loop().create_future()
@@ -163,6 +165,7 @@ class RoomSession:
         outcome = await self._upstream.open(self.unique_id)
         if not isinstance(outcome, OpenFailure):
             self.sockets_opened += 1
+            self._on_socket()
             self._link = outcome
         return outcome
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from ttsign.api.relay import client_mode, events, overlay, socket
 from ttsign.config import Settings
+from ttsign.metrics import Metrics
 from ttsign.relay import Relay, SessionPolicy, TikTokUpstream
 from ttsign.relay.shared import SharedUpstream
 from ttsign.relay.upstream import Upstream
@@ -22,7 +23,24 @@ router.include_router(client_mode.router)
 __all__ = ["build_relay", "router"]
 
 
-def build_relay(settings: Settings, connect: ConnectService) -> Relay:
+class RelayMetrics:
+    """The relay's reports as Prometheus samples."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def counts(self, rooms: int, consumers: int) -> None:
+        self._metrics.relay_rooms.set(rooms)
+        self._metrics.relay_consumers.set(consumers)
+
+    def socket_opened(self) -> None:
+        self._metrics.relay_upstream_sockets.inc()
+
+    def consumer_closed(self, code: int) -> None:
+        self._metrics.relay_consumer_closes.labels(str(code)).inc()
+
+
+def build_relay(settings: Settings, connect: ConnectService, metrics: Metrics | None = None) -> Relay:
     """The relay for an app: TikTok sockets opened through the connect use case, shaped by the settings."""
     policy = SessionPolicy(
         queue_size=settings.relay_queue_size,
@@ -35,4 +53,4 @@ def build_relay(settings: Settings, connect: ConnectService) -> Relay:
         client = relay_client(settings.redis_url, timeout_s=settings.redis_timeout_s)
         exchange = RelayExchange(client, replica=secrets.token_hex(6), prefix=settings.redis_key_prefix)
         upstream = SharedUpstream(upstream, exchange, lease_s=settings.relay_lease_s)
-    return Relay(upstream, policy)
+    return Relay(upstream, policy, observer=RelayMetrics(metrics) if metrics is not None else None)
