@@ -29,6 +29,7 @@ SECRET = "S3CRETvalue0123456789"
         f"{{'msToken': '{SECRET}'}}",
         f'"WebSocket /ws?uniqueId=u&jwtKey={SECRET}" [accepted]',
         f'"GET /overlay/chat?uniqueId=u&key={SECRET} HTTP/1.1" 200',
+        f'"WebSocket /webcast/relay/push/?relay_room=room:1&relay_ticket={SECRET}" [accepted]',
     ],
 )
 def test_redact_masks_secret_values(text: str) -> None:

@@ -25,7 +25,19 @@ REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("ttsign_request
 MASK = "[redacted]"
 FIELDS = "fields"  # the LogRecord attribute (set through `extra`) holding a line's structured fields
 _FIELDS = "|".join(
-    ("apiKey", "api_key", "jwtKey", "session_?id", "sid_tt", "sid_guard", "x-api-key", "x-jwt-key", "ttwid", "msToken")
+    (
+        "apiKey",
+        "api_key",
+        "jwtKey",
+        "relay_ticket",
+        "session_?id",
+        "sid_tt",
+        "sid_guard",
+        "x-api-key",
+        "x-jwt-key",
+        "ttwid",
+        "msToken",
+    )
 )
 # name=value (query strings, cookies), "name": "value" (JSON), name: value (headers)
 _PAIR = re.compile(rf"""(?i)(["']?\b(?:{_FIELDS})["']?\s*(?:=|:)\s*["']?)([^\s"'&;,}}]+)""")
