@@ -141,6 +141,17 @@ class SignerEnvironment:
     def _endpoint_table(self) -> tuple[EndpointSignatures, ...]:
         return tuple(sorted(self.endpoint_signatures, key=lambda e: -len(e.path_prefix)))
 
+    @cached_property
+    def uniform_signatures(self) -> frozenset[str] | None:
+        """The signatures of every path when the table does not depend on the path (the usual case), else None."""
+        if any(entry.path_prefix != ALL_ENDPOINTS for entry in self.endpoint_signatures):
+            return None
+        return self.signatures_for("/")
+
+    @cached_property
+    def fixed_policy(self) -> bool:
+        return self.field_order is FieldOrderPolicy.FIXED
+
     def signatures_for(self, path: str) -> frozenset[str]:
         """The signatures a request to `path` gets: the longest matching prefix wins, `*` is the fallback."""
         fallback = DEFAULT_SIGNATURES

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from ttsign.signing import acrawler, xbogus, xgnarly
 from ttsign.signing import url as urls
-from ttsign.signing.environment import DEFAULT_ENVIRONMENT, FieldOrderPolicy, SignerEnvironment
+from ttsign.signing.environment import DEFAULT_ENVIRONMENT, SignerEnvironment
 from ttsign.signing.profile import BrowserProfile
 from ttsign.signing.sdk_session import Environment, RequestDigest, SdkSession
 
@@ -84,15 +84,16 @@ def _page(environment: SignerEnvironment, session: SdkSession | None, rng: rando
     """The page to sign in: the caller's, unless it was started under an environment of another shape."""
     if session is None or len(session.field_order) != len(environment.field_keys):
         return environment.start_session(rng, now_ms)
-    if environment.field_order is FieldOrderPolicy.FIXED and session.field_order != environment.fixed_order:
+    if environment.fixed_policy and session.field_order != environment.fixed_order:
         return SdkSession(
             environment.fixed_order, session.init_stamp, session.total_requests, session.intercepted_requests
         )
     return session
 
 
-def _path_of(prepared: str) -> str:
-    base = urls.split(prepared).base
+def _path_of(url: str) -> str:
+    query_at = url.find("?")
+    base = url if query_at < 0 else url[:query_at]  # not urls.split: no copy of a long query
     scheme_end = base.find("://")
     slash = base.find("/", scheme_end + 3 if scheme_end >= 0 else 0)
     return base[slash:] if slash >= 0 else "/"
@@ -121,7 +122,7 @@ def sign_request(
         raise ValueError(f"unsupported HTTP method {method!r}")
     profile = environment.apply(profile)
     page = _page(environment, session, rng, now_ms)
-    wanted = environment.signatures_for(_path_of(url))
+    wanted = environment.uniform_signatures or environment.signatures_for(_path_of(url))
     prepared, token = _prepare(url, ms_token, with_ms_token="msToken" in wanted)
     signed = urls.signed_string(urls.split(prepared).query)
     env = environment_of(profile)
