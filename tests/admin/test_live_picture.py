@@ -12,6 +12,7 @@ from tests.upstream.fake_tiktok import STREAMER_ROOM
 from ttsign.metrics import Metrics
 from ttsign.service.live_picture import LivePicture, quantile
 from ttsign.service.serving_state import serving_state
+from ttsign.store.base import Limits
 from ttsign.upstream.breaker import BreakerBoard, BreakerPolicy
 from ttsign.upstream.identity import ConnectBudget
 
@@ -132,3 +133,17 @@ async def test_the_live_route_shows_this_servers_picture(logged_in: Console) -> 
     identities = second["serving"]["identities"]
     assert len(identities) == 1 and identities[0]["uses"] >= 1 and identities[0]["budget_left"] is None
     assert second["numbers"]["p50_ms"] is not None
+
+
+async def test_the_live_route_adds_up_every_callers_refusals_today(logged_in: Console) -> None:
+    services = logged_in.app.state.services
+    _, plaintext = await services.keys.create("tight", Limits(per_minute=1))
+    params = {"room_id": STREAMER_ROOM}
+    refused: list[str] = []
+    for headers in ({"X-Api-Key": plaintext}, {"X-Api-Key": plaintext}, {"X-Api-Key": "tts_" + "x" * 40}):
+        answer = await logged_in.http.get("/webcast/fetch", params=params, headers=headers)
+        if answer.status_code >= 400:
+            refused.append(answer.headers["x-log-code"])
+    assert len(refused) == 2 and len(set(refused)) == 2  # over the limit, and a key that does not exist
+    live = (await logged_in.http.get("/admin/api/live")).json()
+    assert live["refused_today"] == {reason: 1 for reason in refused}

@@ -170,6 +170,7 @@ def test_log_in_create_a_key_watch_it_used_revoke_it(emu: EmulatorHandle, server
             assert int(page.locator("#chart-minute").get_attribute("data-total") or "0") >= 1
             expect(page.locator("#top-rooms")).to_contain_text(str(run.events[0]["room_id"]))
             expect(row.locator("td").nth(6)).not_to_have_text("0", timeout=UI_TIMEOUT_MS)
+            expect(row.locator("td").nth(7)).to_have_text(re.compile(r"^\d+%$"))  # of the day's limit
             expect(page.locator("#live-identities")).not_to_contain_text("no identity yet", timeout=UI_TIMEOUT_MS)
             shot(page, "3-usage-moved")
 

@@ -17,6 +17,7 @@ from ttsign.store.base import KeyRecord, Limits
 from ttsign.store.usage import RETENTION_S, STEP_S, Resolution
 
 TOP_ROOMS = 10
+REFUSALS_FRESH_S = 10.0  # the live picture asks every 2 s; refusals by day need not be read that often
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Console:
         self._report = report
         self._recorder = recorder
         self._defaults = default_limits
+        self._refusals: tuple[float, dict[str, int]] | None = None  # (read at, refusals today by reason)
 
     async def key_rows(self) -> list[KeyRow]:
         """Every key, newest first, with today's usage."""
@@ -92,6 +94,19 @@ class Console:
         """Replace the key's limits whole (None windows: the server's defaults) and/or switch chat."""
         record = await self._keys.update(key_id, limits=limits, chat_enabled=chat_enabled)
         return await self._with_usage(record)
+
+    async def refusals_today(self) -> dict[str, int]:
+        """Every caller's refusals since 00:00 UTC by reason (any refusal: a bad key, a limit, TikTok's)."""
+        now = self._clock()
+        if self._refusals is None or now - self._refusals[0] >= REFUSALS_FRESH_S:
+            by_reason: dict[str, int] = {}
+            for counters in (await self._totals_today()).values():
+                for counter, n in counters.items():
+                    if counter.startswith("refused:"):
+                        reason = counter.removeprefix("refused:")
+                        by_reason[reason] = by_reason.get(reason, 0) + n
+            self._refusals = (now, by_reason)
+        return dict(self._refusals[1])
 
     async def key_usage(self, key_id: str) -> KeyUsage:
         """Per-minute and per-hour charts and the busiest rooms of one key (KeyNotFoundError if unknown)."""

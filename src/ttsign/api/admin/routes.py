@@ -185,7 +185,9 @@ async def live(request: Request, _: Session) -> JSONResponse:
         relay=getattr(console.main_state, "relay", None),
         drift_check=getattr(svc, "drift_check", None),
     )
-    return _json({"numbers": asdict(console.live.numbers()), "serving": asdict(state)})
+    refused_today = await console.console.refusals_today()
+    numbers = asdict(console.live.numbers())
+    return _json({"numbers": numbers, "serving": asdict(state), "refused_today": refused_today})
 
 
 async def _known(work: Awaitable[T]) -> T:

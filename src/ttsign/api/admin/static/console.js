@@ -92,6 +92,13 @@ function limitText(limits) {
   return [limits.per_minute, limits.per_hour, limits.per_day, limits.rooms_per_hour].map(show).join(" / ");
 }
 
+// How close a key is to its daily limit (windows are UTC days, like "today").
+function dayShare(key) {
+  const limit = key.effective.per_day;
+  if (!limit) return "–";
+  return `${Math.min(100, Math.round((100 * (key.today.requests || 0)) / limit))}%`;
+}
+
 function refusedCount(counts) {
   return Object.entries(counts).filter(([name]) => name.startsWith("refused:")).reduce((sum, [, n]) => sum + n, 0);
 }
@@ -124,6 +131,7 @@ function renderKeys() {
     cell(row, limitText(key.effective));
     cell(row, key.chat_enabled ? "on" : "off");
     cell(row, String(key.today.requests || 0), "num");
+    cell(row, dayShare(key), "num");
     cell(row, String(refusedCount(key.today)), "num");
     rows.append(row);
   }
@@ -364,6 +372,7 @@ function renderLive(live) {
     ["over", numbers.latency_scope],
   ], "");
   fillTable("live-refusals", Object.entries(numbers.refusals).sort((a, b) => b[1] - a[1]), "none");
+  fillTable("refused-today", Object.entries(live.refused_today).sort((a, b) => b[1] - a[1]), "none");
   fillTable("live-strategies", serving.strategies.map((s) => {
     const outcomes = numbers.outcomes[s.name] || {};
     const text = Object.entries(outcomes).map(([o, n]) => `${o} ${n}`).join(", ") || "no attempts";
