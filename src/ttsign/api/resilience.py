@@ -3,6 +3,8 @@ store, to the other replicas)."""
 
 from __future__ import annotations
 
+from prometheus_client import Counter
+
 from ttsign.config import Settings
 from ttsign.metrics import Metrics
 from ttsign.service.breaker_sharing import BreakerSharing
@@ -57,7 +59,12 @@ def strategy_breakers(settings: Settings, metrics: Metrics) -> BreakerBoard:
 
 
 def count_strategy_outcomes(metrics: Metrics) -> OnOutcome:
+    children: dict[tuple[str, str], Counter] = {}  # a closed set of label pairs: `labels` costs more than `inc`
+
     def counted(strategy: str, outcome: str) -> None:
-        metrics.connect_outcomes.labels(strategy, outcome).inc()
+        child = children.get((strategy, outcome))
+        if child is None:
+            child = children[strategy, outcome] = metrics.connect_outcomes.labels(strategy, outcome)
+        child.inc()
 
     return counted
