@@ -177,6 +177,8 @@ def test_log_in_create_a_key_watch_it_used_revoke_it(emu: EmulatorHandle, server
             page.click("#revoke-key")
             expect(row).to_contain_text("revoked", timeout=UI_TIMEOUT_MS)
             expect(page.locator("#detail-status")).to_have_text("revoked")
+            expect(page.locator("#new-key-shown")).to_be_hidden()  # the plaintext is off the screen
+            assert plaintext not in page.content()
             shot(page, "4-revoked")
         finally:
             browser.close()

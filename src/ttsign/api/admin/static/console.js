@@ -202,6 +202,7 @@ async function createKey(event) {
 }
 
 function dismissNewKey() {
+  $("new-key-id").textContent = "";
   $("new-key-plaintext").textContent = "";
   $("new-key-shown").hidden = true;
 }
@@ -209,6 +210,7 @@ function dismissNewKey() {
 // --- one key: limits, revoke, usage -----------------------------------------------------------------------
 
 function selectKey(keyId) {
+  if (keyId !== $("new-key-id").textContent) dismissNewKey(); // a plaintext stays on screen no longer than needed
   state.selected = keyId;
   for (const row of $("key-table").querySelectorAll("tr.selected")) row.classList.remove("selected");
   const row = $("key-table").querySelector(`tr[data-key-id="${CSS.escape(keyId)}"]`);
@@ -252,6 +254,7 @@ function saveKey(event) {
 
 function revokeKey() {
   if (!window.confirm(`Revoke key ${state.selected}? Clients using it are refused at once.`)) return undefined;
+  if (state.selected === $("new-key-id").textContent) dismissNewKey();
   return changeKey(`/keys/${encodeURIComponent(state.selected)}/revoke`, "POST");
 }
 
