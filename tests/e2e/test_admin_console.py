@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect as ws_connect
 
 from tests.e2e.harness import (
     ROOT,
@@ -173,6 +174,15 @@ def test_log_in_create_a_key_watch_it_used_revoke_it(emu: EmulatorHandle, server
             expect(row.locator("td").nth(7)).to_have_text(re.compile(r"^\d+%$"))  # of the day's limit
             expect(page.locator("#live-identities")).not_to_contain_text("no identity yet", timeout=UI_TIMEOUT_MS)
             shot(page, "3-usage-moved")
+
+            # A relay consumer with the key: its room and caller show in the live picture, then leave it.
+            ws_url = server.url.replace("http://", "ws://") + f"/ws?uniqueId=emu_streamer&apiKey={plaintext}"
+            with ws_connect(ws_url, open_timeout=10) as consumer:
+                consumer.recv(timeout=15)  # the greeting: joined, the room's TikTok socket is open
+                relay_row = page.locator("#live-relay tbody tr", has_text="emu_streamer")
+                expect(relay_row).to_contain_text(f"key:{key_id}", timeout=UI_TIMEOUT_MS)
+                expect(relay_row.locator("td").nth(1)).to_have_text("1")
+                shot(page, "3b-relay-consumer")
 
             page.click("#revoke-key")
             expect(row).to_contain_text("revoked", timeout=UI_TIMEOUT_MS)
