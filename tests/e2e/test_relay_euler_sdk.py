@@ -143,8 +143,10 @@ def test_bad_options_and_keys_close_with_eulers_codes(
 
 
 def test_a_room_that_is_not_live_closes_4404(emu: EmulatorHandle, server: str, consumers: list[EulerConsumer]) -> None:
-    emu.patch_scenario({"room": {"state": "offline"}})
-    consumer = EulerConsumer(server)
+    # A streamer no earlier test connected (the connect service remembers a live room for a few seconds).
+    streamer = {**SCENARIO["streamer"], "unique_id": "offline_streamer"}
+    emu.patch_scenario({"room": {"state": "offline"}, "streamer": streamer})
+    consumer = EulerConsumer(server, unique_id="offline_streamer")
     consumers.append(consumer)
     close = consumer.close_line()
     assert (close["code"], close["name"], close["reason"]) == (4404, "NOT_LIVE", "Streamer is not live: room_not_live")
