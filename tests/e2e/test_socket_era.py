@@ -281,7 +281,7 @@ def test_a_device_blocked_socket_retires_the_identity_and_a_fresh_one_serves(
             assert run.pairs() == node_events(without_initial(default_scenario))
         (blocked,) = emu.log("ws_reject")  # the probe's 3rd connect with the first identity
         assert (blocked["status"], blocked["failed"]) == (415, ["connect_budget"])
-        assert "retired: DEVICE_BLOCKED on the push socket" in server.proc.stderr_text()
+        assert "retired: device_blocked" in server.proc.stderr_text()
         assert server.strategies() == ["direct", "direct"]
     finally:
         stop_cleanly(server.proc)

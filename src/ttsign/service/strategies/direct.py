@@ -72,8 +72,7 @@ class DirectStrategy:
         outcome = await self._address(spender, room_id)
         if not isinstance(outcome, Refusal) or outcome.code is not RefusalCode.DEVICE_BLOCKED:
             return outcome
-        self._steps.pool.retire(spender, "DEVICE_BLOCKED on the push socket")  # for every replica (shelf)
-        fresh = await self._steps.identity(request)
+        fresh = await self._steps.identity(request)  # the blocked one was retired: this bootstraps another
         if isinstance(fresh, Refusal):
             return fresh
         spender = await self._with_budget(fresh, request)
@@ -86,6 +85,7 @@ class DirectStrategy:
         if self._probe is not None:
             refusal = await self._probe.check(address, identity)
             if refusal is not None:
+                self._steps.retire_if_refused(identity, refusal)  # for every replica, through the shelf
                 return refusal
         return identity, address
 
