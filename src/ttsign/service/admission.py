@@ -221,13 +221,7 @@ class Admission:
         when open the limits that could not be counted are skipped (a warning is logged).
         """
         offline = self.outage.down
-        if offline and not self.fails_open:
-            return self._unavailable()
-        try:
-            caller = await self.identify(credentials, ip, offline=offline)
-        except StoreUnavailable as exc:
-            # Offline, the store was not asked: no new failure to hold on to (the hold must run out).
-            return self._unavailable() if offline else self._store_down(exc)
+        caller = await self._caller(credentials, ip, offline)
         if isinstance(caller, Denied):
             return caller
         room = served_room(room_id, unique_id)
@@ -257,16 +251,21 @@ class Admission:
             return capped
         return Admitted(caller, decision.tightest or ip_decision.tightest)
 
+    async def _caller(self, credentials: Credentials, ip: str, offline: bool) -> Caller | Denied:
+        """`identify`, with a store outage answered per `store_failure_mode` (503 when failing closed)."""
+        if offline and not self.fails_open:
+            return self._unavailable()
+        try:
+            return await self.identify(credentials, ip, offline=offline)
+        except StoreUnavailable as exc:
+            # Offline, the store was not asked: no new failure to hold on to (the hold must run out).
+            return self._unavailable() if offline else self._store_down(exc)
+
     async def admit_account(self, credentials: Credentials, ip: str, *, count_key: bool) -> Admitted | Denied:
         """For the account routes (rate limits, token minting): authenticate and count the request against
         the address's limits (and the key's when `count_key`), so probing them costs like any request."""
         offline = self.outage.down
-        if offline and not self.fails_open:
-            return self._unavailable()
-        try:
-            caller = await self.identify(credentials, ip, offline=offline)
-        except StoreUnavailable as exc:
-            return self._unavailable() if offline else self._store_down(exc)
+        caller = await self._caller(credentials, ip, offline)
         if isinstance(caller, Denied) or offline:
             return caller if isinstance(caller, Denied) else Admitted(caller, None)
         groups: list[Group] = [(f"ip:{ip}", self.policy.per_ip_limits.windows())]
