@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ttsign.cli_env import env_app
 from ttsign.cli_keys import keys_app
+from ttsign.cli_selftest import selftest
 from ttsign.cli_usage import usage
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.add_typer(vectors_app, name="vectors")
 app.add_typer(bench_app, name="bench")
 app.add_typer(keys_app, name="keys")
 app.add_typer(env_app, name="env")
+app.command("selftest")(selftest)
 app.command("usage")(usage)
 
 out = Console(highlight=False, soft_wrap=True)

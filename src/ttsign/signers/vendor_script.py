@@ -195,6 +195,14 @@ class VendorScriptBackend:
             raise self._refuse(RefusalKind.BAD_ANSWER, "frontierSign gave no object")
         return value
 
+    async def direct_seconds(self, job: SignJob, count: int) -> float:
+        """Seconds the SDK takes for `count` signs inside one worker (no IPC): the benchmark's ceiling."""
+        answer = await self._call(
+            {"op": "bench", "count": count, "method": job.method, "url": job.url, "body": job.body,
+             "user_agent": job.profile.user_agent, "platform": job.profile.browser_platform}
+        )  # fmt: skip
+        return float(answer.get("seconds", 0.0))
+
     async def check(self) -> None:
         await self._worker(0)
 

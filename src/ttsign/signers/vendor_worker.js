@@ -11,6 +11,7 @@
 //   in the environment (TTSIGN_WORKER_MS_TOKEN), not argv, which any local user can read.
 //   {"id", "op": "frontier", "stub": "..."}  -> {"id", "ok": true, "value": frontierSign's object}
 //   {"id", "op": "ws", "url": "..."}          -> {"id", "ok": true, "value": registerWsSigner's answer}
+//   {"id", "op": "bench", "count", ...sign}   -> {"id", "ok": true, "seconds": time for `count` signs in Node}
 //   any failure                               -> {"id", "ok": false, "error": "..."}
 "use strict";
 
@@ -261,6 +262,12 @@ function handle(job) {
   if (job.op === "frontier") {
     if (typeof sdk.frontierSign !== "function") throw new Error("this bundle has no frontierSign");
     return { value: sdk.frontierSign({ "X-MS-STUB": String(job.stub || "") }) };
+  }
+  if (job.op === "bench") {
+    // The ceiling for benchmarks/vendor_script.py: the SDK called in-process, no pipe, no JSON.
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < job.count; i++) sign(job);
+    return { seconds: Number(process.hrtime.bigint() - started) / 1e9 };
   }
   if (job.op === "ws") {
     if (typeof sdk.registerWsSigner !== "function") throw new Error("this bundle has no registerWsSigner");

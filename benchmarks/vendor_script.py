@@ -1,0 +1,96 @@
+"""The vendor-script signer backend beside native, in one run: signatures per second and p99 per signature.
+
+Rows: TikTok's webmssdk called directly inside Node (the ceiling: no pipe, no JSON), one worker at
+concurrency 1 (its per-call overhead over the ceiling), a pool of 2 workers under load, and the native
+backend through the same chain. Every vendor call signs a whole request (the SDK's XHR hook adds
+msToken, X-Bogus and X-Gnarly together; the bundle has no public X-Bogus-only entry point).
+
+    python benchmarks/vendor_script.py [--bundle PATH] [--seconds 3] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+from pathlib import Path
+
+from ttsign.signers.backend import SignerBackend, SignJob
+from ttsign.signers.chain import SignerChain
+from ttsign.signers.native import NativeBackend
+from ttsign.signers.vendor_script import VendorScriptBackend, VendorScriptOptions
+from ttsign.signing import default_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BUNDLE = ROOT / "tests/e2e/node-webmssdk/node_modules/tiktok-signature/javascript/webmssdk_5.1.3.js"
+URL = (
+    "https://webcast.tiktok.com/webcast/im/fetch/?aid=1988&app_language=en-US&app_name=tiktok_web"
+    "&browser_language=en-US&browser_name=Mozilla&browser_online=true&browser_platform=Win32&cookie_enabled=true"
+    "&cursor=&device_platform=web&did_rule=3&fetch_rule=1&identity=audience&live_id=12&resp_content_type=protobuf"
+    "&room_id=7440485397569376621&version_code=270000&webcast_sdk_version=1.3.0"
+)
+
+
+def _job() -> SignJob:
+    return SignJob("GET", URL, "", default_profile(), time.time_ns() // 1_000_000)
+
+
+async def _run(chain: SignerChain, seconds: float, concurrency: int) -> tuple[float, list[float]]:
+    """Signatures per second and each call's latency, `concurrency` callers for `seconds`."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    rng = random.Random(1)
+
+    async def caller() -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await chain.sign(_job(), rng)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+def _row(name: str, rate: float, latencies: list[float]) -> str:
+    p50 = statistics.median(latencies) * 1000
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000 if len(latencies) >= 100 else max(latencies) * 1000
+    return f"{name:<44} {rate:>10,.0f}/s   p50 {p50:7.3f} ms   p99 {p99:7.3f} ms"
+
+
+async def main(bundle: Path, seconds: float, concurrency: int) -> None:
+    one = VendorScriptBackend(VendorScriptOptions(bundle, workers=1, in_flight=1, timeout_s=60))
+    pool = VendorScriptBackend(VendorScriptOptions(bundle, workers=2))
+    try:
+        await one.sign(_job(), random.Random(0))  # start and warm the workers
+        await pool.check()
+        await asyncio.gather(*(pool.sign(_job(), random.Random(0)) for _ in range(64)))
+        count = 1000
+        direct = await one.direct_seconds(_job(), count)
+        print(f"{'webmssdk 5.1.3 called directly in Node':<44} {count / direct:>10,.0f}/s   "
+              f"{direct / count * 1000:.3f} ms per signature (the ceiling)")  # fmt: skip
+        rate, lat = await _run(SignerChain([one]), seconds, 1)
+        print(_row("vendor-script, 1 worker, 1 caller", rate, lat))
+        overhead = statistics.median(lat) - direct / count
+        print(f"{'  worker overhead per call (p50 - ceiling)':<44} {overhead * 1000:>10.3f} ms")
+        for name, backend, callers in (
+            (f"vendor-script, 2 workers, {concurrency} callers", pool, concurrency),
+            (f"native, {concurrency} callers", NativeBackend(), concurrency),
+        ):
+            chain_backends: list[SignerBackend] = [backend]
+            rate, lat = await _run(SignerChain(chain_backends), seconds, callers)
+            print(_row(name, rate, lat))
+    finally:
+        await one.aclose()
+        await pool.aclose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE, help="webmssdk.js (default: the test copy)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each timed run")
+    parser.add_argument("--concurrency", type=int, default=16, help="callers in the loaded runs")
+    args = parser.parse_args()
+    asyncio.run(main(args.bundle, args.seconds, args.concurrency))
