@@ -69,3 +69,29 @@ async def test_budget_counts_socket_connects_per_identity() -> None:
     first, second = (Identity("1", default_profile(), CookieJar(), created_at=0.0) for _ in range(2))
     assert [await budget.spend(first) for _ in range(3)] == [True, True, False]
     assert await budget.spend(second)
+
+
+async def test_replicas_share_an_identitys_budget_through_redis() -> None:
+    from tests.redis_db import REDIS_URL, delete_prefix, new_prefix, require_redis
+    from ttsign.store.redis_limits import rate_limit_storage
+
+    require_redis()
+    prefix = new_prefix()
+    storages = [rate_limit_storage(REDIS_URL, prefix=prefix, timeout_s=1.0)[0] for _ in range(2)]
+    try:
+        one, other = (ConnectBudget(per_hour=3, storage=storage) for storage in storages)
+        shared = Identity("1", default_profile(), CookieJar(), created_at=0.0, key="shared-identity")
+        spent = [await budget.spend(shared) for budget in (one, other, one, other)]
+        assert spent == [True, True, True, False]
+    finally:
+        delete_prefix(prefix)
+
+
+async def test_an_unreachable_budget_store_lets_connects_through() -> None:
+    from tests.redis_db import free_port
+    from ttsign.store.redis_limits import rate_limit_storage
+
+    storage, _ = rate_limit_storage(f"redis://127.0.0.1:{free_port()}/0", prefix="x:", timeout_s=0.2)
+    budget = ConnectBudget(per_hour=1, storage=storage)
+    identity = Identity("1", default_profile(), CookieJar(), created_at=0.0)
+    assert [await budget.spend(identity) for _ in range(2)] == [True, True]
