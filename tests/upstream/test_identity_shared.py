@@ -183,3 +183,38 @@ async def test_cookie_updates_need_the_same_live_identity_and_a_newer_rotation(c
     assert not await shelf.update_cookies(slot, dataclasses.replace(newer, rotated_at=4.0))  # never resurrected
     retired = await shelf.load(slot)
     assert retired is not None and retired.retired and retired.cookies["msToken"] == "m1"
+
+
+async def test_an_identity_blocked_on_one_replicas_socket_is_retired_on_the_other(cluster: Cluster) -> None:
+    """The direct strategy with a socket probe on two replicas: TikTok blocks the shared identity's socket on
+    replica a, which retires it; replica b, which adopted the same identity, moves to a fresh one too."""
+    from ttsign.service.connect import Connected, ConnectService
+    from ttsign.signing import sign_request
+    from ttsign.upstream.refusals import RefusalCode
+    from ttsign.upstream.rooms import RoomDirectory
+    from ttsign.upstream.socket import DirectSocket
+    from ttsign.upstream.webcast import WebcastClient
+
+    blocked: set[str] = set()
+
+    class Probe:
+        async def check(self, address: object, identity: Identity) -> Refusal | None:
+            return Refusal(RefusalCode.DEVICE_BLOCKED, "socket", 415) if identity.key in blocked else None
+
+    def replica() -> tuple[ConnectService, IdentityPool]:
+        pool = cluster.pool(recheck_s=0.0)
+        socket = DirectSocket("ws://127.0.0.1:1", signer=sign_request, rng=random.Random())
+        rooms = RoomDirectory(cluster.tiktok, www_base=WWW)
+        webcast = WebcastClient(cluster.tiktok, webcast_base=WWW)
+        svc = ConnectService(pool, webcast, rooms=rooms, strategies=("direct",), socket=socket, probe=Probe())  # type: ignore[arg-type]
+        return svc, pool
+
+    (a, pool_a), (b, _) = replica(), replica()
+    first_a, first_b = await a.connect("7390000000000000001"), await b.connect("7390000000000000001")
+    assert isinstance(first_a, Connected) and isinstance(first_b, Connected) and first_a.ttwid == first_b.ttwid
+    blocked.add(next(iter(pool_a._warm.values())).key)
+    again_a = await a.connect("7390000000000000001")
+    await pool_a.settle()
+    again_b = await b.connect("7390000000000000001")
+    assert isinstance(again_a, Connected) and again_a.ttwid != first_a.ttwid
+    assert isinstance(again_b, Connected) and again_b.ttwid == again_a.ttwid  # b adopted a's replacement
