@@ -191,3 +191,15 @@ async def test_reopened_sockets_that_die_with_nothing_new_spend_the_reopen_budge
     assert await comments(joined.consumer, 1) == ["hello"]
     assert (await ending(joined.consumer)).code is CloseCode.TIKTOK_CLOSED_CONNECTION
     assert upstream.opens == 1 + FAST.reconnect_attempts  # not one per dying socket, forever
+
+
+async def test_a_streamers_session_also_serves_its_room_by_id() -> None:
+    link = FakeLink()
+    upstream = FakeUpstream(link)
+    relay = Relay(upstream, FAST)
+    by_name = await join(relay, "emu")
+    by_id = await join(relay, "room:7390")  # relay mode names the room by id
+    assert upstream.opens == 1
+    link.push(chat(11, "hello"))
+    assert await comments(by_name.consumer, 1) == await comments(by_id.consumer, 1) == ["hello"]
+    await relay.close()

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ttsign.relay.client_mode import room_key
 from ttsign.relay.close_codes import CloseCode
 from ttsign.relay.consumer import Consumer, Ending
 from ttsign.relay.events import Event
@@ -63,6 +64,8 @@ class Relay:
         self.observer = observer or _Unobserved()
         self.rooms: dict[str, RoomSession] = {}
         self._held: Counter[str] = Counter()
+        # A streamer's session also serves its room by id (room:<id>, relay mode), so the two share a socket.
+        self._aliases: dict[str, RoomSession] = {}
 
     def _take(self, caps: Sequence[Cap]) -> bool:
         if any(self._held[subject] >= limit for subject, limit in caps):
@@ -78,7 +81,7 @@ class Relay:
                 del self._held[subject]
 
     def _session(self, unique_id: str) -> RoomSession:
-        session = self.rooms.get(unique_id)
+        session = self.rooms.get(unique_id) or self._aliases.get(unique_id)
         if session is None or session.closing:
             session = RoomSession(
                 unique_id,
@@ -94,6 +97,8 @@ class Relay:
     def _closed(self, session: RoomSession) -> None:
         if self.rooms.get(session.unique_id) is session:
             del self.rooms[session.unique_id]
+        for key in [key for key, aliased in self._aliases.items() if aliased is session]:
+            del self._aliases[key]
         self._report()
 
     def _report(self) -> None:
@@ -126,6 +131,8 @@ class Relay:
             session.remove(consumer)
             self._give_back(caps)
             return Ending(opened.code, opened.detail)
+        if not session.closing and room_key(opened.room_id) != session.unique_id:
+            self._aliases.setdefault(room_key(opened.room_id), session)
         replay = (session.viewers,) if late and session.viewers is not None else ()
         self._report()
         return Joined(consumer, opened, replay, tuple(caps))
