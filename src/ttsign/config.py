@@ -426,6 +426,11 @@ class Settings(BaseSettings):
         description="With Redis: seconds a replica's claim on a room's TikTok socket lasts unrenewed. Other "
         "replicas forward that replica's events; when it dies another takes the room over within this time.",
     )
+    relay_deflate: bool = Field(
+        default=True,
+        description="Compress relay WebSocket messages (permessage-deflate) for consumers that offer it: JSON "
+        "events shrink several times, at about 1.5 µs of CPU per event and 40 KB of memory per consumer more.",
+    )
 
     @field_validator("tiktok_www_url", "tiktok_webcast_url", "upstream")
     @classmethod

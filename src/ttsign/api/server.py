@@ -124,6 +124,7 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         # never answers one (autoPong off) and would be dropped after a ping timeout, as TikTok never pings.
         # A vanished consumer is found when writing to it fails or its relay queue fills (closed 4008).
         ws_ping_interval=None,
+        ws_per_message_deflate=settings.relay_deflate,
     )
 
 
