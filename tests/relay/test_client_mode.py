@@ -61,14 +61,14 @@ def test_the_server_sends_no_websocket_pings() -> None:
     settings = Settings(upstream="http://127.0.0.1:9")
     config = server_config(create_app(settings, store=MemoryKeyStore()), settings)
     assert config.ws_ping_interval is None
-    assert config.ws_per_message_deflate is True
+    assert config.ws_per_message_deflate is False  # relay_deflate's default
 
 
-def test_compression_can_be_switched_off() -> None:
+def test_compression_can_be_switched_on() -> None:
     from ttsign.api.app import create_app
     from ttsign.api.server import server_config
     from ttsign.config import Settings
     from ttsign.store.memory import MemoryKeyStore
 
-    settings = Settings(upstream="http://127.0.0.1:9", relay_deflate=False)
-    assert server_config(create_app(settings, store=MemoryKeyStore()), settings).ws_per_message_deflate is False
+    settings = Settings(upstream="http://127.0.0.1:9", relay_deflate=True)
+    assert server_config(create_app(settings, store=MemoryKeyStore()), settings).ws_per_message_deflate is True
