@@ -131,3 +131,19 @@ def test_the_overlay_shows_chat_and_gifts_in_order(
     assert background == "rgba(0, 0, 0, 0)"  # transparent for OBS
     assert refused == [], f"the page asked for other hosts: {refused}"
     assert screenshot.stat().st_size > 5_000
+
+
+def test_the_overlay_says_why_when_the_key_is_wrong(server: tuple[str, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, _ = server
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/overlay/chat?uniqueId=emu_streamer&key=tts_00000000_wrong", wait_until="load")
+            page.wait_for_selector("#status.error", timeout=20_000)
+            status = page.inner_text("#status")
+        finally:
+            browser.close()
+    assert status == "invalid key"  # 4401: the page stops instead of retrying a key that cannot work
