@@ -187,7 +187,16 @@ def test_sockets_per_key_are_capped_while_open() -> None:
             assert again.receive_json()["messages"][0]["type"] == "workerInfo"
 
 
-def test_a_tokens_max_web_sockets_caps_its_open_sockets() -> None:
+def test_max_web_sockets_counts_open_sockets_not_connects() -> None:
+    for api in api_with(FakeLink()):
+        path = f"/ws?uniqueId=emu&jwtKey={api.token(max_connections=1)}"
+        for _ in range(3):  # one at a time, as often as wanted
+            with api.client.websocket_connect(path) as ws:
+                assert ws.receive_json()["messages"][0]["type"] == "workerInfo"
+                assert close_of(api, path)[0] == CloseCode.TOO_MANY_CONNECTIONS  # but never two at once
+
+
+def test_caps_of_names_the_key_and_the_token() -> None:
     grant = JwtGrant("k1", "t1", 0, None, 2)
     assert caps_of(Caller("1.2.3.4", grant=grant), 10) == [("anon:1.2.3.4", 10), ("jwt:t1", 2)]
     assert caps_of(Caller("1.2.3.4"), 10) == [("anon:1.2.3.4", 10)]

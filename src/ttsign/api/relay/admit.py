@@ -72,9 +72,15 @@ def caps_of(caller: Caller, per_key: int) -> list[Cap]:
 
 async def admit_consumer(connection: HTTPConnection, svc: Services, options: ConsumerOptions) -> Joined | Refused:
     ip = connection.client.host if connection.client else "unknown"
-    admitted = await svc.admission.admit(_credentials(connection, options), ip, unique_id=options.unique_id)
+    # defer_scope: the scope is checked below without spending one of the token's connects; its
+    # maxWebSockets counts the sockets open at once (caps_of), as Euler's does.
+    credentials = _credentials(connection, options)
+    admitted = await svc.admission.admit(credentials, ip, unique_id=options.unique_id, defer_scope=True)
     if isinstance(admitted, Denied):
         return Refused(_DENIED.get(admitted.status, CloseCode.INTERNAL_ERROR), admitted.message, admitted.reason)
+    denied = await svc.admission.check_scope(admitted.caller, room_id=None, unique_id=options.unique_id)
+    if denied is not None:
+        return Refused(_DENIED.get(denied.status, CloseCode.INTERNAL_ERROR), denied.message, denied.reason)
     caps = caps_of(admitted.caller, svc.settings.relay_max_sockets_per_key)
     joined = await relay_of(connection).join(options.unique_id, label=admitted.caller.label, caps=caps)
     if isinstance(joined, Ending):
