@@ -33,7 +33,8 @@ def http_calls(log: Log) -> list[tuple[str, str]]:
     return [(e["method"], e["path"]) for e in of_kind(log, "http")]
 
 
-BOOTSTRAP_CALLS = (("GET", "/"), ("GET", "/@tiktok"))  # ttsign's cookie pages (bootstrap_pages, old and new)
+# ttsign's cookie pages: the streamer's page (a connect by unique id), then bootstrap_pages (old and new default)
+BOOTSTRAP_CALLS = (("GET", "/"), ("GET", "/@tiktok"), ("GET", "/@emu_streamer"))
 
 
 def without_bootstrap(calls: list[tuple[str, str]]) -> list[tuple[str, str]]:

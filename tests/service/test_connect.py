@@ -21,8 +21,8 @@ FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:135.0) Gecko/20100101 Firefox/1
 def service(tiktok: FakeTikTok, **kwargs: object) -> ConnectService:
     rng = random.Random(9)
 
-    async def factory(profile: object) -> object:
-        return await bootstrap_identity(tiktok, BASE, profile, rng=rng)  # type: ignore[arg-type]
+    async def factory(profile: object, name: str | None = None) -> object:
+        return await bootstrap_identity(tiktok, BASE, profile, name, rng=rng)  # type: ignore[arg-type]
 
     pool = IdentityPool(factory)  # type: ignore[arg-type]
     rooms = RoomDirectory(tiktok, www_base=BASE)
@@ -191,8 +191,8 @@ class SilentRoomInfo(FakeTikTok):
 def strategic(tiktok: FakeTikTok, strategies: tuple[str, ...], **kwargs: object) -> ConnectService:
     rng = random.Random(9)
 
-    async def factory(profile: object) -> object:
-        return await bootstrap_identity(tiktok, BASE, profile, rng=rng)  # type: ignore[arg-type]
+    async def factory(profile: object, name: str | None = None) -> object:
+        return await bootstrap_identity(tiktok, BASE, profile, name, rng=rng)  # type: ignore[arg-type]
 
     socket = DirectSocket("ws://127.0.0.1:1", signer=sign_request, rng=rng)
     return ConnectService(
@@ -308,3 +308,10 @@ async def test_a_live_room_is_taken_as_live_for_a_few_seconds_a_refusal_is_not()
         refused = await svc.connect(ROOM)
         assert isinstance(refused, Refusal) and refused.code is RefusalCode.ROOM_NOT_LIVE
     assert len(room_infos()) == 3
+
+
+async def test_a_connect_by_unique_id_bootstraps_on_the_streamers_page_first() -> None:
+    tiktok = FakeTikTok()
+    result = await strategic(tiktok, ("direct",)).connect(None, unique_id="@emu_streamer")
+    assert isinstance(result, Connected)
+    assert [r.url.removeprefix(BASE) for r in tiktok.bootstraps] == ["/@emu_streamer"]

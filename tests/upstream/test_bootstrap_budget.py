@@ -95,3 +95,30 @@ async def test_an_unreachable_budget_store_lets_connects_through() -> None:
     budget = ConnectBudget(per_hour=1, storage=storage)
     identity = Identity("1", default_profile(), CookieJar(), created_at=0.0)
     assert [await budget.spend(identity) for _ in range(2)] == [True, True]
+
+
+async def test_the_streamers_page_comes_first_then_the_configured_pages() -> None:
+    tiktok = Stingy(every=2)
+    identity = await bootstrap_identity(
+        tiktok, BASE, default_profile(), "emu_streamer", rng=random.Random(1), pages=("/@tiktok",), attempts=1,
+        sleep=no_sleep,
+    )  # fmt: skip
+    assert isinstance(identity, Identity)
+    assert [r.url.removeprefix(BASE) for r in tiktok.bootstraps] == ["/@emu_streamer", "/@tiktok"]
+
+
+async def test_a_page_that_does_not_exist_moves_on_to_the_next() -> None:
+    class NoSuchUser(FakeTikTok):
+        async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+            if request.url.endswith("/@nobody"):
+                self.requests.append(request)
+                return UpstreamResponse(404, (("content-type", "text/html"),), b"<html>not found</html>")
+            return await super().send(request)
+
+    tiktok = NoSuchUser()
+    identity = await bootstrap_identity(
+        tiktok, BASE, default_profile(), "nobody", rng=random.Random(1), pages=("/@tiktok",), attempts=3,
+        sleep=no_sleep,
+    )  # fmt: skip
+    assert isinstance(identity, Identity)
+    assert [r.url.removeprefix(BASE) for r in tiktok.bootstraps] == ["/@nobody", "/@tiktok"]

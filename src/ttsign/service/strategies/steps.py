@@ -52,7 +52,10 @@ class ConnectSteps:
         warm = self.pool.ready(request.profile)
         if warm is not None:
             return warm
-        obtained = await self.retrying("bootstrap", request.deadline, lambda: self.pool.acquire(request.profile))
+        name = request.target.unique_id  # a viewer arrives on the streamer's page: bootstrap there first
+        obtained = await self.retrying(
+            "bootstrap", request.deadline, lambda: self.pool.acquire(request.profile, name=name)
+        )
         request.identity_failed = isinstance(obtained, Refusal)
         return obtained
 

@@ -1,8 +1,9 @@
 """How an identity is obtained: visit a www.tiktok.com page as the browser until it mints a `ttwid`.
 
 Since late 2026 the home page no longer mints `ttwid` reliably, profile pages (`/@name`, `/@tiktok`) still do,
-and only on a fraction of requests, so a bootstrap tries each page a bounded number of times, a short pause
-apart (PirateTok 0.3.0 `auth/ttwid.py`: 8 tries; field-notes-2026-12 §1.2). Only "no ttwid" is tried again:
+and only on a fraction of requests, so a bootstrap tries the streamer's page (when the connect names one),
+then the configured pages, each a bounded number of times, a short pause apart (PirateTok 0.3.0
+`auth/ttwid.py`: 8 tries on `/@target` then `/@tiktok`; field-notes-2026-12 §1.2). Only "no ttwid" is tried again:
 a challenge page, a 403 or DEVICE_BLOCKED is the answer, and another try would only dig deeper.
 """
 
@@ -21,6 +22,7 @@ from ttsign.upstream.refusals import Refusal, RefusalCode, classify_bootstrap, c
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest, UpstreamResponse
 
 Sleep = Callable[[float], Awaitable[None]]
+_NO_SUCH_PAGE = 404
 
 
 def browser_page_headers(profile: BrowserProfile) -> dict[str, str]:
@@ -37,6 +39,7 @@ async def bootstrap_identity(
     transport: Transport,
     www_base: str,
     profile: BrowserProfile,
+    name: str | None = None,
     *,
     rng: random.Random,
     clock: Callable[[], float] = time.monotonic,
@@ -45,10 +48,12 @@ async def bootstrap_identity(
     retry_delay_s: float = 0.0,
     sleep: Sleep = asyncio.sleep,
 ) -> Identity | Refusal:
-    """Visit the cookie pages in order as this browser, up to `attempts` times each, until one mints a
-    `ttwid` (required); `msToken` is taken when offered, else minted as the web SDK would."""
+    """Visit the cookie pages in order as this browser (the streamer `name`'s profile page first, when given),
+    up to `attempts` times each, until one mints a `ttwid` (required); `msToken` is taken when offered, else
+    minted as the web SDK would."""
     tries = 0
-    for page in pages:
+    visits = list(dict.fromkeys([f"/@{name}", *pages] if name else pages))
+    for page in visits:
         for _ in range(attempts):
             if tries:
                 await sleep(retry_delay_s)
@@ -57,9 +62,11 @@ async def bootstrap_identity(
             if isinstance(outcome, Refusal):
                 if outcome.code is RefusalCode.NO_TTWID:
                     continue
+                if outcome.upstream_status == _NO_SUCH_PAGE:
+                    break  # e.g. a streamer who does not exist: the next page, not another try
                 return outcome
             return _identity(outcome, profile, rng, clock)
-    return Refusal(RefusalCode.NO_TTWID, f"no ttwid after {tries} tries on {', '.join(pages)}")
+    return Refusal(RefusalCode.NO_TTWID, f"no ttwid after {tries} tries on {', '.join(visits)}")
 
 
 async def _visit(transport: Transport, url: str, profile: BrowserProfile) -> UpstreamResponse | Refusal:

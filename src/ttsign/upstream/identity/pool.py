@@ -8,7 +8,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from ttsign.signing import BrowserProfile
 from ttsign.store.base import IdentityRecord, IdentityShelf, StoreUnavailable
@@ -27,7 +27,12 @@ def _in_event_loop() -> bool:
     return True
 
 
-IdentityFactory = Callable[[BrowserProfile], Awaitable["Identity | Refusal"]]
+class IdentityFactory(Protocol):
+    """Bootstraps an identity for a profile; `name`, when given, is the streamer whose page to try first."""
+
+    def __call__(self, profile: BrowserProfile, name: str | None = None, /) -> Awaitable[Identity | Refusal]: ...
+
+
 _SHELF_POLL_S = 0.05  # while another replica bootstraps a profile, how often to look for its identity
 _ROTATION_STEP_S = 0.001  # a rotation is always later than the one it replaces, whatever the wall clock says
 
@@ -71,6 +76,7 @@ class IdentityPool:
         self._flush = asyncio.Event()  # set by settle(): scheduled saves go now, not after their delay
         self._warm: OrderedDict[str, Identity] = OrderedDict()
         self._pending: dict[str, asyncio.Task[Identity | Refusal]] = {}
+        self._names: dict[str, str] = {}  # slot -> the streamer whose page its next bootstrap tries first
         self._confirmed: dict[str, float] = {}  # slot -> when the shelf last agreed with our warm identity
         self._background: set[asyncio.Task[None]] = set()
         self._warned_at = float("-inf")
@@ -85,14 +91,17 @@ class IdentityPool:
             return identity
         return None
 
-    async def acquire(self, profile: BrowserProfile) -> Identity | Refusal:
-        """A usable identity for this profile, bootstrapping one (once, shared) when needed."""
+    async def acquire(self, profile: BrowserProfile, *, name: str | None = None) -> Identity | Refusal:
+        """A usable identity for this profile, bootstrapping one (once, shared) when needed; a bootstrap
+        visits the page of the streamer `name` first, as a viewer arriving there would."""
         identity = self.ready(profile)
         if identity is not None:
             return identity
         key = identity_slot(profile)
         task = self._pending.get(key)
         if task is None:
+            if name:
+                self._names[key] = name
             task = asyncio.create_task(self._obtain(key, profile))
             self._pending[key] = task
         # shield: one caller giving up must not cancel the bootstrap the others wait on.
@@ -111,9 +120,11 @@ class IdentityPool:
             return await self._obtain_shared(key, profile, self._shelf)
         finally:
             self._pending.pop(key, None)
+            self._names.pop(key, None)
 
     async def _bootstrap(self, key: str, profile: BrowserProfile) -> Identity | Refusal:
-        result = await self._factory(profile)
+        name = self._names.pop(key, None)
+        result = await (self._factory(profile) if name is None else self._factory(profile, name))
         if isinstance(result, Identity):
             self._keep(key, result)
             logger.info("identity %s bootstrapped for profile %s", result.key, profile.name)
