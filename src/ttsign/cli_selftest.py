@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
-import time
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -13,8 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from ttsign.signers.drift import Observed
-from ttsign.signing.profile import BrowserProfile
-from ttsign.signing.signer import SignedRequest
 
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -23,24 +19,6 @@ _err = Console(stderr=True, highlight=False, soft_wrap=True)
 def _fail(message: str, code: int = 2) -> NoReturn:
     _err.print(f"error: {message}", markup=False)
     raise typer.Exit(code)
-
-
-async def _sign_on_pages(bundle: Path, profile: BrowserProfile, pages: int) -> list[SignedRequest]:
-    """Every self-test request on every page (one vendor worker is one page)."""
-    from ttsign.signers.backend import SignJob
-    from ttsign.signers.drift import SELFTEST_URLS
-    from ttsign.signers.vendor_script import VendorScriptBackend, VendorScriptOptions
-
-    backend = VendorScriptBackend(VendorScriptOptions(bundle, workers=pages, timeout_s=10))
-    try:
-        signed = []
-        for method, url, body in SELFTEST_URLS:
-            for _ in range(pages):  # consecutive calls go to consecutive workers
-                job = SignJob(method, url, body, profile, time.time_ns() // 1_000_000)
-                signed.append(await backend.sign(job, random.Random(0)))
-        return signed
-    finally:
-        await backend.aclose()
 
 
 def selftest(
@@ -55,22 +33,21 @@ def selftest(
     from ttsign.cli_env import environment_named
     from ttsign.config import Settings
     from ttsign.signers.backend import BackendRefusal
-    from ttsign.signers.drift import UnreadableToken, compare, observe
+    from ttsign.signers.drift import UnreadableToken
     from ttsign.signers.environments import environment_toml
+    from ttsign.signers.selftest import drift_check
 
     environment = environment_named(env)
     path = bundle or Settings().vendor_script_path
     if path is None:
         _fail("no vendor script to compare with: pass --bundle or set TTSIGN_VENDOR_SCRIPT_PATH")
-    profile = environment.profile()
     try:
-        observed = observe(asyncio.run(_sign_on_pages(path, profile, pages)))
+        report = asyncio.run(drift_check(path, environment, pages=pages))
     except BackendRefusal as exc:
         _fail(f"the vendor script did not sign: {exc}")
     except UnreadableToken as exc:
         _out.print(f"DRIFT: {exc} (a new envelope or cipher: native cannot follow without a release)", markup=False)
         raise typer.Exit(1) from None
-    report = compare(environment, profile, observed, pages=pages)
     drifted = {d.field: d for d in report.drifts}
     table = Table("field", f"native ({environment.name})", "vendor script", "")
     for name, value in _observed_rows(report.observed, pages):

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from ttsign import __version__
 from ttsign.api import accounts, admin, docs, health, openapi, ops
+from ttsign.api import selftest as selftest_route
 from ttsign.api.dialects import chat as chat_dialect
 from ttsign.api.dialects import connect as connect_dialect
 from ttsign.api.dialects import rooms as rooms_dialect
@@ -323,6 +324,8 @@ def create_app(
     openapi.install(app)
     if on_main_port:  # else the console is on the admin listener alone, with /metrics and /docs
         admin.install(app, settings, services=services, metrics=metrics, main_state=app.state)
+        if settings.admin_secret is not None:  # behind the console's login
+            app.include_router(selftest_route.router)
     if settings.docs_enabled and on_main_port:
         docs.install(app, app.openapi, app.title)
     app.add_middleware(HotRoutes, routes=[*connect_dialect.router.routes, *sign_url_dialect.serving.routes])
