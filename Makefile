@@ -94,6 +94,7 @@ bench: $(TEST_STAMP) bench-tools redis nginx
 	$(BIN)/python benchmarks/signing.py
 	cd benchmarks && ../$(BIN)/python connect.py
 	cd benchmarks && ../$(BIN)/python connect.py --rate 500 --requests 3000
+	cd benchmarks && ../$(BIN)/python connect_direct.py
 	cd benchmarks && ../$(BIN)/python sign_url.py
 	cd benchmarks && ../$(BIN)/python load.py
 

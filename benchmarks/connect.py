@@ -1,6 +1,8 @@
 """Connect latency added by ttsign over the emulator.
 
-Starts `ttsign emulate` (zero latency, strict) and `ttsign serve --upstream <emulator>` on port 0, then
+Starts `ttsign emulate --era 2026-08` (zero latency, strict) and `ttsign serve --upstream <emulator>` with the
+fetch strategy alone, fully signed (the im/fetch path this benchmark has always measured; the direct strategy
+is benchmarks/connect_direct.py's) on port 0, then
 times 1,000 connects at concurrency 50 (and 300 at concurrency 1) two ways, with the same client:
 
   direct   the signed GET /webcast/im/fetch/ ttsign itself would send, straight to the emulator (same
@@ -310,6 +312,13 @@ async def paired(
     )
 
 
+# The im/fetch path: ttsign's answer is TikTok's bytes, as the direct baseline's (see the module docstring).
+FETCH_PATH = {
+    "TTSIGN_CONNECT_STRATEGIES": '["fetch"]',
+    "TTSIGN_SIGNATURES_BY_ENDPOINT": '{"im_fetch": ["msToken", "X-Bogus", "X-Gnarly"]}',
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1000)
@@ -320,9 +329,9 @@ def main() -> None:
         "--repeats", type=int, default=15, help="closed-loop repeats (the target is judged on their median)"
     )
     args = parser.parse_args()
-    emulator = Proc("emulate", "--port", "0")
+    emulator = Proc("emulate", "--port", "0", "--era", "2026-08")
     try:
-        server = Proc("serve", "--port", "0", "--upstream", emulator.url)
+        server = Proc("serve", "--port", "0", "--upstream", emulator.url, env=FETCH_PATH)
         try:
             print(f"emulator {emulator.url}  ttsign {server.url}  cpus={os.cpu_count()}")
             uvloop.run(measure(emulator, server, args))
