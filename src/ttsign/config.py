@@ -187,11 +187,13 @@ class Settings(BaseSettings):
     )
 
     # --- connect strategies ----------------------------------------------------------------------------
-    connect_strategies: tuple[Literal["direct", "fetch"], ...] = Field(
+    connect_strategies: tuple[Literal["direct", "fetch", "relay"], ...] = Field(
         default=("direct", "fetch"),
         min_length=1,
         description="How a connect is served, tried in order: `direct` synthesizes the socket address with no "
-        "TikTok round trip, `fetch` sends im/fetch. A refusal the next strategy could avoid falls through to it.",
+        "TikTok round trip, `fetch` sends im/fetch, `relay` points the client at ttsign's own push socket (the "
+        "event relay holds the room's one TikTok socket, opened with the other strategies). A refusal the next "
+        "strategy could avoid falls through to it.",
     )
     signatures_by_endpoint: dict[Endpoint, tuple[Signature, ...]] = Field(
         default_factory=_page_signatures,

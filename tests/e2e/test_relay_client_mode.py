@@ -54,6 +54,20 @@ def server(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Ite
     assert "Traceback" not in stop_cleanly(proc)
 
 
+@pytest.fixture(scope="module")
+def relay_first(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server whose connect strategies start with `relay`: the clients' ordinary sign URL gets relay mode."""
+    env = {
+        "TTSIGN_STORE_PATH": str(tmp_path_factory.mktemp("relay-strategy") / "ttsign.sqlite3"),
+        "TTSIGN_CONNECT_STRATEGIES": '["relay", "direct", "fetch"]',
+        "TTSIGN_RELAY_GRACE_S": "0.5",
+        "TTSIGN_BREAKER_FAILURE_THRESHOLD": "1000",
+    }
+    proc = Proc(serve_argv(emu.url), name="relay-first", env=env).start()
+    yield str(proc.wait_ready()["url"])
+    assert "Traceback" not in stop_cleanly(proc)
+
+
 @pytest.fixture(autouse=True)
 def fresh(emu: EmulatorHandle) -> None:
     httpx.post(f"{emu.url}/__emu/scenario", json=SCENARIO, timeout=10).raise_for_status()
@@ -110,3 +124,20 @@ def test_the_push_socket_refuses_a_missing_or_forged_ticket(server: str, ticket:
         connect(url, open_timeout=10).close()
     assert refused.value.response.status_code == 403
     assert refused.value.response.headers["Handshake-Msg"] == "invalid or expired relay ticket"
+
+
+def test_with_the_relay_strategy_first_the_ordinary_sign_url_gets_relay_mode(
+    emu: EmulatorHandle, relay_first: str
+) -> None:
+    answer = httpx.get(f"{relay_first}/webcast/fetch", params={"room_id": ROOM, "client": "ttlive-python"})
+    assert answer.status_code == 200, answer.text
+    result = ProtoMessageFetchResult.FromString(answer.content)
+    assert result.push_server == relay_first.replace("http://", "ws://") + "/webcast/relay/push/"
+    run = run_python_client(emu.url, relay_first, timeout=30)
+    assert run.outcome.get("ok") is True, (run.outcome, run.events, run.stderr[-3000:])
+    assert run.pairs() == python_events(WITHOUT_INITIAL)
+    reason = node_missing()
+    if reason is None:
+        node = run_node_client(emu.url, relay_first, tls_url=emu.tls_url, timeout=30, extra=["--ping-ms", "200"])
+        assert node.outcome.get("ok") is True, (node.outcome, node.stderr[-3000:])
+        assert node.pairs() == node_events(WITHOUT_INITIAL)

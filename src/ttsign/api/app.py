@@ -24,7 +24,7 @@ from ttsign.api.errors import install_error_handlers
 from ttsign.api.hot_routes import HotRoutes
 from ttsign.api.in_flight import InFlightLimit, InFlightSlots
 from ttsign.api.observe import Observe
-from ttsign.api.relay import build_relay
+from ttsign.api.relay import build_relay, serve_relay_strategy
 from ttsign.api.relay import router as relay_router
 from ttsign.api.request_limits import RequestLimits
 from ttsign.api.resilience import (
@@ -339,4 +339,5 @@ def create_app(
     )
     # Outermost: counts even the 413s.
     app.add_middleware(Observe, metrics=metrics, access_log=settings.access_log, usage=services.usage)
+    serve_relay_strategy(app, services, relay)  # last: its middleware must see every request, hot ones too
     return app

@@ -38,6 +38,7 @@ from ttsign.upstream.refusals import Refusal, RefusalCode
 logger = logging.getLogger(__name__)
 
 _NOT_LIVE = frozenset({RefusalCode.ROOM_NOT_LIVE, RefusalCode.ROOM_NOT_FOUND})
+_NOT_TO_TIKTOK = frozenset({"relay"})
 _PING_INTERVAL = re.compile(r"ping-interval=([0-9.]+)")
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 
@@ -124,8 +125,12 @@ class TikTokUpstream:
         try:
             # A room asked for by id (relay mode: the clients know the room id) has the key "room:<id>".
             room_id = unique_id.removeprefix("room:") if unique_id.startswith("room:") else None
-            target = {"room_id": room_id} if room_id else {"unique_id": unique_id}
-            outcome = await self._connect.connect(**target, request_id=request_id)
+            outcome = await self._connect.connect(
+                room_id,
+                unique_id=None if room_id else unique_id,
+                request_id=request_id,
+                without=_NOT_TO_TIKTOK,  # the relay strategy would point the relay at itself
+            )
         except InvalidInput as exc:
             return OpenFailure(CloseCode.INVALID_OPTIONS, str(exc))
         if isinstance(outcome, Refusal):

@@ -29,6 +29,8 @@ from ttsign.service.strategies import (
     DirectStrategy,
     FetchStrategy,
     OnRetry,
+    RelayDoorSlot,
+    RelayStrategy,
     Target,
     falls_through,
 )
@@ -86,8 +88,12 @@ class ConnectService:
         steps = ConnectSteps(
             pool, rooms, retry=retry, clock=clock, rng=rng or random.SystemRandom(), on_retry=self._retried
         )
+        self.relay_door = RelayDoorSlot()  # the API layer attaches the relay once it is built
         self.strategies: tuple[ConnectStrategy, ...] = tuple(
-            self._strategy(name, steps, webcast, socket, budget, probe) for name in strategies
+            RelayStrategy(self.relay_door)
+            if name == "relay"
+            else self._strategy(name, steps, webcast, socket, budget, probe)
+            for name in strategies
         )
         if not self.strategies:
             raise ValueError("at least one connect strategy is needed")
@@ -108,7 +114,7 @@ class ConnectService:
             if socket is None:
                 raise ValueError("the direct strategy needs a DirectSocket")
             return DirectStrategy(steps, socket, budget=budget, probe=probe)
-        raise ValueError(f"unknown connect strategy {name!r}; known: direct, fetch")
+        raise ValueError(f"unknown connect strategy {name!r}; known: direct, fetch, relay")
 
     def _retried(self, step: str, refusal: Refusal) -> None:
         if self._on_retry is not None:
@@ -137,9 +143,11 @@ class ConnectService:
         internal_ext: str = "",
         user_agent: str | None = None,
         request_id: str = "",
+        without: frozenset[str] = frozenset(),
     ) -> Connected | Refusal:
         """Connect the room (or the streamer's room when only `unique_id` is given) by the first strategy that
-        gets through. Raises InvalidInput for bad input; TikTok's refusals come back as values."""
+        gets through. Raises InvalidInput for bad input; TikTok's refusals come back as values.
+        `without`: strategies not to try (the relay connects to TikTok with all but itself)."""
         target = self._target(room_id, unique_id)
         cursor = check_opaque("cursor", cursor)
         internal_ext = check_opaque("internal_ext", internal_ext)
@@ -151,16 +159,19 @@ class ConnectService:
                 return paused
         deadline = self._clock() + (self._deadline_s if self._deadline_s is not None else math.inf)
         request = ConnectRequest(target, profile, cursor, internal_ext, request_id, deadline)
-        outcome = await self._first_through(request)
+        outcome = await self._first_through(request, without)
         if self.breakers is not None:
             refusal = outcome if isinstance(outcome, Refusal) else None
             self.breakers.record(target.label, profile, refusal, bootstrap=request.identity_failed)
         return outcome
 
-    async def _first_through(self, request: ConnectRequest) -> Connected | Refusal:
+    async def _first_through(self, request: ConnectRequest, without: frozenset[str]) -> Connected | Refusal:
         """Try the strategies in order; the first success, or the refusals (the last one's code) when none."""
         refused: list[tuple[str, Refusal]] = []
-        for strategy in self.strategies:
+        strategies = [strategy for strategy in self.strategies if strategy.name not in without]
+        if not strategies:
+            return Refusal(RefusalCode.NO_STRATEGY, f"no connect strategy besides {', '.join(sorted(without))}")
+        for strategy in strategies:
             if refused and self._clock() >= request.deadline:
                 break
             paused = self._paused(strategy.name)
@@ -174,7 +185,7 @@ class ConnectService:
             refused.append((strategy.name, outcome))
             if not falls_through(outcome):
                 break
-            if strategy is not self.strategies[-1]:
+            if strategy is not strategies[-1]:
                 logger.info("request %s: %s refused (%s); trying the next strategy", request.request_id, *refused[-1])
         return _summary(refused)
 

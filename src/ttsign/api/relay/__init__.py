@@ -2,10 +2,13 @@
 Only the mapping lives here; rooms, consumers and decoding are in ttsign.relay."""
 
 import secrets
+from functools import partial
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from ttsign.api.relay import client_mode, events, overlay, socket
+from ttsign.api.relay.door import PushAddress, RelayClientDoor
+from ttsign.api.state import Services
 from ttsign.config import Settings
 from ttsign.metrics import Metrics
 from ttsign.relay import Relay, SessionPolicy, TikTokUpstream
@@ -20,7 +23,7 @@ router.include_router(events.router)
 router.include_router(overlay.router)
 router.include_router(client_mode.router)
 
-__all__ = ["build_relay", "router"]
+__all__ = ["RelayMetrics", "build_relay", "router", "serve_relay_strategy"]
 
 
 class RelayMetrics:
@@ -54,3 +57,12 @@ def build_relay(settings: Settings, connect: ConnectService, metrics: Metrics | 
         exchange = RelayExchange(client, replica=secrets.token_hex(6), prefix=settings.redis_key_prefix)
         upstream = SharedUpstream(upstream, exchange, lease_s=settings.relay_lease_s)
     return Relay(upstream, policy, observer=RelayMetrics(metrics) if metrics is not None else None)
+
+
+def serve_relay_strategy(app: FastAPI, services: Services, relay: Relay) -> None:
+    """Plug the relay into the connect strategies (`relay` in connect_strategies) and note, per request,
+    where its client finds this server's push socket."""
+    if "relay" not in services.settings.connect_strategies:
+        return
+    services.connect.relay_door.attach(RelayClientDoor(relay, partial(client_mode.ticket_secret, services)))
+    app.add_middleware(PushAddress)

@@ -24,6 +24,7 @@ from starlette.websockets import WebSocketDisconnect
 from ttsign.api.access import client_ip, credentials
 from ttsign.api.errors import error_response, request_id_of
 from ttsign.api.relay.admit import HTTP_STATUS, REASON_CODES, relay_of
+from ttsign.api.relay.door import open_client_room, push_server_of
 from ttsign.api.state import Services, services
 from ttsign.relay import CloseCode, Delivery, Ending, Joined, close_reason
 from ttsign.relay.client_mode import (
@@ -33,8 +34,6 @@ from ttsign.relay.client_mode import (
     check_ticket,
     client_frame_type,
     enter_room_response,
-    issue_ticket,
-    relay_fetch_result,
     room_key,
 )
 from ttsign.service.admission import Denied
@@ -52,15 +51,9 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-async def _secret(svc: Services) -> bytes:
+async def ticket_secret(svc: Services) -> bytes:
     # In the store, so every replica checks the tickets any replica issued.
     return (await svc.store.secret("relay_ticket", lambda: secrets.token_urlsafe(32))).encode()
-
-
-def _push_server(request: Request) -> str:
-    """This server's push socket, as the client reached this server (its Host, ws or wss)."""
-    scheme = "wss" if request.url.scheme == "https" else "ws"
-    return f"{scheme}://{request.url.netloc}{PUSH_PATH}"
 
 
 async def _connect(request: Request, room_id: str) -> Response:
@@ -74,21 +67,18 @@ async def _connect(request: Request, room_id: str) -> Response:
     if isinstance(admitted, Denied):
         return error_response(admitted.status, admitted.reason, admitted.message, request_id)
     key = room_key(room_id)
-    opened = await relay_of(request).warm(key)
-    if isinstance(opened, Ending):
-        status = HTTP_STATUS.get(opened.code, 502)
-        reason = REASON_CODES.get(opened.code, "upstream_error")
-        return error_response(status, reason, close_reason(opened.code, opened.detail), request_id)
-    now = _now_ms()
-    ticket = issue_ticket(await _secret(svc), key, now)
-    payload = relay_fetch_result(_push_server(request), key, ticket, now_ms=now)
+    room = await open_client_room(relay_of(request), await ticket_secret(svc), key, push_server_of(request.scope))
+    if isinstance(room, Ending):
+        status = HTTP_STATUS.get(room.code, 502)
+        reason = REASON_CODES.get(room.code, "upstream_error")
+        return error_response(status, reason, close_reason(room.code, room.detail), request_id)
     headers = {
         # ttwid first (the Node client keeps the first pair); the relay socket does not read it.
         "X-Set-TT-Cookie": f"ttwid=relay-{secrets.token_hex(8)}",
-        "X-Room-Id": opened.room_id,
+        "X-Room-Id": room.room_id,
         "X-Request-Id": request_id,
     }
-    return Response(content=payload, media_type=PROTOBUF, headers=headers)
+    return Response(content=room.payload, media_type=PROTOBUF, headers=headers)
 
 
 @router.get("/relay/webcast/fetch")
@@ -152,7 +142,7 @@ async def _forward(
 async def relay_push(websocket: WebSocket) -> None:
     svc: Services = websocket.app.state.services
     key = websocket.query_params.get(ROOM_PARAM, "")
-    ticket = check_ticket(await _secret(svc), key, websocket.query_params.get(TICKET_PARAM, ""), _now_ms())
+    ticket = check_ticket(await ticket_secret(svc), key, websocket.query_params.get(TICKET_PARAM, ""), _now_ms())
     if ticket is None:
         await _refuse(websocket, 403, "invalid or expired relay ticket")
         return
