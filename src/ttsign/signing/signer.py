@@ -99,6 +99,23 @@ def _path_of(url: str) -> str:
     return base[slash:] if slash >= 0 else "/"
 
 
+def _x_gnarly(
+    environment: SignerEnvironment,
+    digest: RequestDigest,
+    env: Environment,
+    page: SdkSession,
+    *,
+    now_ms: int,
+    rng: random.Random,
+) -> str:
+    """X-Gnarly of the page's next request, sealed with a fresh key (random draws in the SDK's order)."""
+    fields = environment.payload(
+        digest, env, page, now_ms=now_ms, rand16=rng.getrandbits(16), rand32=rng.getrandbits(32)
+    )
+    key = rng.getrandbits(384).to_bytes(48, "little")
+    return xgnarly.encode(fields, page.field_order, key, environment.payload_format)
+
+
 def sign_request(
     method: str,
     url: str,
@@ -140,16 +157,9 @@ def sign_request(
         )
         final_url = urls.append_param(final_url, "X-Bogus", tokens["X-Bogus"])
     if "X-Gnarly" in wanted:
-        fields = environment.payload(
-            RequestDigest.of(signed, body, profile.user_agent),
-            env,
-            page,
-            now_ms=now_ms,
-            rand16=rng.getrandbits(16),
-            rand32=rng.getrandbits(32),
+        tokens["X-Gnarly"] = _x_gnarly(
+            environment, RequestDigest.of(signed, body, profile.user_agent), env, page, now_ms=now_ms, rng=rng
         )
-        key = rng.getrandbits(384).to_bytes(48, "little")
-        tokens["X-Gnarly"] = xgnarly.encode(fields, page.field_order, key, environment.payload_format)
         final_url = urls.append_param(final_url, "X-Gnarly", tokens["X-Gnarly"])
     if legacy_signature or "_signature" in wanted:
         tokens["_signature"] = acrawler.sign(
