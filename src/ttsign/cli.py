@@ -172,12 +172,22 @@ def verify(
     body: Annotated[str, typer.Option(help="The request body that was sent.")] = "",
     now_ms: Annotated[int | None, typer.Option(help="Judge timestamps against this time (ms).")] = None,
     window_s: Annotated[int, typer.Option(help="Accepted clock skew in seconds.")] = 300,
+    env: Annotated[
+        str | None, typer.Option("--env", help="Also accept this signer environment's payload version and rounds.")
+    ] = None,
 ) -> None:
     """Decode every signature on a URL and report each check; exit 1 when any check fails."""
+    from ttsign.cli_env import environment_named
     from ttsign.signing import VerifyPolicy, verify_request
+    from ttsign.signing.verify import KNOWN_GNARLY_VERSIONS
 
+    policy = VerifyPolicy(window_s=window_s)
+    if env is not None:
+        environment = environment_named(env)
+        versions = KNOWN_GNARLY_VERSIONS | {environment.payload_version}
+        policy = VerifyPolicy(window_s=window_s, gnarly_versions=versions, chacha_rounds=environment.chacha_rounds)
     now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    result = verify_request(url, body, ua, now_ms=now, policy=VerifyPolicy(window_s=window_s))
+    result = verify_request(url, body, ua, now_ms=now, policy=policy)
     table = Table("check", "result", "detail")
     for check in result.checks:
         table.add_row(check.name, "ok" if check.ok else "FAIL", check.detail)

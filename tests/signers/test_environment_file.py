@@ -204,3 +204,19 @@ def test_cli_env_errors_are_one_line(args: list[str], message: str) -> None:
     assert result.returncode in (1, 2)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+
+
+def test_verify_accepts_an_environments_own_version_and_rounds_only_when_told(tmp_path: Path) -> None:
+    path = tmp_path / "envs.toml"
+    path.write_text('[environments.next]\npayload_version = "5.3.2"\nchacha_rounds = 20\n')
+    settings = {"TTSIGN_SIGNER_ENV_FILE": str(path)}
+    signed = _ttsign("sign", "https://webcast.tiktok.com/webcast/room/info/?aid=1988", "--env", "next", env=settings)
+    url, ua_line = signed.stdout.strip().splitlines()
+    ua = ua_line.removeprefix("User-Agent: ")
+    plain = _ttsign("verify", url, "--ua", ua, env=settings)
+    # Without the environment: 20 fixed rounds do not decode (or, for a key that derives 20, 5.3.2 is unknown).
+    failed = [line for line in plain.stdout.splitlines() if "x_gnarly." in line and "FAIL" in line]
+    assert plain.returncode == 1 and failed, plain.stdout
+    told = _ttsign("verify", url, "--ua", ua, "--env", "next", env=settings)
+    assert told.returncode == 0, told.stdout
+    assert "x_gnarly.version" in told.stdout and "all checks passed" in told.stdout

@@ -47,6 +47,7 @@ class VerifyPolicy:
     require_ms_token: bool = True
     check_browser_params: bool = True
     gnarly_versions: frozenset[str] = field(default_factory=lambda: KNOWN_GNARLY_VERSIONS)
+    chacha_rounds: int = 0  # 0: the key decides (every known SDK); a signer environment may fix it
 
 
 class _Checks:
@@ -119,7 +120,7 @@ def _verify_x_gnarly(checks: _Checks, request: _Request, bogus: xbogus.XBogus | 
         return
     checks.add("x_gnarly.present", True)
     try:
-        envelope = xgnarly.decode(token)
+        envelope = xgnarly.decode(token, request.policy.chacha_rounds)
     except xgnarly.XGnarlyError as exc:
         checks.add("x_gnarly.format", False, str(exc))
         return
