@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from ttsign.service.policy import DEFAULT_HOSTS, DEFAULT_PATH_PREFIXES
+from ttsign.signers.environments import active_environment
 from ttsign.signing import DEFAULT_PROFILES
 
 CONFIG_FILE_ENV = "TTSIGN_CONFIG_FILE"
@@ -520,6 +521,11 @@ class Settings(BaseSettings):
             raise ValueError("signer_backends names vendor-script: set vendor_script_path to your webmssdk.js")
         if "remote" in self.signer_backends and not self.remote_signer_url:
             raise ValueError("signer_backends names remote: set remote_signer_url to its sign_url route")
+        # The environment file and name are checked now, so a bad one stops the server at start, in one line.
+        try:
+            active_environment(self.signer_env_file, self.signer_env)
+        except LookupError as exc:
+            raise ValueError(str(exc).strip("'\"")) from None
         return self
 
     @model_validator(mode="after")

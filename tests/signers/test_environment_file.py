@@ -220,3 +220,19 @@ def test_verify_accepts_an_environments_own_version_and_rounds_only_when_told(tm
     told = _ttsign("verify", url, "--ua", ua, "--env", "next", env=settings)
     assert told.returncode == 0, told.stdout
     assert "x_gnarly.version" in told.stdout and "all checks passed" in told.stdout
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"signer_env": "nope"}, "unknown signer environment 'nope'; known: vendor-5.1.3"),
+        ({"signer_env_file": "/nonexistent/envs.toml"}, "cannot read the file"),
+    ],
+)
+def test_settings_refuse_an_unknown_environment_or_a_bad_file(settings: dict[str, str], message: str) -> None:
+    from pydantic import ValidationError
+
+    from ttsign.config import Settings
+
+    with pytest.raises(ValidationError, match=message):
+        Settings(**settings)  # type: ignore[arg-type]
