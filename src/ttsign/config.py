@@ -339,6 +339,15 @@ class Settings(BaseSettings):
     key_per_day: int | None = Field(default=20000, ge=1, description="Default per-key limit per day.")
     ip_per_minute: int | None = Field(default=600, ge=1, description="Requests per minute from one IP, any key.")
     ip_per_hour: int | None = Field(default=20000, ge=1, description="Requests per hour from one IP, any key.")
+    new_identities_per_caller_per_minute: int = Field(
+        default=2,
+        ge=1,
+        description="New browser User-Agents one caller may start a TikTok identity for per minute; past it the "
+        "request is served as the default profile (a new identity costs a bootstrap and may evict another).",
+    )
+    new_identities_per_minute: int = Field(
+        default=20, ge=1, description="New TikTok identities all callers together may start per minute."
+    )
     usage_enabled: bool = Field(
         default=True,
         description="Count each caller's usage (requests, refusals, rooms, signatures) per minute and hour, "

@@ -45,6 +45,7 @@ from ttsign.service.connect import ConnectService
 from ttsign.service.jwt_auth import JwtAuthority
 from ttsign.service.keys import KeyService
 from ttsign.service.limits import RateLimiter
+from ttsign.service.new_identities import NewIdentityBudget
 from ttsign.service.policy import SigningPolicy
 from ttsign.service.room_lookup import RoomLookupService
 from ttsign.service.scope import CreatorScope
@@ -177,9 +178,15 @@ def build_services(
         sign_query=settings.direct_socket_gnarly,
         rng=rng,
     )
+    # One budget for both uses of a caller's browser User-Agent (connect and sign_url).
+    new_identities = NewIdentityBudget(
+        per_caller_per_minute=settings.new_identities_per_caller_per_minute,
+        per_minute=settings.new_identities_per_minute,
+    )
     connect = ConnectService(
         pool,
         webcast,
+        new_identities=new_identities,
         default_profile_name=settings.default_profile,
         honour_client_user_agent=settings.honour_client_user_agent,
         deadline_s=settings.upstream_total_timeout_s,
@@ -217,6 +224,7 @@ def build_services(
     )
     sign = SignService(
         pool,
+        new_identities=new_identities,
         policy=SigningPolicy(
             settings.sign_allowed_hosts,
             settings.sign_allowed_path_prefixes,

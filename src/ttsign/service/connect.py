@@ -19,6 +19,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
+from ttsign.service.new_identities import NewIdentityBudget
 from ttsign.service.resilience import ConnectBreakers
 from ttsign.service.rooms import InvalidInput, check_opaque, check_room_id
 from ttsign.service.strategies import (
@@ -76,8 +77,11 @@ class ConnectService:
         probe: SocketProbe | None = None,
         strategy_breakers: BreakerBoard | None = None,
         on_outcome: OnOutcome | None = None,
+        new_identities: NewIdentityBudget | None = None,
     ) -> None:
         self._deadline_s = deadline_s
+        self._pool = pool
+        self._new_identities = new_identities
         self.breakers = breakers
         self._clock = clock
         self._rooms = rooms
@@ -124,15 +128,19 @@ class ConnectService:
     def default_profile(self) -> BrowserProfile:
         return self._default
 
-    def choose_profile(self, user_agent: str | None) -> BrowserProfile:
-        """The caller's browser when consistent, else the default (see the module docstring)."""
+    def choose_profile(self, user_agent: str | None, caller: str | None = None) -> BrowserProfile:
+        """The caller's browser when consistent (and, when it needs a new identity, within the new-identity
+        budget of `caller`), else the default (see the module docstring)."""
         if not user_agent or not self._honour_ua:
             return self._default
         try:
-            return profile_from_user_agent(user_agent)
+            wanted = profile_from_user_agent(user_agent)
         except ProfileError as exc:
             logger.debug("client user agent not usable (%s); using profile %s", exc, self._default.name)
             return self._default
+        if self._new_identities is None:
+            return wanted
+        return self._new_identities.choose(wanted, self._default, self._pool, caller)
 
     async def connect(
         self,
@@ -144,14 +152,16 @@ class ConnectService:
         user_agent: str | None = None,
         request_id: str = "",
         without: frozenset[str] = frozenset(),
+        caller: str | None = None,
     ) -> Connected | Refusal:
         """Connect the room (or the streamer's room when only `unique_id` is given) by the first strategy that
         gets through. Raises InvalidInput for bad input; TikTok's refusals come back as values.
-        `without`: strategies not to try (the relay connects to TikTok with all but itself)."""
+        `without`: strategies not to try (the relay connects to TikTok with all but itself); `caller`: the
+        admitted caller's label, whose budget of new identities a new browser User-Agent spends."""
         target = self._target(room_id, unique_id)
         cursor = check_opaque("cursor", cursor)
         internal_ext = check_opaque("internal_ext", internal_ext)
-        profile = self.choose_profile(user_agent)
+        profile = self.choose_profile(user_agent, caller)
         if self.breakers is not None:
             paused = self.breakers.check(target.label, profile)
             if paused is not None:

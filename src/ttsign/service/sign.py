@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from ttsign.service.new_identities import NewIdentityBudget
 from ttsign.service.policy import SigningPolicy
 from ttsign.signers.backend import SignJob
 from ttsign.signers.chain import SignerChain
@@ -40,6 +41,7 @@ class SignUrlRequest:
     # ttwid or msToken is mixed in (nor disclosed). Never logged.
     ttwid: str | None = field(default=None, repr=False)
     include_browser_params: bool = False  # append the profile's browser params the URL lacks, as the page does
+    caller: str | None = field(default=None, repr=False)  # the admitted caller's label (new-identity budget)
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,9 @@ class SignService:
         signer: Callable[..., SignedRequest] = sign_request,  # wrapped by the app to time each signature
         identity_timeout_s: float | None = None,
         signers: SignerChain | None = None,  # the signer backends; None: `signer` in-process
+        new_identities: NewIdentityBudget | None = None,
     ) -> None:
+        self._new_identities = new_identities
         self._signer = signer
         self._signers = signers
         self._identity_timeout_s = identity_timeout_s
@@ -106,18 +110,22 @@ class SignService:
         self._rng = rng or random.SystemRandom()
         self._clock_ms = clock_ms
 
-    def profile_for(self, user_agent: str | None) -> BrowserProfile:
+    def profile_for(self, user_agent: str | None, caller: str | None = None) -> BrowserProfile:
         """The caller's browser when a consistent profile can be derived from its UA, else the default one.
 
         Falling back is safe: both client families send the signed request with the `userAgent` we answer.
+        A UA that would need a new identity spends `caller`'s new-identity budget (service/new_identities.py).
         """
         if not user_agent or not self._honour_ua:
             return self._default
         try:
-            return profile_from_user_agent(user_agent)
+            wanted = profile_from_user_agent(user_agent)
         except ProfileError:
             logger.debug("sign_url: User-Agent cannot be profiled consistently; signing as %s", self._default.name)
             return self._default
+        if self._new_identities is None:
+            return wanted
+        return self._new_identities.choose(wanted, self._default, self._pool, caller)
 
     async def _identity(self, profile: BrowserProfile) -> Identity | Refusal:
         """A TikTok identity, or why not; a slow cookie page is not waited on past `identity_timeout_s`."""
@@ -130,7 +138,7 @@ class SignService:
     async def sign_url(self, request: SignUrlRequest) -> SignUrlResult:
         """Raise PolicyError for a URL this server will not sign; what is signed is the URL as checked."""
         url = self.policy.check(request.url)  # the browser's reading of it, which is also what the client sends
-        profile = self.profile_for(request.user_agent)
+        profile = self.profile_for(request.user_agent, request.caller)
         if request.include_browser_params:
             url = append_browser_params(url, profile)
         if request.ttwid:

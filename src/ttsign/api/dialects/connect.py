@@ -79,6 +79,7 @@ async def _connect(request: Request, svc: Services, query: ConnectQuery) -> Resp
         internal_ext=query.internal_ext or "",
         user_agent=query.user_agent,
         request_id=request_id,
+        caller=admitted.caller.label,
     )
     if isinstance(result, Connected):
         request.state.strategy = result.strategy  # for the access log line

@@ -154,7 +154,14 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
         )
     try:
         result = await svc.sign.sign_url(
-            SignUrlRequest(body.url, body.method, body.user_agent, body.payload or "", legacy_signature=legacy)
+            SignUrlRequest(
+                body.url,
+                body.method,
+                body.user_agent,
+                body.payload or "",
+                legacy_signature=legacy,
+                caller=admitted.caller.label,
+            )
         )
     except PolicyError as exc:
         return sign_error(400, exc.reason, str(exc), request_id, client)

@@ -95,6 +95,7 @@ async def sign_encrypt(request: Request) -> JSONResponse:
         body.payload or "",
         ttwid=body.ttwid,
         include_browser_params=body.include_browser_params,
+        caller=admitted.caller.label,
     )
     try:
         result = await svc.sign.sign_url(wanted)

@@ -81,6 +81,11 @@ class IdentityPool:
         self._background: set[asyncio.Task[None]] = set()
         self._warned_at = float("-inf")
 
+    def holds(self, profile: BrowserProfile) -> bool:
+        """Whether an identity for this profile's slot is warm or on its way (no I/O, no use counted)."""
+        key = identity_slot(profile)
+        return key in self._warm or key in self._pending
+
     def ready(self, profile: BrowserProfile) -> Identity | None:
         """The warm identity for this profile when it can be used now, with no I/O; else None (`acquire`)."""
         key = identity_slot(profile)
