@@ -287,6 +287,7 @@ def test_connect_answer_shape(
 
 
 def test_room_offline(emu: EmulatorHandle, server: Server, http: httpx.Client, room: str) -> None:
+    skip_without_node()  # both client families or neither: never half the claim
     emu.patch_scenario({"room": {"state": "offline"}})
     body = assert_error_answer(http.get(f"{server.url}/webcast/fetch", params={"room_id": room}), 404, "room_not_live")
     assert "not live" in body["message"]
@@ -296,9 +297,8 @@ def test_room_offline(emu: EmulatorHandle, server: Server, http: httpx.Client, r
     # ... and without them (room id given, no live check) ttsign reports it, and the client shows its reason.
     direct = python(emu, server, "--room-id", room, "--no-live-check")
     assert_client_error(direct, "SignAPIError", "404", "room_not_live")
-    if node_missing() is None:
-        assert_client_error(node(emu, server), "UserOfflineError")
-        assert_client_error(node(emu, server, "--no-room-info"), "SignAPIError", "404", "room_not_live")
+    assert_client_error(node(emu, server), "UserOfflineError")
+    assert_client_error(node(emu, server, "--no-room-info"), "SignAPIError", "404", "room_not_live")
     log = emu.log()
     fetches = [e for e in of_kind(log, "http") if e["route"] == "im_fetch"]
     assert fetches and all(e["status"] == 200 for e in fetches)  # TikTok's JSON 30003, verified and signed
@@ -307,6 +307,7 @@ def test_room_offline(emu: EmulatorHandle, server: Server, http: httpx.Client, r
 
 
 def test_user_not_found(emu: EmulatorHandle, server: Server, http: httpx.Client, room: str) -> None:
+    skip_without_node()  # both client families or neither: never half the claim
     emu.patch_scenario({"room": {"state": "not_found"}})
     by_room = http.get(f"{server.url}/webcast/fetch", params={"room_id": room})
     assert_error_answer(by_room, 404, "room_not_found")
@@ -316,8 +317,7 @@ def test_user_not_found(emu: EmulatorHandle, server: Server, http: httpx.Client,
     assert_client_error(python(emu, server), "UserNotFoundError")
     direct = python(emu, server, "--room-id", room, "--no-live-check")
     assert_client_error(direct, "SignAPIError", "404", "room_not_found")
-    if node_missing() is None:
-        assert_client_error(node(emu, server), "InvalidResponseCompositeError")
+    assert_client_error(node(emu, server), "InvalidResponseCompositeError")
     assert not [e for e in emu.log() if e["kind"].startswith("ws_")]
 
 
@@ -339,15 +339,14 @@ def test_refused_signature(
     strict: dict[str, Any],
     failed: list[str],
 ) -> None:
+    skip_without_node()  # both client families or neither: never half the claim
     emu.patch_scenario({"strict": strict})
     body = assert_error_answer(http.get(f"{server.url}/webcast/fetch", params={"room_id": room}), 502, "empty_200")
     assert "signature" in body["message"]
 
     assert_client_error(python(emu, server), "SignAPIError", "502", "empty_200")
-    connects = 2
-    if node_missing() is None:
-        assert_client_error(node(emu, server), "SignAPIError", "502", "empty_200")
-        connects += 1
+    assert_client_error(node(emu, server), "SignAPIError", "502", "empty_200")
+    connects = 3  # the route above, Python and Node
     log = emu.log()
     checks = of_kind(log, "strict_check")
     assert [sorted(c["failed"]) for c in checks] == [failed] * connects
@@ -361,17 +360,16 @@ def test_refused_signature(
 def test_websocket_refused_with_device_blocked(
     emu: EmulatorHandle, server: Server, http: httpx.Client, scenario: dict[str, Any], room: str
 ) -> None:
+    skip_without_node()  # both client families or neither: never half the claim
     reject = {"status": 400, "handshake_msg": "DEVICE_BLOCKED"}
     emu.patch_scenario({"websocket": {**scenario["websocket"], "reject": reject}})
     # The sign step still succeeds: it is the push WebSocket that TikTok refuses.
     assert http.get(f"{server.url}/webcast/fetch", params={"room_id": room}).status_code == 200
 
     assert_client_error(python(emu, server), "WebcastBlockedError", "DEVICE_BLOCKED")
-    clients = 1
-    if node_missing() is None:
-        # The connector's own error for a refused upgrade, carrying the Handshake-Msg.
-        assert_client_error(node(emu, server), "Error", "Error connecting to WebSocket", "DEVICE_BLOCKED")
-        clients += 1
+    # The connector's own error for a refused upgrade, carrying the Handshake-Msg.
+    assert_client_error(node(emu, server), "Error", "Error connecting to WebSocket", "DEVICE_BLOCKED")
+    clients = 2
     log = emu.log()
     assert [(r["status"], r["handshake_msg"]) for r in of_kind(log, "ws_reject")] == [(400, "DEVICE_BLOCKED")] * clients
     assert not of_kind(log, "ws_open")
@@ -379,6 +377,7 @@ def test_websocket_refused_with_device_blocked(
 
 
 def test_upstream_timeout(emu: EmulatorHandle, server: Server, http: httpx.Client, room: str) -> None:
+    skip_without_node()  # both client families or neither: never half the claim
     latency_ms = 4000  # longer than the server's upstream deadline
     emu.patch_scenario({"faults": {"im_fetch": {"latency_ms": latency_ms}}})
     started = time.monotonic()
@@ -388,10 +387,8 @@ def test_upstream_timeout(emu: EmulatorHandle, server: Server, http: httpx.Clien
     assert elapsed < CLIENT_SIGN_TIMEOUT_S
 
     assert_client_error(python(emu, server), "SignAPIError", "504", "timeout")
-    connects = 2
-    if node_missing() is None:
-        assert_client_error(node(emu, server), "SignAPIError", "504", "timeout")
-        connects += 1
+    assert_client_error(node(emu, server), "SignAPIError", "504", "timeout")
+    connects = 3  # the route above, Python and Node
 
     # The slow answers still finish on the emulator: wait for them, so none lands in the next test's log.
     log = wait_until_answered(emu, "im_fetch", timeout=latency_ms / 1000 + 5)

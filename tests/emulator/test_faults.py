@@ -122,10 +122,10 @@ async def test_replacing_the_scenario_resets_fault_counters(start_emulator) -> N
 
 async def test_a_caller_that_leaves_during_latency_is_still_logged(start_emulator) -> None:
     emu = await start_emulator(strict=False)
-    await set_faults(emu, {"im_fetch": {"latency_ms": 400}})
+    await set_faults(emu, {"im_fetch": {"latency_ms": 2000}})  # far past the caller's 0.1 s, even when loaded
     with pytest.raises(httpx.TimeoutException):
         await emu.http.get(FETCH, timeout=0.1)
-    for _ in range(100):
+    for _ in range(200):
         entries = [e for e in await emu.log("http") if e["route"] == "im_fetch"]
         if entries:
             break
@@ -135,12 +135,18 @@ async def test_a_caller_that_leaves_during_latency_is_still_logged(start_emulato
 
 async def test_state_counts_requests_on_arrival(start_emulator) -> None:
     emu = await start_emulator(strict=False)
-    await set_faults(emu, {"im_fetch": {"latency_ms": 300}})
+    await set_faults(emu, {"im_fetch": {"latency_ms": 2000}})
     assert (await emu.http.get("/__emu/state")).json()["hits"] == {}
     pending = asyncio.create_task(emu.http.get(FETCH))
-    await asyncio.sleep(0.1)
+    # Wait for the arrival itself (not a fixed sleep); the answer is 2 s away, so it is still pending.
+    for _ in range(100):
+        hits = (await emu.http.get("/__emu/state")).json()["hits"]
+        if hits:
+            break
+        await asyncio.sleep(0.01)
     # Received but not answered yet: counted, not logged.
-    assert (await emu.http.get("/__emu/state")).json()["hits"] == {"im_fetch": 1}
+    assert hits == {"im_fetch": 1}
+    assert not pending.done()
     assert not [e for e in await emu.log("http") if e["route"] == "im_fetch"]
     await pending
     assert len([e for e in await emu.log("http") if e["route"] == "im_fetch"]) == 1

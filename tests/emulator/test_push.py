@@ -213,7 +213,9 @@ async def test_timeline_starts_after_grace_without_enter_room(start_emulator) ->
 
 
 async def test_optional_heartbeat_timeout_closes_a_silent_session(start_emulator) -> None:
-    scenario = {**SCENARIO, "timeline": [], "websocket": {**SCENARIO["websocket"], "heartbeat_timeout_s": 0.5}}
+    # Beats 0.1 s apart against a 1 s timeout: a loaded machine may stretch a beat several times over and
+    # still not miss one, while a silence of 1 s closes the session.
+    scenario = {**SCENARIO, "timeline": [], "websocket": {**SCENARIO["websocket"], "heartbeat_timeout_s": 1.0}}
     emu = await start_emulator(scenario, strict=False)
     async with connect(ws_url(emu.url)) as ws:
         await ws.send(enter_room())
@@ -223,7 +225,7 @@ async def test_optional_heartbeat_timeout_closes_a_silent_session(start_emulator
             await ws.send(
                 frame("hb", pb.HeartBeatMessage(room_id=int(ROOM), send_packet_seq_id=seq).SerializeToString())
             )
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.1)
         assert not await emu.log("heartbeat_timeout")
         # ...silence closes it.
         with pytest.raises(ConnectionClosed) as excinfo:

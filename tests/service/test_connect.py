@@ -11,6 +11,7 @@ from ttsign.service.connect import Connected, ConnectService, InvalidInput
 from ttsign.signing import default_profile
 from ttsign.upstream.identity import IdentityPool, bootstrap_identity
 from ttsign.upstream.refusals import Refusal, RefusalCode
+from ttsign.upstream.retry import RetryPolicy
 from ttsign.upstream.rooms import RoomDirectory
 from ttsign.upstream.webcast import WebcastClient
 
@@ -90,10 +91,25 @@ async def test_identity_refusal_retires_the_identity_but_room_refusal_does_not()
     assert len(tiktok.bootstraps) == 2  # the refused identity was replaced, once
 
 
-async def test_refusals_are_not_retried() -> None:
-    tiktok = FakeTikTok(mode="5xx")
-    refusal = await service(tiktok).connect("1")
-    assert isinstance(refusal, Refusal) and refusal.code is RefusalCode.UPSTREAM_5XX
+RETRYING = RetryPolicy(max_attempts=3, base_delay_s=0.0, max_delay_s=0.0)
+
+
+@pytest.mark.parametrize(
+    ("mode", "code"),
+    [
+        ("captcha", RefusalCode.CAPTCHA),
+        ("garbled", RefusalCode.MALFORMED_PAYLOAD),
+        ("forbidden", RefusalCode.FORBIDDEN_403),
+    ],
+)
+async def test_refusals_are_not_retried(mode: str, code: RefusalCode) -> None:
+    """Under a policy that retries (the control: a 5xx is tried three times), a refusal is tried once."""
+    control = FakeTikTok(mode="5xx")
+    assert isinstance(await service(control, retry=RETRYING).connect("1"), Refusal)
+    assert len(control.fetches) == 3
+    tiktok = FakeTikTok(mode=mode)
+    refusal = await service(tiktok, retry=RETRYING).connect("1")
+    assert isinstance(refusal, Refusal) and refusal.code is code
     assert len(tiktok.fetches) == 1
 
 
