@@ -167,3 +167,35 @@ async def test_the_strict_emulator_accepts_what_the_vendor_sdk_signed(vendor: Ve
     )
     assert outcome.ok, outcome.failures
     assert "x_gnarly.query" in outcome.checks and "browser.browser_version" in outcome.checks
+
+
+def test_workers_exit_when_their_server_dies_without_cleaning_up() -> None:
+    """The SDK keeps timers alive in Node: a worker must still end when its parent's pipe closes."""
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio, os, random, time\n"
+        "from pathlib import Path\n"
+        "from ttsign.signers.backend import SignJob\n"
+        "from ttsign.signers.vendor_script import VendorScriptBackend, VendorScriptOptions\n"
+        "from ttsign.signing import default_profile\n"
+        "async def main():\n"
+        f"    b = VendorScriptBackend(VendorScriptOptions(Path({str(bundle('5.1.3'))!r}), workers=1))\n"
+        f"    job = SignJob('GET', {ROOM_INFO!r}, '', default_profile(), time.time_ns() // 10**6)\n"
+        "    await b.sign(job, random.Random(1))\n"
+        "    print(b.worker_pids()[0], flush=True)\n"
+        "    os._exit(0)  # no aclose: the server died\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    pid = int(result.stdout.strip())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    pytest.fail(f"worker {pid} outlived its parent")

@@ -286,7 +286,10 @@ say({
   ready: true,
   entry_points: ["sign", ...["frontierSign", "registerWsSigner"].filter((n) => typeof sdk[n] === "function")],
 });
-readline.createInterface({ input: process.stdin }).on("line", (line) => {
+const lines = readline.createInterface({ input: process.stdin });
+// The SDK keeps timers running: without this a worker whose server died (stdin closed) would live on.
+lines.on("close", () => process.exit(0));
+lines.on("line", (line) => {
   let job;
   try {
     job = JSON.parse(line);
