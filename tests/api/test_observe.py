@@ -29,6 +29,9 @@ def scope_of(user_agent: str | None, query: bytes) -> dict[str, object]:
         ("curl/8.0", b"clientx=ttlive-java&xclient=ttlive-node", "other"),  # names that only contain "client"
         ("curl/8.0", b"client=ttlive-node&client=ttlive-java", "java"),  # the last value counts, as for Request
         ("curl/8.0", b"client=ttlive%2Djava", "java"),  # percent-encoded
+        (BROWSER, b"user_agent=Mozilla%2F5.0+%28X11%29&client=ttlive-python", "python"),  # other pairs encoded
+        ("curl/8.0", b"cl%69ent=ttlive-java&client+=ttlive-node", "java"),  # an encoded name; "client " is not it
+        ("curl/8.0", b"room_id=1&client=ttlive+node", "other"),  # '+' is a space: "ttlive node" is no client
         ("", b"", "other"),
     ],
 )

@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from prometheus_client import Counter, Histogram
 from starlette.routing import BaseRoute, Match, Route
@@ -92,16 +92,15 @@ def dialect_of(scope: Scope) -> str:
     ua = scope_header(scope, b"user-agent")
     query: bytes = scope.get("query_string", b"")
     client = ""
-    if b"client=" in query:
-        # Plain pairs split without a full parse; anything encoded goes through parse_qsl as Starlette does.
-        pairs = (
-            (pair.partition("=")[::2] for pair in query.decode("latin-1").split("&"))
-            if b"%" not in query and b"+" not in query
-            else parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-        )
-        for name, value in pairs:
+    if b"client" in query:
+        # Only the `client` pair is decoded, as Starlette's parse_qsl would: the others (a connect's whole
+        # browser User-Agent) cost a full parse for nothing. A name is decoded only when it is encoded.
+        for pair in query.decode("latin-1").split("&"):
+            name, _, value = pair.partition("=")
+            if "%" in name or "+" in name:
+                name = unquote_plus(name)
             if name == "client":
-                client = value  # the last one wins, as in Starlette's query_params
+                client = unquote_plus(value)  # the last one wins, as in Starlette's query_params
     return client_of(ua, client).family
 
 

@@ -18,6 +18,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
 from ttsign.store.base import StoreUnavailable
+from ttsign.store.memory_moving_window import MemoryMovingWindow
 from ttsign.upstream.identity.value import Identity
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,10 @@ class ConnectBudget:
 
     def __init__(self, per_hour: int, storage: Storage | None = None) -> None:
         self._item = RateLimitItemPerHour(per_hour)
-        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        storage = storage or MemoryStorage()
+        self._limiter = MovingWindowRateLimiter(storage)
+        # In-process counts without the library's per-hit expiry task and thread hop (memory_moving_window.py).
+        self._in_process = MemoryMovingWindow(storage) if isinstance(storage, MemoryStorage) else None
         self._warned_at = float("-inf")
 
     @property
@@ -40,6 +44,11 @@ class ConnectBudget:
     async def spend(self, identity: Identity, connects: int = 1) -> bool:
         """Count `connects` socket connects for `identity`; False when they do not fit in its budget for the
         hour (then nothing is counted)."""
+        if self._in_process is not None:
+            key = self._item.key_for(_NAMESPACE, identity.key)
+            spent = self._in_process.acquire(key, int(self._item.amount), self._item.get_expiry(), connects)
+            if spent is not None:
+                return spent
         try:
             return await self._limiter.hit(self._item, _NAMESPACE, identity.key, cost=connects)
         except (StorageError, StoreUnavailable, OSError) as exc:
