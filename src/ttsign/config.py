@@ -196,6 +196,13 @@ class Settings(BaseSettings):
         "event relay holds the room's one TikTok socket, opened with the other strategies). A refusal the next "
         "strategy could avoid falls through to it.",
     )
+    legacy_fetch_through_ttsign: bool = Field(
+        default=True,
+        description="While `direct` is the first connect strategy, the legacy `GET /webcast/sign_url` answers an "
+        "im/fetch URL (tiktok-live-connector 1.x) with a URL of ttsign's own (`/webcast/legacy/fetch/`, with a "
+        "short-lived one-use ticket, never the key) that serves the connect strategies' fetch result, because "
+        "TikTok answers a non-browser's im/fetch with an empty 200. Off: the signed im/fetch URL, as before.",
+    )
     signatures_by_endpoint: dict[Endpoint, tuple[Signature, ...]] = Field(
         default_factory=_page_signatures,
         description="Signatures attached per TikTok endpoint. im/fetch default: none, as the live page sends it "

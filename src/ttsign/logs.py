@@ -30,6 +30,7 @@ _FIELDS = "|".join(
         "api_key",
         "jwtKey",
         "relay_ticket",
+        "fetch_ticket",
         "session_?id",
         "sid_tt",
         "sid_guard",

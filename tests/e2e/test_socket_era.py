@@ -3,8 +3,9 @@ to ``ttsign emulate`` (default era 2026-09: im/fetch closed to non-browsers, the
 browser params), with no im/fetch on the path; the fallthrough both ways; a budget-spent identity rotated; and
 every bad input a typed error within the Java client's 3 s.
 
-tiktok-live-connector 1.2.3 is not in the matrix here: it sends im/fetch itself (ttsign only signs the URL),
-the path TikTok closed to non-browsers on 2026-09-09; it keeps working against --era 2026-08
+tiktok-live-connector 1.2.3 asks the legacy GET /webcast/sign_url for its im/fetch and sends the URL it gets
+itself: ttsign hands it a URL of its own (/webcast/legacy/fetch/, service/legacy_fetch.py) that serves the direct
+strategy's answer, so it too connects with no im/fetch; against --era 2026-08 it keeps the signed im/fetch
 (test_client_versions*.py). Each client is skipped only when it is not installed (scripts/e2e-deps.sh).
 """
 
@@ -22,7 +23,7 @@ import httpx
 import pytest
 
 from tests.e2e.expected import node_events, python_events
-from tests.e2e.expected_legacy import py508_events
+from tests.e2e.expected_legacy import node12_events, py508_events
 from tests.e2e.harness import (
     ClientRun,
     EmulatorHandle,
@@ -128,6 +129,55 @@ def test_client_receives_the_scenario_through_the_direct_strategy(client, emu, s
     (handshake,) = emu.log("ws_handshake")
     assert handshake["ttwid_issued"] is True
     assert server.strategies()[served_before:] == ["direct"]
+
+
+# The 1.2.3 driver points the client's webcast host at the emulator, so its URL to sign names 127.0.0.1: the one
+# setting off the defaults (as in test_client_versions_through_server.py), else the URL is not ttsign's to sign.
+EMULATOR_HOST_ALLOWED = {"TTSIGN_SIGN_ALLOWED_HOSTS": '["webcast.tiktok.com", "*.tiktok.com", "127.0.0.1"]'}
+
+
+@pytest.fixture(scope="module")
+def legacy_server(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    started = start_server(emu, tmp_path_factory.mktemp("socket-era-legacy"), **EMULATOR_HOST_ALLOWED)
+    yield started
+    assert "Traceback" not in stop_cleanly(started.proc)
+
+
+def test_node_123_receives_the_scenario_through_ttsigns_own_fetch_url(emu, legacy_server, default_scenario) -> None:
+    """1.2.3 unmodified: the legacy sign answer points its im/fetch at ttsign, whose answer (the direct strategy's)
+    gives it the identity's ttwid by Set-Cookie and TikTok's socket; the socket accepts it, no im/fetch at all."""
+    need("node-1.2.3")
+    server = legacy_server
+    served_before = len(server.access_lines())
+    run = run_client("node-1.2.3", emu.url, server.url, timeout=30)
+    assert_ok(run)
+    assert run.pairs() == node12_events(without_initial(default_scenario))
+    assert im_fetches(emu) == []
+    assert emu.log("ws_reject") == []
+    (handshake,) = emu.log("ws_handshake")
+    assert handshake["ttwid_issued"] is True
+    routes = [(line.get("route"), line.get("status")) for line in server.access_lines()[served_before:]]
+    assert ("/webcast/sign_url", 200) in routes
+    assert ("/webcast/legacy/fetch/", 200) in routes
+    assert server.strategies()[served_before:].count("direct") == 1
+
+
+def test_node_123_fetches_the_signed_url_itself_when_the_operator_turns_it_off(
+    emu: EmulatorHandle, tmp_path: Path, default_scenario: dict[str, Any]
+) -> None:
+    """`TTSIGN_LEGACY_FETCH_THROUGH_TTSIGN=false`: the signed im/fetch URL as before, which 1.2.3 sends to TikTok
+    itself and TikTok refuses since 2026-09 (the legacy answer signs with X-Gnarly: 403), so no socket, no events."""
+    need("node-1.2.3")
+    off = start_server(emu, tmp_path, TTSIGN_LEGACY_FETCH_THROUGH_TTSIGN="false", **EMULATOR_HOST_ALLOWED)
+    try:
+        run = run_client("node-1.2.3", emu.url, off.url, timeout=30)
+    finally:
+        assert "Traceback" not in stop_cleanly(off.proc)
+    assert run.outcome.get("ok") is not True
+    assert run.events == []
+    (fetch,) = im_fetches(emu)
+    assert fetch["status"] == 403
+    assert emu.log("ws_handshake") == []
 
 
 # --- fallthrough --------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 - `POST /webcast/sign_url` JSON (TikTokLive 6.6.6+/7.x, Node 2.0-2.3) and `POST /webcast/sign_url/` form
   (TikTokLive 6.3-6.6.5); both paths take both encodings.
 - `POST /tiktok/sign_url` (Node 2.4+, for gift lists): same body and answer.
-- `GET /webcast/sign_url?url=...` (Node 1.x): the legacy flat answer of Euler's custom-server guide.
+- `GET /webcast/sign_url?url=...` (Node 1.x): the legacy flat answer of Euler's custom-server guide; for an
+  im/fetch URL its `signedUrl` may be ttsign's own `/webcast/legacy/fetch/` (service/legacy_fetch.py).
 
 Denials: Python reads "not allowed" from an HTTP 200 with body `code: 403`, Node from an HTTP 403; every
 error body carries `"response": {}` because Node 2.0/2.1 read `response.tokens` before the status.
@@ -21,6 +22,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from ttsign.api.access import ClientInfo, client_info, client_ip, credentials, denied_response
 from ttsign.api.access_log import note_caller
+from ttsign.api.dialects.legacy_fetch import PATHS as legacy_fetch_paths
+from ttsign.api.dialects.legacy_fetch import legacy_fetch, legacy_fetch_of
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id
 from ttsign.api.request_json import json_object
 from ttsign.api.state import Services, services
@@ -170,8 +173,12 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
     out_of_scope = await svc.admission.check_url_scope(admitted.caller, result.signed_url)
     if out_of_scope is not None:
         return sign_error(403, out_of_scope.reason, out_of_scope.message, request_id, client)
-    reply = _legacy_reply(result) if legacy else sign_reply(result)
-    return JSONResponse(reply, headers={REQUEST_ID_HEADER: request_id})
+    if not legacy:
+        return JSONResponse(sign_reply(result), headers={REQUEST_ID_HEADER: request_id})
+    # Node 1.x's im/fetch: a URL of ttsign's own when the service says so (service/legacy_fetch.py).
+    base = str(request.base_url)
+    through = await legacy_fetch_of(request).fetch_url(result.signed_url, body.url, base, admitted.caller.label)
+    return JSONResponse(_legacy_reply(result, through), headers={REQUEST_ID_HEADER: request_id})
 
 
 def describe_bad_body(exc: Exception) -> str:
@@ -195,10 +202,11 @@ def sign_reply(result: SignUrlResult) -> dict[str, Any]:
     return SignUrlReply(response=response).model_dump()
 
 
-def _legacy_reply(result: SignUrlResult) -> dict[str, Any]:
+def _legacy_reply(result: SignUrlResult, fetch_url: str | None) -> dict[str, Any]:
+    """`fetch_url`: ttsign's URL to hand out instead of the signed one (the tokens stay: Node keeps msToken)."""
     reply = LegacySignUrlReply.model_validate(
         {
-            "signedUrl": result.signed_url,
+            "signedUrl": fetch_url or result.signed_url,
             "browserVersion": result.profile.browser_version,
             "browserName": result.profile.browser_name,
             "User-Agent": result.profile.user_agent,
@@ -281,3 +289,5 @@ for _path in ("/webcast/sign_url", "/webcast/sign_url/", "/tiktok/sign_url", "/t
     serving.add_route(_path, _serve_post, methods=["POST"], include_in_schema=False)
 for _path in ("/webcast/sign_url", "/webcast/sign_url/"):
     serving.add_route(_path, _serve_legacy, methods=["GET"], include_in_schema=False)
+for _path in legacy_fetch_paths:
+    serving.add_route(_path, legacy_fetch, methods=["GET"], include_in_schema=False)
