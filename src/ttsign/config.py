@@ -32,8 +32,14 @@ def _data_home() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
-Endpoint = Literal["im_fetch"]
+Endpoint = Literal["im_fetch", "socket", "room_chat"]
 Signature = Literal["msToken", "X-Bogus", "X-Gnarly"]
+# Where each endpoint name of `signatures_by_endpoint` sits in the signer environment's table (path prefixes).
+ENDPOINT_PATHS: dict[str, str] = {
+    "im_fetch": "/webcast/im/fetch/",
+    "socket": "/webcast/im/ws_proxy/",
+    "room_chat": "/webcast/room/chat/",
+}
 
 
 def _page_signatures() -> dict[Endpoint, tuple[Signature, ...]]:
@@ -205,8 +211,10 @@ class Settings(BaseSettings):
     )
     signatures_by_endpoint: dict[Endpoint, tuple[Signature, ...]] = Field(
         default_factory=_page_signatures,
-        description="Signatures attached per TikTok endpoint. im/fetch default: none, as the live page sends it "
-        '(X-Gnarly there draws a 403). E.g. {"im_fetch": ["msToken", "X-Bogus", "X-Gnarly"]} for the 2026-08 rules.',
+        description="Explicit overrides of the signer environment's per-endpoint signature table for the requests "
+        "ttsign sends itself (`im_fetch`, `socket`, `room_chat`); an endpoint not named keeps the environment's "
+        "entry (sign_url always signs by the environment's table). im/fetch default: none, as the live page sends "
+        'it (X-Gnarly there draws a 403). E.g. {"im_fetch": ["msToken", "X-Bogus", "X-Gnarly"]} for the 2026-08 rules.',
     )
     direct_socket_gnarly: bool = Field(
         default=True, description="Sign the direct socket query with X-Gnarly (TikTok probably does not check it)."
@@ -569,6 +577,10 @@ class Settings(BaseSettings):
     def webcast_base(self) -> str:
         """Effective webcast.tiktok.com base URL (the `upstream` override wins)."""
         return self.upstream or self.tiktok_webcast_url
+
+    def endpoint_overrides(self) -> dict[str, frozenset[str]]:
+        """`signatures_by_endpoint` as path prefix -> signatures, for SignerEnvironment.with_endpoint_signatures."""
+        return {ENDPOINT_PATHS[name]: frozenset(wanted) for name, wanted in self.signatures_by_endpoint.items()}
 
     @property
     def push_base(self) -> str:

@@ -200,3 +200,16 @@ def test_a_fixed_two_byte_width_keeps_the_low_bytes_on_both_paths(monkeypatch: p
 def test_a_payload_format_refuses_a_width_other_than_2_or_4() -> None:
     with pytest.raises(ValueError, match="2 or 4"):
         xgnarly.PayloadFormat("x", 1 << 16, ((1, 3),))
+
+
+def test_endpoint_overrides_replace_the_tables_entry_and_leave_the_rest() -> None:
+    overridden = VENDOR_5_1_3.with_endpoint_signatures({"/webcast/im/fetch/": frozenset()})
+    assert overridden.signatures_for("/webcast/im/fetch/") == frozenset()
+    assert overridden.signatures_for("/webcast/room/chat/") == VENDOR_5_1_3.signatures_for("/webcast/room/chat/")
+    fetch = _sign(overridden, "https://webcast.tiktok.com/webcast/im/fetch/?aid=1988&room_id=1")
+    assert set(fetch) == {"url"} and "X-Bogus" not in fetch["url"] and "msToken" not in fetch["url"]
+    # An override of the `*` entry replaces it rather than adding a second fallback.
+    star = VENDOR_5_1_3.with_endpoint_signatures({"*": frozenset({"X-Bogus"})})
+    assert [e.path_prefix for e in star.endpoint_signatures] == ["*"]
+    assert star.signatures_for("/webcast/room/chat/") == {"X-Bogus"}
+    assert VENDOR_5_1_3.with_endpoint_signatures({}) is VENDOR_5_1_3

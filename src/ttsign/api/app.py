@@ -52,16 +52,16 @@ from ttsign.service.scope import CreatorScope
 from ttsign.service.sign import SignService
 from ttsign.service.usage import UsageRecorder, UsageReport
 from ttsign.signers.factory import build_chain, native_backend
-from ttsign.signing import generate_ms_token
+from ttsign.signing import generate_ms_token, sign_request
 from ttsign.store.backends import Backends, open_backends, open_key_store
 from ttsign.store.base import KeyStore, Limits, StoreUnavailable
 from ttsign.upstream.chat import ChatClient
 from ttsign.upstream.identity import ConnectBudget, IdentityPool, bootstrap_identity
 from ttsign.upstream.rooms import RoomDirectory
-from ttsign.upstream.socket import DirectSocket
+from ttsign.upstream.socket import SOCKET_PATH, DirectSocket
 from ttsign.upstream.socket_probe import SocketProbe
 from ttsign.upstream.transport import CurlTransport, Transport, TransportOptions
-from ttsign.upstream.webcast import WebcastClient
+from ttsign.upstream.webcast import IM_FETCH_PATH, WebcastClient
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +151,9 @@ def build_services(
     # signer backends (native, vendor-script, remote) in their configured order.
     native = native_backend(settings)
     sign_in_process = native.sign_function()
+    # ttsign's own TikTok requests read one table: the environment's, with the operator's explicit overrides.
+    own_requests = native.environment.with_endpoint_signatures(settings.endpoint_overrides())
+    sign_own = partial(sign_request, environment=own_requests)
     signers = build_chain(
         settings,
         native,
@@ -164,8 +167,8 @@ def build_services(
         webcast_base=settings.webcast_base,
         contact_email=settings.contact_email,
         rng=rng,
-        signer=timed(sign_in_process, metrics.signing_timer("im_fetch")),
-        signatures=frozenset(settings.signatures_by_endpoint.get("im_fetch", ())),
+        signer=timed(sign_own, metrics.signing_timer("im_fetch")),
+        signatures=own_requests.signatures_for(IM_FETCH_PATH),
     )
     probe = (
         SocketProbe(timeout_s=settings.attempt_timeout_s, proxy=settings.proxy)
@@ -174,8 +177,8 @@ def build_services(
     )
     socket = DirectSocket(
         settings.push_base,
-        signer=timed(sign_in_process, metrics.signing_timer("socket")),
-        sign_query=settings.direct_socket_gnarly,
+        signer=timed(sign_own, metrics.signing_timer("socket")),
+        sign_query=settings.direct_socket_gnarly and "X-Gnarly" in own_requests.signatures_for(SOCKET_PATH),
         rng=rng,
     )
     # One budget for both uses of a caller's browser User-Agent (connect and sign_url).
@@ -242,7 +245,7 @@ def build_services(
         ChatClient(
             transport,
             webcast_base=settings.webcast_base,
-            signer=timed(sign_in_process, metrics.signing_timer("room_chat")),
+            signer=timed(sign_own, metrics.signing_timer("room_chat")),
             now_ms=lambda: time.time_ns() // 1_000_000,
             rng=rng,
         ),

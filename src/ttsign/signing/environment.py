@@ -162,6 +162,15 @@ class SignerEnvironment:
                 return entry.signatures
         return fallback
 
+    def with_endpoint_signatures(self, overrides: Mapping[str, frozenset[str]]) -> SignerEnvironment:
+        """This environment with `overrides` (path prefix -> signatures) replacing its table's entries for those
+        prefixes and adding the others: how an operator's setting overrides the environment's table explicitly."""
+        if not overrides:
+            return self
+        kept = tuple(entry for entry in self.endpoint_signatures if entry.path_prefix not in overrides)
+        added = tuple(EndpointSignatures(prefix, frozenset(wanted)) for prefix, wanted in overrides.items())
+        return replace(self, endpoint_signatures=kept + added)
+
     def start_session(self, rng: random.Random, now_ms: int) -> SdkSession:
         """A fresh page of this environment's SDK."""
         session = SdkSession.start(rng, now_ms)
