@@ -99,6 +99,12 @@ def emulate(
     era: Annotated[
         str, typer.Option(help="Which TikTok to model: 2026-09 (socket era, im/fetch closed) or 2026-08 (before).")
     ] = "2026-09",
+    verify_with: Annotated[
+        str, typer.Option(help="Signature reference in strict mode: native (ttsign's verifier) or vendor-script.")
+    ] = "native",
+    vendor_script: Annotated[
+        Path | None, typer.Option(help="TikTok's webmssdk.js, for --verify-with vendor-script (needs node).")
+    ] = None,
 ) -> None:
     """Run the local TikTok LIVE emulator."""
     from ttsign.emulator.era import ERAS
@@ -107,7 +113,12 @@ def emulate(
     chosen = next((known for known in ERAS if known == era), None)
     if chosen is None:
         fail(f"--era must be one of {', '.join(ERAS)}, not {era!r}")
-    run(host=host, port=port, scenario=scenario, tls_port=tls_port, strict=strict, era=chosen)
+    if verify_with not in ("native", "vendor-script"):
+        fail(f"--verify-with must be native or vendor-script, not {verify_with!r}")
+    if verify_with == "vendor-script" and (vendor_script is None or not vendor_script.is_file()):
+        fail("--verify-with vendor-script needs --vendor-script PATH to TikTok's webmssdk.js (a readable file)")
+    reference = vendor_script if verify_with == "vendor-script" else None
+    run(host=host, port=port, scenario=scenario, tls_port=tls_port, strict=strict, era=chosen, vendor_script=reference)
 
 
 @app.command()

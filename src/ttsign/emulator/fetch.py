@@ -42,16 +42,19 @@ async def strict_gate(request: Request, emu: Emulator) -> Response | None:
     """Check a signed webcast request the way TikTok does; the refusal to send, or None to go on."""
     raw_query = request.scope.get("query_string", b"").decode("latin-1")
     body = (await request.body()).decode("utf-8", "replace")
+    user_agent = request.headers.get("user-agent", "")
     outcome = check_im_fetch(
         raw_query,
         body,
-        request.headers.get("user-agent", ""),
+        user_agent,
         request.cookies,
         emu.cookies,
         now_ms=now_ms(),
         options=emu.scenario.strict,
         headers=request.headers,
     )
+    if emu.vendor is not None:  # --verify-with vendor-script: TikTok's own SDK as the reference
+        outcome = outcome.with_checks(await emu.vendor.verify(request.url.path, raw_query, body, user_agent))
     emu.log.add("strict_check", path=request.url.path, enforced=emu.strict, **outcome.as_log())
     if outcome.ok or not emu.strict:
         return None

@@ -21,6 +21,7 @@ from ttsign.emulator.scenario import Scenario, ScenarioError, load_scenario
 from ttsign.emulator.state import Emulator
 from ttsign.emulator.tls import self_signed_pem
 from ttsign.emulator.transport import WebSocketProtocol, tracking_http_protocol
+from ttsign.emulator.vendor_verify import VendorReference, VendorVerifyOptions
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -103,7 +104,11 @@ async def _main(emu: Emulator, plain: socket.socket, tls_sock: socket.socket | N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve(emu, plain, tls_sock, stop, cert_dir)
+    try:
+        await serve(emu, plain, tls_sock, stop, cert_dir)
+    finally:
+        if emu.vendor is not None:
+            await emu.vendor.aclose()  # its Node workers, killed by PID
 
 
 def build(scenario: Path | Scenario | None, strict: bool, era: Era = DEFAULT_ERA) -> Emulator:
@@ -112,10 +117,20 @@ def build(scenario: Path | Scenario | None, strict: bool, era: Era = DEFAULT_ERA
 
 
 def run(
-    host: str, port: int, scenario: Path | None, tls_port: int | None, strict: bool, *, era: Era = DEFAULT_ERA
+    host: str,
+    port: int,
+    scenario: Path | None,
+    tls_port: int | None,
+    strict: bool,
+    *,
+    era: Era = DEFAULT_ERA,
+    vendor_script: Path | None = None,
 ) -> None:
+    """Serve until SIGINT/SIGTERM; `vendor_script`: verify with TikTok's own SDK too (--verify-with)."""
     try:
         emu = build(scenario, strict, era)
+        if vendor_script is not None:
+            emu.vendor = VendorReference(VendorVerifyOptions(vendor_script))
         plain = bind(host, port)
         tls_sock = bind(host, tls_port) if tls_port is not None else None
     except ScenarioError as exc:

@@ -17,6 +17,7 @@ from ttsign.emulator.scenario import Scenario, Step
 
 if TYPE_CHECKING:
     from ttsign.emulator.push import PushSession
+    from ttsign.emulator.vendor_verify import VendorReference
 
 WS_PATH = "/webcast/im/ws_proxy/ws_reuse_supplement/"
 
@@ -41,6 +42,8 @@ class Emulator:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     mints: MintSchedule = field(default_factory=lambda: MintSchedule(1.0))
     socket_connects: ConnectCounter = field(default_factory=ConnectCounter)
+    # --verify-with vendor-script: strict checks also compare with TikTok's own SDK (None: native only).
+    vendor: VendorReference | None = None
 
     @property
     def since_2026_09(self) -> bool:

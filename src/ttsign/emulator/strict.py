@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from ttsign.emulator.cookies import CookieIssuer
 from ttsign.emulator.scenario import StrictHttp
-from ttsign.signing import ProfileError, VerifyPolicy, profile_from_user_agent, verify_request
+from ttsign.signing import Check, ProfileError, VerifyPolicy, profile_from_user_agent, verify_request
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,11 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    def with_checks(self, checks: tuple[Check, ...]) -> Outcome:
+        """This outcome plus more named checks (the vendor-script reference's)."""
+        failed = tuple((check.name, check.detail) for check in checks if not check.ok)
+        return Outcome(self.checks + tuple(check.name for check in checks), self.failures + failed)
 
     def as_log(self) -> dict[str, object]:
         return {

@@ -188,6 +188,18 @@ class VendorScriptBackend:
             job.session or SdkSession.start(rng, job.now_ms),  # the SDK keeps the page state itself
         )
 
+    async def sign_at(self, url: str, body: str, user_agent: str, platform: str, *, now_ms: int) -> str:
+        """The URL the SDK sends for `url` when its clock reads `now_ms` (tokens appended, nothing stripped):
+        the emulator's vendor-script verification reproduces a signature at the time it claims."""
+        answer = await self._call(
+            {"op": "sign", "method": "POST" if body else "GET", "url": url, "body": body,
+             "user_agent": user_agent, "platform": platform, "now_ms": now_ms}
+        )  # fmt: skip
+        signed_url = answer.get("url")
+        if not isinstance(signed_url, str):
+            raise self._refuse(RefusalKind.BAD_ANSWER, "the SDK gave no URL")
+        return signed_url
+
     async def frontier_sign(self, stub: str) -> dict[str, Any]:
         """The SDK's frontierSign({"X-MS-STUB": stub}) (Douyin's socket `signature`)."""
         value = (await self._call({"op": "frontier", "stub": stub})).get("value")

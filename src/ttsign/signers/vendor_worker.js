@@ -9,6 +9,8 @@
 //   The SDK reads its msToken once, when it starts (localStorage "xmst", as a page that ran before), and
 //   appends that token to every request, as one browser page does: a worker is one page. The token comes
 //   in the environment (TTSIGN_WORKER_MS_TOKEN), not argv, which any local user can read.
+//   A sign job may carry "now_ms": the SDK's clock (Date) reads that instant for this one call, so a
+//   signature can be reproduced at the time it claims (the emulator's vendor-script verification).
 //   {"id", "op": "frontier", "stub": "..."}  -> {"id", "ok": true, "value": frontierSign's object}
 //   {"id", "op": "ws", "url": "..."}          -> {"id", "ok": true, "value": registerWsSigner's answer}
 //   {"id", "op": "bench", "count", ...sign}   -> {"id", "ok": true, "seconds": time for `count` signs in Node}
@@ -217,6 +219,24 @@ Object.defineProperty(window, "_mssdk", {
 // --- load and initialise ------------------------------------------------------------------------------
 const shimOpen = ShimXHR.prototype.open;
 
+// The context's own Date, wrapped before the bundle runs so the SDK captures the wrapper: while a job
+// pins a time, `new Date()` and `Date.now()` read it; otherwise the real clock.
+const CLOCK_PRELUDE = `(() => {
+  const Real = Date;
+  let pinned = null;
+  function PinnedDate(...args) {
+    if (!new.target) return Real();
+    return args.length === 0 && pinned !== null ? new Real(pinned) : new Real(...args);
+  }
+  PinnedDate.prototype = Real.prototype;
+  PinnedDate.now = () => (pinned !== null ? pinned : Real.now());
+  PinnedDate.parse = Real.parse;
+  PinnedDate.UTC = Real.UTC;
+  globalThis.Date = PinnedDate;
+  return (ms) => { pinned = ms; };
+})()`;
+let pinClock = () => {};
+
 function start() {
   let code;
   try {
@@ -226,6 +246,7 @@ function start() {
   }
   window.localStorage.setItem("xmst", msToken);
   const context = vm.createContext(window);
+  pinClock = vm.runInContext(CLOCK_PRELUDE, context);
   try {
     vm.runInContext(code, context, { filename: "webmssdk.js", timeout: 10000 });
   } catch (e) {
@@ -245,6 +266,16 @@ function start() {
 }
 
 function sign(job) {
+  if (!Number.isSafeInteger(job.now_ms)) return signNow(job);
+  pinClock(job.now_ms);
+  try {
+    return signNow(job);
+  } finally {
+    pinClock(null);
+  }
+}
+
+function signNow(job) {
   navigator.userAgent = job.user_agent;
   navigator.appVersion = job.user_agent.replace(/^Mozilla\//, "");
   navigator.platform = job.platform || navigator.platform;
