@@ -15,16 +15,18 @@ from ttsign.emulator.strict import check_im_fetch
 PROTOBUF = "application/protobuf"
 
 
-def initial_bytes(emu: Emulator) -> bytes:
-    """A fresh initial result; every fetch gets its own cursor and internal_ext."""
+def initial_bytes(emu: Emulator, room_id: str | None = None) -> bytes:
+    """A fresh initial result for the room (the streamer's by default); every fetch gets its own cursor and
+    internal_ext."""
     emu.fetch_count += 1
     n = emu.fetch_count
+    room = room_id or emu.scenario.streamer.room_id
     result = initial_result(
         emu.scenario,
-        MessageFactory(emu.scenario),
+        MessageFactory(emu.scenario, room),
         emu.push_server,
         cursor=f"init-{n}-{now_ms()}",
-        internal_ext=f"internal_src:dim|wss_push_room_id:{emu.scenario.streamer.room_id}|fetch:{n}",
+        internal_ext=f"internal_src:dim|wss_push_room_id:{room}|fetch:{n}",
     )
     return result.SerializeToString()
 
@@ -85,7 +87,7 @@ async def im_fetch(request: Request, emu: Emulator) -> Response:
     refusal = room_refusal(emu, room_id)
     if refusal is not None:
         return refusal
-    response = Response(initial_bytes(emu), media_type=PROTOBUF)
+    response = Response(initial_bytes(emu, room_id), media_type=PROTOBUF)
     # TikTok rotates msToken on webcast responses; a sign server may pick it up for its identity.
     response.headers["x-ms-token"] = emu.cookies.issue_ms_token()
     if not emu.cookies.is_issued(request.cookies.get("ttwid")):

@@ -46,11 +46,12 @@ def ends_stream(step: Step) -> bool:
 
 
 class MessageFactory:
-    """Builds messages for one scenario; ids are the scenario's, or generated when an event has none."""
+    """Builds messages for one scenario's room (the streamer's unless `room_id` names another of its rooms);
+    ids are the scenario's, or generated when an event has none."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, room_id: str | None = None) -> None:
         self._scenario = scenario
-        self._room_id = int(scenario.streamer.room_id)
+        self._room_id = int(room_id or scenario.streamer.room_id)
         self._auto_id = 1_000_000
 
     def _user(self, ref: str | None) -> pb.User | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ttsign.emulator.rooms import streamer_named, streamer_of_room
 from ttsign.emulator.scenario import Scenario
 
 LIVE, ENDED = 2, 4
@@ -34,11 +35,11 @@ def _status(scenario: Scenario) -> int:
 
 
 def is_streamer(scenario: Scenario, unique_id: str) -> bool:
-    return scenario.room.state != "not_found" and unique_id.lstrip("@").lower() == scenario.streamer.unique_id.lower()
+    return scenario.room.state != "not_found" and streamer_named(scenario, unique_id) is not None
 
 
 def is_room(scenario: Scenario, room_id: str) -> bool:
-    return scenario.room.state != "not_found" and room_id == scenario.streamer.room_id
+    return scenario.room.state != "not_found" and streamer_of_room(scenario, room_id) is not None
 
 
 def page_script_cookie(name: str, value: str) -> str:
@@ -49,10 +50,10 @@ def page_script_cookie(name: str, value: str) -> str:
 def live_html(scenario: Scenario, unique_id: str, script: str = "") -> str:
     """GET /@{user}/live: SIGI_STATE with LiveRoom (and the page's `script`), or without it when the user
     does not exist."""
-    s = scenario.streamer
     if scenario.room.state == "blocked_html":
         return _page("Access Denied", "<h1>Access Denied</h1><p>Please verify you are human.</p>")
-    if not is_streamer(scenario, unique_id):
+    s = streamer_named(scenario, unique_id)
+    if s is None or not is_streamer(scenario, unique_id):
         state: dict[str, Any] = {"AppContext": {"appContext": {"language": "en"}}}
         return _page("TikTok LIVE", _script("SIGI_STATE", state))
     status = _status(scenario)
@@ -93,8 +94,8 @@ def user_html(scenario: Scenario, user_id: str) -> str | None:
 
 def api_live_room(scenario: Scenario, unique_id: str) -> dict[str, Any]:
     """GET /api-live/user/room/: Python needs ``message`` always; Node needs a truthy statusCode on errors."""
-    s = scenario.streamer
-    if not is_streamer(scenario, unique_id):
+    s = streamer_named(scenario, unique_id)
+    if s is None or not is_streamer(scenario, unique_id):
         return {"statusCode": NOT_FOUND_CODE, "message": "user_not_found", "data": {}}
     status = _status(scenario)
     return {
@@ -124,9 +125,11 @@ def check_alive(scenario: Scenario, room_ids: list[str]) -> dict[str, Any]:
 
 def room_info(scenario: Scenario, room_id: str | None, unique_id: str | None) -> dict[str, Any]:
     """GET /webcast/room/info/ (by room_id) and /info_by_user/ (by unique_id)."""
-    s = scenario.streamer
-    known = is_room(scenario, room_id) if room_id is not None else is_streamer(scenario, unique_id or "")
-    if not known:
+    if room_id is not None:
+        s = streamer_of_room(scenario, room_id) if is_room(scenario, room_id) else None
+    else:
+        s = streamer_named(scenario, unique_id or "") if is_streamer(scenario, unique_id or "") else None
+    if s is None:
         return {"data": {"message": "room not found"}, "status_code": 30001}
     if scenario.room.state == "age_restricted":
         return {

@@ -22,6 +22,7 @@ from ttsign.emulator import faults
 from ttsign.emulator.era import SocketVerdict, socket_verdict
 from ttsign.emulator.log import header_names, redact_query
 from ttsign.emulator.messages import MessageFactory, ends_stream, pushed_result
+from ttsign.emulator.rooms import streamer_of_room
 from ttsign.emulator.scenario import Step
 from ttsign.emulator.state import Emulator
 from ttsign.emulator.strict import check_handshake, missing_route_params
@@ -57,7 +58,10 @@ class PushSession:
         self.ws = ws
         self.emu = emu
         self.compress = compress
-        self.factory = MessageFactory(emu.scenario)
+        # The room the client asked for, when the scenario serves it (`rooms`); else the streamer's.
+        streamer = streamer_of_room(emu.scenario, ws.query_params.get("room_id", ""))
+        self.room_id = (streamer or emu.scenario.streamer).room_id
+        self.factory = MessageFactory(emu.scenario, self.room_id)
         self.entered = asyncio.Event()
         self.closed = asyncio.Event()
         self.ending = asyncio.Event()
@@ -299,7 +303,13 @@ async def push_endpoint(ws: WebSocket) -> None:
     options = f"ping-interval={int(interval) if interval.is_integer() else interval}"
     await ws.accept(subprotocol=offered[0] if offered else None, headers=[(b"handshake-options", options.encode())])
     session = PushSession(ws, emu, _wants_gzip(emu, ws))
-    emu.log.add("ws_open", session=session.id, gzip=session.compress, subprotocol=offered[0] if offered else None)
+    emu.log.add(
+        "ws_open",
+        session=session.id,
+        gzip=session.compress,
+        subprotocol=offered[0] if offered else None,
+        room_id=session.room_id,
+    )
     emu.sessions.add(session)
     try:
         await session.run()

@@ -240,6 +240,14 @@ class Scenario(_Model):
     stub_sign: bool = False
     # TikTok session ids (`sessionid` cookie) POST /webcast/room/chat/ accepts as logged in.
     sessions: list[str] = Field(default_factory=lambda: [DEFAULT_SESSION_ID])
+    # Live rooms served: the streamer and rooms-1 numbered siblings (ttsign.emulator.rooms), for benchmarks.
+    rooms: int = Field(default=1, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _rooms_numbered(self) -> Scenario:
+        if self.rooms > 1 and not (self.streamer.room_id.isdigit() and self.streamer.user_id.isdigit()):
+            raise ValueError("rooms > 1 needs a numeric streamer.room_id and user_id (the siblings count up)")
+        return self
 
     @model_validator(mode="after")
     def _users_exist(self) -> Scenario:
