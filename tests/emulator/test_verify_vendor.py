@@ -13,7 +13,9 @@ from functools import lru_cache
 
 import pytest
 
+from tests.emulator.test_chat import post
 from tests.signers.vendor_bundles import bundle, missing
+from ttsign.emulator.scenario import DEFAULT_SESSION_ID
 from ttsign.emulator.vendor_verify import VendorReference, VendorVerifyOptions, compare
 from ttsign.signing import VerifyPolicy, default_profile, sign_request, verify_request, xbogus
 from ttsign.signing import environment as environments
@@ -65,7 +67,7 @@ def _failed(checks: tuple[object, ...]) -> dict[str, str]:
 @pytest.mark.parametrize("body", ["", "content=hi"])
 async def test_what_ttsign_signs_is_what_the_vendor_sdk_signs(reference: VendorReference, body: str) -> None:
     query, _ = _signed(body)
-    checks = await reference.verify(PATH, query, body, default_profile().user_agent)
+    checks = await reference.verify(PATH, query, body, default_profile().user_agent, method="POST" if body else "GET")
     assert [c.name for c in checks] == ["vendor.reproduced", "vendor.x_bogus", "vendor.x_gnarly"]
     assert _failed(checks) == {}
 
@@ -218,5 +220,19 @@ async def test_the_strict_emulator_accepts_what_ttsign_signs_with_the_vendor_as_
         assert response.status_code == 200
         check = (await running.log("strict_check"))[-1]
         assert check["ok"] is True and "vendor.x_gnarly" in check["checks"]
+    finally:
+        await running.emu.vendor.aclose()
+
+
+async def test_a_signed_room_chat_post_is_verified_with_the_vendor_too(start_emulator) -> None:
+    running = await start_emulator()
+    running.emu.vendor = VendorReference(VendorVerifyOptions(bundle("5.1.3"), pages=1))
+    try:
+        ttwid = await running.ttwid()
+        response = await post(running, "hi", f"ttwid={ttwid}; sessionid={DEFAULT_SESSION_ID}")
+        assert response.json()["status_code"] == 0
+        check = (await running.log("strict_check"))[-1]
+        assert check["path"] == "/webcast/room/chat/"
+        assert check["ok"] is True and "vendor.x_bogus" in check["checks"]
     finally:
         await running.emu.vendor.aclose()

@@ -56,7 +56,8 @@ async def strict_gate(request: Request, emu: Emulator) -> Response | None:
         headers=request.headers,
     )
     if emu.vendor is not None:  # --verify-with vendor-script: TikTok's own SDK as the reference
-        outcome = outcome.with_checks(await emu.vendor.verify(request.url.path, raw_query, body, user_agent))
+        checks = await emu.vendor.verify(request.url.path, raw_query, body, user_agent, method=request.method)
+        outcome = outcome.with_checks(checks)
     emu.log.add("strict_check", path=request.url.path, enforced=emu.strict, **outcome.as_log())
     if outcome.ok or not emu.strict:
         return None

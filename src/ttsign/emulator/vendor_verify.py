@@ -75,7 +75,9 @@ class VendorReference:
             _, oldest = self._pages.popitem(last=False)
             await oldest.aclose()
 
-    async def verify(self, path: str, raw_query: str, body: str, user_agent: str) -> tuple[Check, ...]:
+    async def verify(
+        self, path: str, raw_query: str, body: str, user_agent: str, *, method: str = "GET"
+    ) -> tuple[Check, ...]:
         """The vendor checks of one request (``raw_query`` as sent, signatures included)."""
         bogus_token = urls.find_param(raw_query, "X-Bogus")
         if bogus_token is None:
@@ -89,7 +91,8 @@ class VendorReference:
         unsigned = urls.strip_params(raw_query, urls.SIGNATURE_PARAMS)
         url = f"{SIGNED_HOST}{path}?{unsigned}" if unsigned else f"{SIGNED_HOST}{path}"
         try:
-            reference = await self._page(ms_token).sign_at(url, body, user_agent, platform, now_ms=claimed_ts * 1000)
+            page = self._page(ms_token)
+            reference = await page.sign_at(method, url, body, user_agent, platform, now_ms=claimed_ts * 1000)
         except BackendRefusal as exc:
             return (Check("vendor.reproduced", False, f"the vendor SDK did not sign: {exc}"),)
         finally:

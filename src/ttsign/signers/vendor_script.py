@@ -188,11 +188,11 @@ class VendorScriptBackend:
             job.session or SdkSession.start(rng, job.now_ms),  # the SDK keeps the page state itself
         )
 
-    async def sign_at(self, url: str, body: str, user_agent: str, platform: str, *, now_ms: int) -> str:
+    async def sign_at(self, method: str, url: str, body: str, user_agent: str, platform: str, *, now_ms: int) -> str:
         """The URL the SDK sends for `url` when its clock reads `now_ms` (tokens appended, nothing stripped):
         the emulator's vendor-script verification reproduces a signature at the time it claims."""
         answer = await self._call(
-            {"op": "sign", "method": "POST" if body else "GET", "url": url, "body": body,
+            {"op": "sign", "method": method, "url": url, "body": body,
              "user_agent": user_agent, "platform": platform, "now_ms": now_ms}
         )  # fmt: skip
         signed_url = answer.get("url")
