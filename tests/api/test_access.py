@@ -29,6 +29,22 @@ def test_query_answers_as_query_params_get(query_string: bytes) -> None:
         assert params.get(name) == request.query_params.get(name)
 
 
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        b"user_agent=Mozilla%2F5.0+%28X11%3B+Linux%29&room_id=7",
+        b"user_agent=Mozilla%2F5.0+%28X11%3B+Linux%29&user_agent=curl%2F8",  # decoded once, then from the cache
+        b"r%6Fom_id=1&room+id=2&&=x&a=1=2",  # encoded names, empty pairs, an empty name, '=' in a value
+        b"a=%zz&b=%ff&c=%E2%82%AC&user_agent=%ff",  # invalid escapes and bytes that are no UTF-8
+    ],
+)
+def test_query_is_the_dict_starlette_gives(query_string: bytes) -> None:
+    for _ in range(2):  # the second time through the User-Agent cache
+        request = request_of([], query_string)
+        assert query(request) == dict(request.query_params)
+        assert list(query(request)) == list(request.query_params)
+
+
 def test_credentials_prefer_the_header_key_and_fall_back_to_the_query() -> None:
     both = request_of([(b"x-api-key", b" header-key "), (b"x-jwt-key", b"jwt")], b"apiKey=query-key")
     assert (credentials(both).api_key, credentials(both).jwt) == ("header-key", "jwt")
