@@ -18,6 +18,7 @@ from ttsign.relay.client_mode import room_key
 from ttsign.relay.close_codes import CloseCode
 from ttsign.relay.consumer import Consumer, Ending
 from ttsign.relay.events import Event
+from ttsign.relay.heap import HeapPacing, Unpaced
 from ttsign.relay.session import RoomInfo, RoomSession, SessionPolicy
 from ttsign.relay.upstream import OpenFailure, Upstream
 
@@ -57,11 +58,17 @@ class Joined:
 
 class Relay:
     def __init__(
-        self, upstream: Upstream, policy: SessionPolicy | None = None, *, observer: RelayObserver | None = None
+        self,
+        upstream: Upstream,
+        policy: SessionPolicy | None = None,
+        *,
+        observer: RelayObserver | None = None,
+        heap: HeapPacing | None = None,
     ) -> None:
         self._upstream = upstream
         self.policy = policy or SessionPolicy()
         self.observer = observer or _Unobserved()
+        self.heap = heap or Unpaced()
         self.rooms: dict[str, RoomSession] = {}
         self._held: Counter[str] = Counter()
         # A streamer's session also serves its room by id (room:<id>, relay mode), so the two share a socket.
@@ -135,6 +142,7 @@ class Relay:
             self._aliases.setdefault(room_key(opened.room_id), session)
         replay = (session.viewers,) if late and session.viewers is not None else ()
         self._report()
+        self.heap.joined()
         return Joined(consumer, opened, replay, tuple(caps))
 
     async def warm(self, unique_id: str) -> RoomInfo | Ending:
@@ -153,6 +161,7 @@ class Relay:
         if joined.consumer.ending is not None:
             self.observer.consumer_closed(int(joined.consumer.ending.code))
         self._report()
+        self.heap.left(self.consumer_count)
 
     @property
     def consumer_count(self) -> int:

@@ -12,6 +12,7 @@ from ttsign.api.state import Services
 from ttsign.config import Settings
 from ttsign.metrics import Metrics
 from ttsign.relay import Relay, SessionPolicy, TikTokUpstream
+from ttsign.relay.heap import FrozenConsumers
 from ttsign.relay.shared import SharedUpstream
 from ttsign.relay.upstream import Upstream
 from ttsign.service.connect import ConnectService
@@ -56,7 +57,8 @@ def build_relay(settings: Settings, connect: ConnectService, metrics: Metrics | 
         client = relay_client(settings.redis_url, timeout_s=settings.redis_timeout_s)
         exchange = RelayExchange(client, replica=secrets.token_hex(6), prefix=settings.redis_key_prefix)
         upstream = SharedUpstream(upstream, exchange, lease_s=settings.relay_lease_s)
-    return Relay(upstream, policy, observer=RelayMetrics(metrics) if metrics is not None else None)
+    observer = RelayMetrics(metrics) if metrics is not None else None
+    return Relay(upstream, policy, observer=observer, heap=FrozenConsumers())
 
 
 def serve_relay_strategy(app: FastAPI, services: Services, relay: Relay) -> None:
