@@ -15,9 +15,11 @@ from tests.signers.vendor_bundles import bundle, missing
 pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
 
 
-def _selftest(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _selftest(
+    *args: str, env: dict[str, str] | None = None, version: str = "5.1.3"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ttsign.cli", "selftest", "--bundle", str(bundle("5.1.3")), *args],
+        [sys.executable, "-m", "ttsign.cli", "selftest", "--bundle", str(bundle(version)), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -64,6 +66,40 @@ def test_the_ztca_environment_drifts_in_versions_order_widths_and_stamp() -> Non
     assert rows["int_width"] == ["fixed", "minimal", "DRIFT"]
     assert rows["init_stamp"] == ["clock_ms", "page_load_us", "DRIFT"]
     assert rows["fields"][2] == "ok"
+
+
+@pytest.mark.skipif(missing("2.0.0.485") is not None, reason=missing("2.0.0.485") or "")
+def test_the_2_0_0_485_bundle_drifts_from_the_default_environment_in_versions_and_shim_bytes(tmp_path: Path) -> None:
+    """The 2.0.0.485 build (its init reads the page's region host; its hook sends on a later tick) signs the
+    5.1.3-ZTCA payload under its own build number, yet with the vendor's per-page order, minimal widths and the
+    page-load stamp: not the fixed-order variant carcabot's own xgnarly.mjs writes."""
+    result = _selftest(version="2.0.0.485")
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = _rows(result.stdout)
+    assert rows["payload_version"] == ["5.1.3", "5.1.3-ZTCA", "DRIFT"]
+    assert rows["sdk_build"] == ["1.0.0.328", "2.0.0.485", "DRIFT"]
+    assert rows["envcode"] == ["1", "129", "DRIFT"]
+    assert rows["canvas"][0] == "1245783967" and rows["canvas"][2] == "DRIFT"
+    for same in ("ubcode", "fields", "field_order", "int_width", "init_stamp"):
+        assert rows[same][2] == "ok", (same, rows[same])
+    assert "4 field(s) drifted" in result.stdout
+    toml = result.stdout[result.stdout.index("[environments.observed]") :]
+    for line in (
+        'payload_version = "5.1.3-ZTCA"',
+        'sdk_build = "2.0.0.485"',
+        'field_order = "shuffled"',
+        'int_width = "minimal"',
+        'init_stamp = "page_load_us"',
+        "envcode = 129",
+        f"canvas = {rows['canvas'][1]}",
+    ):
+        assert f"\n{line}\n" in toml, line
+    assert "note:" not in result.stdout  # the field set agrees: a file, not a release, follows this build
+    path = tmp_path / "observed.toml"
+    path.write_text(toml, encoding="utf-8")
+    again = _selftest("--env", "observed", env={"TTSIGN_SIGNER_ENV_FILE": str(path)}, version="2.0.0.485")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "no drift: native (observed) signs like webmssdk_2.0.0.485.js" in again.stdout
 
 
 def test_selftest_without_a_vendor_script_says_what_to_set() -> None:

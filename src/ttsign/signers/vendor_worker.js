@@ -1,6 +1,7 @@
 // A long-lived worker that runs TikTok's own webmssdk.js (the operator's copy) in a Node vm behind a
 // minimal browser shim, and signs requests through the SDK's public entry points. One JSON object per
-// line on stdin, one answer per line on stdout, in order; no network access (XHR and fetch are inert).
+// line on stdin, one answer per line on stdout (in order, but for the sign answers of a bundle whose hook
+// signs asynchronously, which come back by id); no network access (XHR and fetch are inert).
 //
 //   start:   node vendor_worker.js BUNDLE.js [AID]  ->  {"ready": true, "entry_points": [...]}
 //                                                       or {"ready": false, "error": "..."} and exit 3
@@ -33,6 +34,7 @@ function say(obj) {
 
 // --- the shim: just enough of a browser for the SDK to initialise and hook XMLHttpRequest -------------
 const sent = new WeakMap(); // XHR -> the last URL the SDK opened it with
+const delivered = new WeakMap(); // XHR -> called when the SDK's hook finally sends it (2.x builds defer)
 
 class ShimXHR {
   constructor() {
@@ -51,6 +53,8 @@ class ShimXHR {
   send(body) {
     const last = sent.get(this);
     if (last) last.body = body;
+    const wake = delivered.get(this);
+    if (wake) wake();
   }
   abort() {}
   setRequestHeader() {}
@@ -131,6 +135,16 @@ function element() {
 }
 
 const location = new URL("https://www.tiktok.com/");
+// The 2.0.0.485 and 1.0.0.368 builds read the page's region host (config regionConf.host, which only
+// TikTok's page sets) while init starts their telemetry (slardar) loader, as `new URL(host)` and, when
+// that throws, `host.replace(...)`. A missing host becomes a reserved name (RFC 2606) the worker never
+// reaches: telemetry is all that host serves, and the worker makes no network requests anyway.
+const NO_HOST = "https://region-host.invalid/";
+class PageURL extends URL {
+  constructor(url, base) {
+    super(url === undefined ? NO_HOST : url, base);
+  }
+}
 // Each request sets its own User-Agent; this one is what the SDK sees while it initialises.
 const START_UA =
   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
@@ -196,7 +210,7 @@ const window = {
   setInterval,
   clearInterval,
   console: { log() {}, warn() {}, error() {}, info() {}, debug() {} },
-  URL,
+  URL: PageURL,
   URLSearchParams,
   TextEncoder,
   TextDecoder,
@@ -265,23 +279,73 @@ function start() {
   return null;
 }
 
+// A hook that signs asynchronously (2.x builds send on a later tick) keeps the page's clock and
+// User-Agent for the whole call, so such calls run one at a time; a synchronous hook never waits here.
+let deferredSigning = false; // set by the first call whose hook did not send at once
+let deferredTail = Promise.resolve();
+
 function sign(job) {
-  if (!Number.isSafeInteger(job.now_ms)) return signNow(job);
-  pinClock(job.now_ms);
+  if (deferredSigning) {
+    const run = deferredTail.then(() => signDeferred(job));
+    deferredTail = run.catch(() => {});
+    return run;
+  }
+  pinClock(Number.isSafeInteger(job.now_ms) ? job.now_ms : null);
   try {
-    return signNow(job);
+    const { xhr, sentNow } = open(job);
+    if (!sentNow) {
+      // First call on a deferring build: from now on every call waits for its send.
+      deferredSigning = true;
+      const run = whenSent(xhr, job).finally(() => pinClock(null));
+      deferredTail = run.catch(() => {});
+      return run;
+    }
+    return signed(xhr, job);
+  } finally {
+    if (!deferredSigning) pinClock(null);
+  }
+}
+
+async function signDeferred(job) {
+  pinClock(Number.isSafeInteger(job.now_ms) ? job.now_ms : null);
+  try {
+    const { xhr, sentNow } = open(job);
+    return sentNow ? signed(xhr, job) : await whenSent(xhr, job);
   } finally {
     pinClock(null);
   }
 }
 
-function signNow(job) {
+function open(job) {
   navigator.userAgent = job.user_agent;
   navigator.appVersion = job.user_agent.replace(/^Mozilla\//, "");
   navigator.platform = job.platform || navigator.platform;
   const xhr = new window.XMLHttpRequest();
+  let sentNow = false;
+  delivered.set(xhr, () => {
+    sentNow = true;
+  });
   xhr.open(job.method || "GET", job.url, true);
   xhr.send(job.body ? job.body : null);
+  return { xhr, sentNow };
+}
+
+function whenSent(xhr, job) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the SDK's hook never sent the request")), SEND_WAIT_MS);
+    delivered.set(xhr, () => {
+      clearTimeout(timer);
+      try {
+        resolve(signed(xhr, job));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+const SEND_WAIT_MS = 1000; // well under the server's hang timeout: a hook that never sends is an error
+
+function signed(xhr, job) {
   const last = sent.get(xhr);
   if (!last || last.url === job.url) throw new Error("the SDK's hook did not sign the request");
   return { url: last.url };
@@ -296,15 +360,30 @@ function handle(job) {
   }
   if (job.op === "bench") {
     // The ceiling for benchmarks/vendor_script.py: the SDK called in-process, no pipe, no JSON.
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < job.count; i++) sign(job);
-    return { seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+    return bench(job);
   }
   if (job.op === "ws") {
     if (typeof sdk.registerWsSigner !== "function") throw new Error("this bundle has no registerWsSigner");
     return { value: sdk.registerWsSigner(job.url) };
   }
   throw new Error(`unknown op ${JSON.stringify(job.op)}`);
+}
+
+async function bench(job) {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < job.count; i++) {
+    const result = sign(job);
+    if (result instanceof Promise) await result;
+  }
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+function answer(id, result) {
+  say({ id, ok: true, ...result });
+}
+
+function refuse(id, e) {
+  say({ id, ok: false, error: String(e && e.message ? e.message : e) });
 }
 
 const failure = start();
@@ -329,8 +408,10 @@ lines.on("line", (line) => {
     return;
   }
   try {
-    say({ id: job.id, ok: true, ...handle(job) });
+    const result = handle(job);
+    if (result instanceof Promise) result.then((value) => answer(job.id, value), (e) => refuse(job.id, e));
+    else answer(job.id, result);
   } catch (e) {
-    say({ id: job.id, ok: false, error: String(e && e.message ? e.message : e) });
+    refuse(job.id, e);
   }
 });
