@@ -147,3 +147,16 @@ async def test_off_or_fetch_first_signs_im_fetch_as_before(tiktok: FakeTikTok, o
         body = await _sign(http, IM_FETCH)
         assert body["signedUrl"].startswith("https://webcast.tiktok.com/webcast/im/fetch/?")
         assert f"msToken={body['msToken']}" in body["signedUrl"]
+
+
+async def test_a_handed_out_fetch_url_counts_as_a_connect_to_its_room(tiktok: FakeTikTok) -> None:
+    """The distinct-room cap applies as on /webcast/fetch: a second room within the hour is refused (429), while a
+    URL that is no im/fetch is still signed (signing counts no room)."""
+    async for http in _client(tiktok, anonymous_rooms_per_hour=1):
+        await _sign(http, IM_FETCH)
+        other_room = IM_FETCH.replace(ROOM, "7390000000000000002")
+        query = {"url": other_room, "client": "ttlive-node"}
+        refused = await http.get("/webcast/sign_url", params=query, headers=NODE12)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["reason"] == "too_many_rooms" and refused.json()["response"] == {}
+        assert (await _sign(http, GIFT_LIST.replace(ROOM, "7390000000000000003")))["signedUrl"].startswith("https://")

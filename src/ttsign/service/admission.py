@@ -319,6 +319,17 @@ class Admission:
             return Denied(403, "creator_not_allowed", "the URL names several rooms")
         return await self._scope_denial(caller, room, None)
 
+    async def admit_room(self, caller: Caller, room_id: str) -> Denied | None:
+        """A connect to `room_id` by a caller already admitted (and counted) for this request, e.g. the legacy
+        sign route turning into a connect: the token's scope and connection count and the caller's distinct-room
+        cap, as `admit` applies them to a connect. Nothing is counted while the store is down (as `admit`)."""
+        if self.outage.down:
+            return None
+        room = served_room(room_id, None)
+        return await self._check_grant(caller, room, None) or await self._check_rooms(
+            caller, self.limits_of(caller), room
+        )
+
     async def _scope_denial(self, caller: Caller, room: ServedRoom, hint: str | None) -> Denied | None:
         grant = caller.grant
         if grant is None or await self.scope.allows(grant, room, hint=hint):

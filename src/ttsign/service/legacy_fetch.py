@@ -19,9 +19,11 @@ with the `User-Agent` the sign answer gave its HTTP client, and its own query na
 contradicts, so the fetch is served for the browser the im/fetch URL names: the direct result's route params
 (which override the client's own on the socket) then agree with the socket's User-Agent.
 
-Keys and limits: the sign call is admitted and counted as every call is; the URL handed out carries no key
-but a ticket: an HMAC over the room, the caller's label and the issue time, good for a short while and for
-one fetch, so it can neither be reused to skip the limits nor turned to another room.
+Keys and limits: the sign call is admitted and counted as every call is, and before a fetch URL is handed out
+the connect it stands for meets what a connect meets (token scope and connections, the distinct-room cap);
+the URL carries no key but a ticket: an HMAC over the room, the caller's label, the socket's browser and the
+issue time, good for a short while and for one fetch, so it can neither be reused to skip the limits nor
+turned to another room.
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from ttsign.service.admission import Admission, Caller, Denied
 from ttsign.service.connect import ConnectService
 from ttsign.service.rooms import InvalidInput, check_room_id
 from ttsign.service.strategies import Connected
-from ttsign.store.base import ConnectCounter
 from ttsign.upstream.refusals import Refusal
 
 FETCH_PATH = "/webcast/legacy/fetch/"  # where the handed-out URL points, on this server
@@ -111,31 +113,36 @@ class LegacyFetchThrough:
     def __init__(
         self,
         connect: ConnectService,
+        admission: Admission,
         secret: Callable[[], Awaitable[bytes]],
-        once: ConnectCounter,
         *,
         enabled: bool,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._connect = connect
+        self._admission = admission
         self._secret = secret
-        self._once = once
+        self._once = admission.connections  # counts one fetch per ticket, in the store every replica shares
         # Only while `direct` leads: with `fetch` first, TikTok's own im/fetch is the way in (the 2026-08
         # era), and the signed URL is what the client needs.
         self.enabled = enabled and bool(connect.strategies) and connect.strategies[0].name == "direct"
         self._clock = clock
 
-    async def fetch_url(self, signed_url: str, asked_url: str, base_url: str, caller: str) -> str | None:
-        """ttsign's fetch URL (under `base_url`) for a signed im/fetch URL, or None: hand out `signed_url`.
+    async def fetch_url(self, signed_url: str, asked_url: str, base_url: str, caller: Caller) -> str | Denied | None:
+        """ttsign's fetch URL (under `base_url`) for a signed im/fetch URL; None: hand out `signed_url`; Denied:
+        the connect it stands for is over the caller's room cap or token's connections (as a connect would be).
 
         The room is read from the URL as signed (and scope-checked), the socket's browser from the URL as the
         client asked (`asked_url`): signing aligns its browser params to the signing profile."""
         room_id = im_fetch_room(signed_url) if self.enabled else None
         if room_id is None:
             return None
-        fields = FetchTicket(room_id, caller, socket_user_agent(asked_url))
+        denied = await self._admission.admit_room(caller, room_id)
+        if denied is not None:
+            return denied
+        fields = FetchTicket(room_id, caller.label, socket_user_agent(asked_url))
         ticket = issue_ticket(await self._secret(), fields, int(self._clock()))
-        query = {"room_id": room_id, "caller": caller, "user_agent": fields.user_agent, TICKET_PARAM: ticket}
+        query = {"room_id": room_id, "caller": caller.label, "user_agent": fields.user_agent, TICKET_PARAM: ticket}
         return f"{base_url.rstrip('/')}{FETCH_PATH}?{urlencode(query)}"
 
     async def fetch(self, fields: FetchTicket, ticket: str, *, request_id: str) -> Connected | Refusal | TicketRefused:

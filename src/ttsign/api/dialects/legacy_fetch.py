@@ -29,10 +29,7 @@ def legacy_fetch_of(request: Request) -> LegacyFetchThrough:
         return through
     svc = services(request)
     through = LegacyFetchThrough(
-        svc.connect,
-        _secret_of(svc),
-        svc.admission.connections,
-        enabled=svc.settings.legacy_fetch_through_ttsign,
+        svc.connect, svc.admission, _secret_of(svc), enabled=svc.settings.legacy_fetch_through_ttsign
     )
     state.legacy_fetch = through
     return through

@@ -177,7 +177,11 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
         return JSONResponse(sign_reply(result), headers={REQUEST_ID_HEADER: request_id})
     # Node 1.x's im/fetch: a URL of ttsign's own when the service says so (service/legacy_fetch.py).
     base = str(request.base_url)
-    through = await legacy_fetch_of(request).fetch_url(result.signed_url, body.url, base, admitted.caller.label)
+    through = await legacy_fetch_of(request).fetch_url(result.signed_url, body.url, base, admitted.caller)
+    if isinstance(through, Denied):
+        if through.status == 403:
+            return sign_error(403, through.reason, through.message, request_id, client)
+        return denied_response(through, request_id, client, time.time(), {"response": {}})
     return JSONResponse(_legacy_reply(result, through), headers={REQUEST_ID_HEADER: request_id})
 
 
