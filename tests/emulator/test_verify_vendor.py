@@ -7,12 +7,15 @@ import base64
 import dataclasses
 import hashlib
 import random
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
 
+from tests.e2e.harness import TTSIGN
 from tests.emulator.test_chat import post
 from tests.signers.vendor_bundles import bundle, missing
 from ttsign.emulator.scenario import DEFAULT_SESSION_ID
@@ -169,8 +172,8 @@ async def test_a_request_without_x_bogus_has_nothing_to_reproduce(reference: Ven
     assert list(failed) == ["vendor.reproduced"]
 
 
-async def test_an_sdk_that_cannot_start_is_a_named_failure(tmp_path: object) -> None:
-    broken = VendorReference(VendorVerifyOptions(tmp_path / "missing.js"))  # type: ignore[operator]
+async def test_an_sdk_that_cannot_start_is_a_named_failure(tmp_path: Path) -> None:
+    broken = VendorReference(VendorVerifyOptions(tmp_path / "missing.js"))
     try:
         query, _ = _signed()
         failed = _failed(await broken.verify(PATH, query, "", default_profile().user_agent))
@@ -236,3 +239,15 @@ async def test_a_signed_room_chat_post_is_verified_with_the_vendor_too(start_emu
         assert check["ok"] is True and "vendor.x_bogus" in check["checks"]
     finally:
         await running.emu.vendor.aclose()
+
+
+def test_a_bundle_that_is_not_the_sdk_stops_the_emulator_before_it_is_ready(tmp_path: Path) -> None:
+    garbage = tmp_path / "webmssdk.js"
+    garbage.write_text("this is not TikTok's SDK")
+    argv = [TTSIGN, "emulate", "--host", "127.0.0.1", "--port", "0", "--era", "2026-08"]
+    argv += ["--verify-with", "vendor-script", "--vendor-script", str(garbage)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stdout == ""  # no ready line
+    assert "ttsign emulate: --vendor-script cannot be used: vendor-script: bad_bundle:" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -22,6 +22,7 @@ from ttsign.emulator.state import Emulator
 from ttsign.emulator.tls import self_signed_pem
 from ttsign.emulator.transport import WebSocketProtocol, tracking_http_protocol
 from ttsign.emulator.vendor_verify import VendorReference, VendorVerifyOptions
+from ttsign.signers.backend import BackendRefusal
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -105,10 +106,22 @@ async def _main(emu: Emulator, plain: socket.socket, tls_sock: socket.socket | N
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        if emu.vendor is not None:
+            await _start_vendor(emu.vendor)
         await serve(emu, plain, tls_sock, stop, cert_dir)
     finally:
         if emu.vendor is not None:
             await emu.vendor.aclose()  # its Node workers, killed by PID
+
+
+async def _start_vendor(vendor: VendorReference) -> None:
+    """Load the vendor SDK once before the ready line: a bad bundle or no node is a usage error, not a
+    refusal of every request that follows."""
+    try:
+        await vendor.check()
+    except BackendRefusal as exc:
+        print(f"ttsign emulate: --vendor-script cannot be used: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def build(scenario: Path | Scenario | None, strict: bool, era: Era = DEFAULT_ERA) -> Emulator:

@@ -99,6 +99,10 @@ class VendorReference:
             await self._retire_old_pages()
         return compare(raw_query, body, user_agent, urls.split(reference).query)
 
+    async def check(self) -> None:
+        """Start one SDK page (kept for requests without msToken); raise BackendRefusal when it cannot."""
+        await self._page("").check()
+
     async def aclose(self) -> None:
         while self._pages:
             _, page = self._pages.popitem()
