@@ -3,6 +3,7 @@ signer and verifier share is refused, though ttsign's own verify_request accepts
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -251,3 +252,15 @@ def test_a_bundle_that_is_not_the_sdk_stops_the_emulator_before_it_is_ready(tmp_
     assert done.stdout == ""  # no ready line
     assert "ttsign emulate: --vendor-script cannot be used: vendor-script: bad_bundle:" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_concurrent_requests_with_many_ms_tokens_never_close_a_page_in_use() -> None:
+    vendor = VendorReference(VendorVerifyOptions(bundle("5.1.3"), pages=1))
+    ua = default_profile().user_agent
+    try:
+        queries = [_signed(ms_token=letter * 148)[0] for letter in "ABCD"]
+        results = await asyncio.gather(*(vendor.verify(PATH, query, "", ua) for query in queries))
+        assert [_failed(checks) for checks in results] == [{}] * 4
+        assert len(vendor._pages) == 1
+    finally:
+        await vendor.aclose()

@@ -27,7 +27,7 @@ small pool of pages, one per msToken, the least recently used closed first.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +59,7 @@ class VendorReference:
     def __init__(self, options: VendorVerifyOptions) -> None:
         self.options = options
         self._pages: OrderedDict[str, VendorScriptBackend] = OrderedDict()
+        self._busy: Counter[str] = Counter()  # calls in flight per page: a busy page is never closed
 
     def _page(self, ms_token: str) -> VendorScriptBackend:
         page = self._pages.pop(ms_token, None)
@@ -71,9 +72,11 @@ class VendorReference:
         return page
 
     async def _retire_old_pages(self) -> None:
-        while len(self._pages) > max(1, self.options.pages):
-            _, oldest = self._pages.popitem(last=False)
-            await oldest.aclose()
+        idle = [token for token in self._pages if not self._busy[token]]  # least recently used first
+        # Taken out of the pool before any await, so a concurrent call never finds a page being closed.
+        retired = [self._pages.pop(t) for t in idle[: max(0, len(self._pages) - max(1, self.options.pages))]]
+        for page in retired:
+            await page.aclose()
 
     async def verify(
         self, path: str, raw_query: str, body: str, user_agent: str, *, method: str = "GET"
@@ -90,12 +93,14 @@ class VendorReference:
         ms_token = urls.unquote_value(urls.find_param(raw_query, "msToken") or "")
         unsigned = urls.strip_params(raw_query, urls.SIGNATURE_PARAMS)
         url = f"{SIGNED_HOST}{path}?{unsigned}" if unsigned else f"{SIGNED_HOST}{path}"
+        self._busy[ms_token] += 1
         try:
             page = self._page(ms_token)
             reference = await page.sign_at(method, url, body, user_agent, platform, now_ms=claimed_ts * 1000)
         except BackendRefusal as exc:
             return (Check("vendor.reproduced", False, f"the vendor SDK did not sign: {exc}"),)
         finally:
+            self._busy[ms_token] -= 1
             await self._retire_old_pages()
         return compare(raw_query, body, user_agent, urls.split(reference).query)
 
