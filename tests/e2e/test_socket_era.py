@@ -31,6 +31,7 @@ from tests.e2e.harness import (
     serve_argv,
     start_emulator,
     stop_cleanly,
+    ttsign_keys,
 )
 from tests.e2e.legacy_clients import client_missing, run_client
 
@@ -137,8 +138,13 @@ EMULATOR_HOST_ALLOWED = {"TTSIGN_SIGN_ALLOWED_HOSTS": '["webcast.tiktok.com", "*
 
 
 @pytest.fixture(scope="module")
-def legacy_server(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    started = start_server(emu, tmp_path_factory.mktemp("socket-era-legacy"), **EMULATOR_HOST_ALLOWED)
+def legacy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("socket-era-legacy")
+
+
+@pytest.fixture(scope="module")
+def legacy_server(emu: EmulatorHandle, legacy_dir: Path) -> Iterator[Server]:
+    started = start_server(emu, legacy_dir, **EMULATOR_HOST_ALLOWED)
     yield started
     assert "Traceback" not in stop_cleanly(started.proc)
 
@@ -160,6 +166,24 @@ def test_node_123_receives_the_scenario_through_ttsigns_own_fetch_url(emu, legac
     assert ("/webcast/sign_url", 200) in routes
     assert ("/webcast/legacy/fetch/", 200) in routes
     assert server.strategies()[served_before:].count("direct") == 1
+
+
+def test_node_123_with_a_key_is_counted_once_per_connect_and_the_key_stays_out_of_urls(
+    emu: EmulatorHandle, legacy_server: Server, legacy_dir: Path, default_scenario: dict[str, Any]
+) -> None:
+    """A key allowed one request a minute: 1.2.3 connects with it (the sign request is the one counted; the fetch
+    URL it is handed carries a ticket, not the key), and its next connect is refused with its own 429 error."""
+    need("node-1.2.3")
+    env = {"TTSIGN_STORE_PATH": str(legacy_dir / "ttsign.sqlite3")}
+    key = ttsign_keys(env, "create", "--name", "node12-era", "--per-minute", "1")["api_key"]
+    first = run_client("node-1.2.3", emu.url, legacy_server.url, api_key=key, timeout=30)
+    assert_ok(first)
+    assert first.pairs() == node12_events(without_initial(default_scenario))
+    second = run_client("node-1.2.3", emu.url, legacy_server.url, api_key=key, timeout=20)
+    assert (second.returncode, second.outcome["error"]) == (3, "SignatureError")
+    assert "status code 429" in second.outcome["message"] and key not in second.outcome["message"]
+    assert key not in json.dumps(emu.log()) and key not in legacy_server.proc.stderr_text()
+    assert im_fetches(emu) == []
 
 
 def test_node_123_fetches_the_signed_url_itself_when_the_operator_turns_it_off(
