@@ -3,7 +3,9 @@
 Rows: TikTok's webmssdk called directly inside Node (the ceiling: no pipe, no JSON), one worker at
 concurrency 1 (its per-call overhead over the ceiling), a pool of 2 workers under load, and the native
 backend through the same chain. Every vendor call signs a whole request (the SDK's XHR hook adds
-msToken, X-Bogus and X-Gnarly together; the bundle has no public X-Bogus-only entry point).
+msToken, X-Bogus and X-Gnarly together; the bundle has no public X-Bogus-only entry point). That holds for
+all three builds of tiktok-signature@4.3.6: 1.0.0.368 and 2.0.0.485 sign X-Gnarly (5.1.3-ZTCA) too, and
+their hook sends a tick later, so a worker runs their calls one at a time (`--bundle .../webmssdk_2.0.0.485.js`).
 
     python benchmarks/vendor_script.py [--bundle PATH] [--seconds 3] [--concurrency 16]
 """
@@ -69,7 +71,7 @@ async def main(bundle: Path, seconds: float, concurrency: int) -> None:
         await asyncio.gather(*(pool.sign(_job(), random.Random(0)) for _ in range(64)))
         count = 1000
         direct = await one.direct_seconds(_job(), count)
-        print(f"{'webmssdk 5.1.3 called directly in Node':<44} {count / direct:>10,.0f}/s   "
+        print(f"{bundle.stem + ' called directly in Node':<44} {count / direct:>10,.0f}/s   "
               f"{direct / count * 1000:.3f} ms per signature (the ceiling)")  # fmt: skip
         rate, lat = await _run(SignerChain([one]), seconds, 1)
         print(_row("vendor-script, 1 worker, 1 caller", rate, lat))

@@ -65,14 +65,25 @@ async def test_deferred_signs_on_one_worker_each_keep_their_pinned_clock() -> No
 async def test_a_deferring_hook_is_awaited_and_one_that_never_sends_is_a_typed_refusal() -> None:
     ua = default_profile().user_agent
     async with _backend(FIXTURES / "deferring_sdk.js", workers=1, timeout_s=5) as vendor:
-        signed = await vendor.sign_at("GET", ROOM_INFO, "", ua, "Win32", now_ms=1_760_000_123_000)
-        assert signed == ROOM_INFO + "&X-Bogus=at1760000123"
+        signed = await vendor.sign_at("GET", ROOM_INFO, "", ua, "Win32", now_ms=1_760_000_123_456)
+        assert signed == ROOM_INFO + "&X-Bogus=at1760000123456&X-Gnarly=at1760000123456"
         started = time.monotonic()
         with pytest.raises(BackendRefusal) as refused:
             await vendor.sign_at("GET", ROOM_INFO + "&never=1", "", ua, "Win32", now_ms=1_760_000_123_000)
         assert refused.value.kind is RefusalKind.BAD_ANSWER and "never sent" in str(refused.value)
         assert time.monotonic() - started < 4  # the worker's own limit, not the server's hang timeout
         # The worker lives on: the next call is served.
-        assert (await vendor.sign_at("GET", ROOM_INFO, "", ua, "Win32", now_ms=1_760_000_124_000)).endswith(
-            "at1760000124"
-        )
+        again = await vendor.sign_at("GET", ROOM_INFO, "", ua, "Win32", now_ms=1_760_000_124_000)
+        assert again.endswith("&X-Gnarly=at1760000124000")
+
+
+@pytest.mark.skipif(NO_NODE, reason="node is not installed")
+async def test_a_call_without_an_instant_reads_one_instant_for_both_signatures() -> None:
+    """The hook reads the clock when called and again 20 ms later: both reads agree (a pair split across a
+    second boundary fails X-Gnarly's agreement with X-Bogus)."""
+    job = SignJob("GET", ROOM_INFO, "", default_profile(), time.time_ns() // 1_000_000)
+    async with _backend(FIXTURES / "deferring_sdk.js", workers=1) as vendor:
+        for _ in range(3):
+            tokens = (await vendor.sign(job, random.Random(1))).tokens
+            assert tokens["X-Bogus"] == tokens["X-Gnarly"], tokens
+            assert abs(int(tokens["X-Bogus"].removeprefix("at")) - time.time() * 1000) < 5_000

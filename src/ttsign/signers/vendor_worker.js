@@ -279,6 +279,12 @@ function start() {
   return null;
 }
 
+// The instant a call signs at: the job's, else now. Pinned for the whole call, so a build that reads the
+// clock once for X-Bogus and again a tick later for X-Gnarly cannot put them in different seconds.
+function instantOf(job) {
+  return Number.isSafeInteger(job.now_ms) ? job.now_ms : Date.now();
+}
+
 // A hook that signs asynchronously (2.x builds send on a later tick) keeps the page's clock and
 // User-Agent for the whole call, so such calls run one at a time; a synchronous hook never waits here.
 let deferredSigning = false; // set by the first call whose hook did not send at once
@@ -290,7 +296,7 @@ function sign(job) {
     deferredTail = run.catch(() => {});
     return run;
   }
-  pinClock(Number.isSafeInteger(job.now_ms) ? job.now_ms : null);
+  pinClock(instantOf(job));
   try {
     const { xhr, sentNow } = open(job);
     if (!sentNow) {
@@ -307,7 +313,7 @@ function sign(job) {
 }
 
 async function signDeferred(job) {
-  pinClock(Number.isSafeInteger(job.now_ms) ? job.now_ms : null);
+  pinClock(instantOf(job));
   try {
     const { xhr, sentNow } = open(job);
     return sentNow ? signed(xhr, job) : await whenSent(xhr, job);
