@@ -7,7 +7,10 @@ beside it, and the CPU per connect of direct against fetch, measured in the same
   push_server, route params and ttwid of a direct answer.
 - CPU per connect: the server's user+system CPU over a paced run, divided by the connects it answered, for
   direct (era 2026-09) and for fetch (`TTSIGN_CONNECT_STRATEGIES=["fetch"]`, fully signed, era 2026-08);
-  a core's capacity is 1 / CPU per connect.
+  a core's capacity is 1 / CPU per connect. Beside them the HTTP floor (benchmarks/asgi_floor.py: a trivial
+  app answering at once, served as `ttsign serve` serves): what no strategy can go below on this stack.
+  Runs take turns (direct, fetch, floor) `--cpu-repeats` times, so all see the same stretches of the VM's
+  drifting speed; medians are printed.
 
 Identities' socket budgets are lifted (the budget would rotate an identity every 12 connects: a property of
 TikTok, not of ttsign's speed). Prints figures; asserts nothing. Usage: python benchmarks/connect_direct.py
@@ -18,6 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import selectors
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +33,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 from paced import PacedResult, get_request, paced_load, percentile
 from procs import Proc
+from procs import cpu_seconds as cpu_of_pid
 from websockets.asyncio.client import connect
 
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
@@ -78,7 +86,29 @@ def report_loop(loop: PacedResult, rate: float, seconds: float) -> None:
     print(f"  {summary(loop.latencies_ms)}  statuses {dict(loop.statuses)}")
 
 
-async def cpu_per_connect(server: Proc, rate: float, seconds: float) -> tuple[float, int]:
+class Floor:
+    """benchmarks/asgi_floor.py in a child process, stopped by PID."""
+
+    def __init__(self) -> None:
+        script = str(Path(__file__).with_name("asgi_floor.py"))
+        self.popen = subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert self.popen.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.popen.stdout, selectors.EVENT_READ)
+            if not sel.select(30):
+                self.stop()
+                raise SystemExit("asgi_floor: no ready line")
+        self.url: str = json.loads(self.popen.stdout.readline())["url"]
+
+    def cpu_s(self) -> float:
+        return cpu_of_pid(self.popen.pid)
+
+    def stop(self) -> None:
+        self.popen.terminate()
+        self.popen.wait(10)
+
+
+async def cpu_per_connect(server: Proc | Floor, rate: float, seconds: float) -> tuple[float, int]:
     before = server.cpu_s()
     result = await paced_load(
         server.url, lambda _: connect_bytes(server.url), connections=20, rate=rate, seconds=seconds
@@ -87,13 +117,30 @@ async def cpu_per_connect(server: Proc, rate: float, seconds: float) -> tuple[fl
     return (server.cpu_s() - before) / max(1, served) * 1000, served
 
 
-async def main(rate: float, seconds: float, cpu_rate: float, cpu_seconds: float) -> None:
+async def report_cpu(servers: dict[str, Proc | Floor], rate: float, seconds: float, repeats: int) -> None:
+    runs: dict[str, list[float]] = {name: [] for name in servers}
+    for _ in range(repeats):
+        for name, server in servers.items():
+            runs[name].append((await cpu_per_connect(server, rate, seconds))[0])
+    ms = {name: statistics.median(values) for name, values in runs.items()}
+    print(f"CPU per connect at {rate:.0f}/s, median of {repeats} runs of {seconds:.0f} s each (all runs in ms):")
+    for name, values in runs.items():
+        print(f"  {name:<6} {ms[name]:.3f} ms  ({', '.join(f'{value:.3f}' for value in values)})")
+    direct, fetch, floor = ms["direct"], ms["fetch"], ms["floor"]
+    print(f"  fetch costs {fetch / direct:.2f}x direct; connects per second per core: direct {1000 / direct:.0f}, "
+          f"fetch {1000 / fetch:.0f}")  # fmt: skip
+    print(f"  above the HTTP floor: direct {direct - floor:.3f} ms, fetch {fetch - floor:.3f} ms "
+          f"(direct can be at most {fetch / floor:.2f}x cheaper than fetch on this stack)")  # fmt: skip
+
+
+async def main(rate: float, seconds: float, cpu_rate: float, cpu_seconds: float, cpu_repeats: int) -> None:
     modern, before = emulator("2026-09"), emulator("2026-08")
     direct = Proc("serve", "--port", "0", "--upstream", modern.url, env=LIFTED)
     fetch = Proc(
         "serve", "--port", "0", "--upstream", before.url,
         env={**LIFTED, "TTSIGN_CONNECT_STRATEGIES": '["fetch"]', "TTSIGN_SIGNATURES_BY_ENDPOINT": FULL_SIGNATURES},
     )  # fmt: skip
+    floor = Floor()
     try:
         answer = await warm(direct.url)
         assert answer.headers["x-ttsign-strategy"] == "direct"
@@ -104,13 +151,9 @@ async def main(rate: float, seconds: float, cpu_rate: float, cpu_seconds: float)
         report_loop(loop, rate, seconds)
         opens = await socket_open_ms(answer, 50)
         print(f"  socket open to the emulator (the client's next step): {summary(opens)}")
-        direct_ms, direct_n = await cpu_per_connect(direct, cpu_rate, cpu_seconds)
-        fetch_ms, fetch_n = await cpu_per_connect(fetch, cpu_rate, cpu_seconds)
-        print(f"CPU per connect at {cpu_rate:.0f}/s: direct {direct_ms:.3f} ms ({direct_n} connects)")
-        print(f"  fetch {fetch_ms:.3f} ms ({fetch_n} connects); fetch costs {fetch_ms / direct_ms:.2f}x direct")
-        print(f"  connects per second per core: direct {1000 / direct_ms:.0f}, fetch {1000 / fetch_ms:.0f}")
+        await report_cpu({"direct": direct, "fetch": fetch, "floor": floor}, cpu_rate, cpu_seconds, cpu_repeats)
     finally:
-        for proc in (direct, fetch, modern, before):
+        for proc in (direct, fetch, modern, before, floor):
             proc.stop()
 
 
@@ -120,5 +163,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--cpu-rate", type=float, default=200)
     parser.add_argument("--cpu-seconds", type=float, default=10)
+    parser.add_argument("--cpu-repeats", type=int, default=3)
     args = parser.parse_args()
-    asyncio.run(main(args.rate, args.seconds, args.cpu_rate, args.cpu_seconds))
+    asyncio.run(main(args.rate, args.seconds, args.cpu_rate, args.cpu_seconds, args.cpu_repeats))
