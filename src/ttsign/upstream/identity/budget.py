@@ -24,6 +24,7 @@ from ttsign.upstream.identity.value import Identity
 logger = logging.getLogger(__name__)
 
 _NAMESPACE = "identity-socket-connects"
+_KEYS_KEPT = 4096
 
 
 class ConnectBudget:
@@ -35,6 +36,7 @@ class ConnectBudget:
         self._limiter = MovingWindowRateLimiter(storage)
         # In-process counts without the library's per-hit expiry task and thread hop (memory_moving_window.py).
         self._in_process = MemoryMovingWindow(storage) if isinstance(storage, MemoryStorage) else None
+        self._keys: dict[str, str] = {}  # identity key -> its window's storage key (the library's key_for)
         self._warned_at = float("-inf")
 
     @property
@@ -45,8 +47,9 @@ class ConnectBudget:
         """Count `connects` socket connects for `identity`; False when they do not fit in its budget for the
         hour (then nothing is counted)."""
         if self._in_process is not None:
-            key = self._item.key_for(_NAMESPACE, identity.key)
-            spent = self._in_process.acquire(key, int(self._item.amount), self._item.get_expiry(), connects)
+            spent = self._in_process.acquire(
+                self._key(identity), int(self._item.amount), self._item.get_expiry(), connects
+            )
             if spent is not None:
                 return spent
         try:
@@ -54,6 +57,14 @@ class ConnectBudget:
         except (StorageError, StoreUnavailable, OSError) as exc:
             self._warn(exc)
             return True
+
+    def _key(self, identity: Identity) -> str:
+        key = self._keys.get(identity.key)
+        if key is None:
+            if len(self._keys) >= _KEYS_KEPT:
+                self._keys.clear()  # bounded: identities rotate; a key is built again at a few microseconds
+            key = self._keys[identity.key] = self._item.key_for(_NAMESPACE, identity.key)
+        return key
 
     async def remaining(self, identity: Identity) -> int | None:
         """Connects `identity` may still make this hour (nothing counted); None when the storage is unreachable."""
