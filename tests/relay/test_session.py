@@ -203,3 +203,17 @@ async def test_a_streamers_session_also_serves_its_room_by_id() -> None:
     link.push(chat(11, "hello"))
     assert await comments(by_name.consumer, 1) == await comments(by_id.consumer, 1) == ["hello"]
     await relay.close()
+
+
+async def test_a_late_relay_mode_client_gets_the_recent_frames_as_bytes_only() -> None:
+    link = FakeLink()
+    relay = Relay(FakeUpstream(link), FAST)
+    first = await join(relay)
+    link.push(chat(11, "hello"))
+    assert await comments(first.consumer, 1) == ["hello"]
+    late = await join(relay, since_ms=0)
+    replayed = await asyncio.wait_for(late.consumer.next(), 2)
+    assert isinstance(replayed, Delivery)
+    assert replayed.raw  # the frame as TikTok sent it, for the client to decode
+    assert replayed.events == ()  # decoded events are not kept for replay (memory: 10 KB a frame)
+    await relay.close()

@@ -116,8 +116,8 @@ class Relay:
     ) -> Joined | Ending:
         """A consumer on the streamer's room, or the ending to close the caller's socket with.
 
-        `since_ms`: the consumer starts with the room's recent frames from that time on (a relay-mode client
-        whose socket comes a moment after its connect misses nothing in between)."""
+        `since_ms`: the consumer starts with the room's recent frames from that time on, as raw frames only (a
+        relay-mode client whose socket comes a moment after its connect misses nothing in between)."""
         if not self._take(caps):
             return Ending(CloseCode.TOO_MANY_CONNECTIONS)
         session = self._session(unique_id)

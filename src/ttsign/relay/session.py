@@ -27,7 +27,9 @@ from ttsign.relay.upstream import OpenFailure, Upstream, UpstreamLink
 
 logger = logging.getLogger(__name__)
 
-RECENT_FRAMES = 64  # frames kept for a client whose socket arrives just after its connect (relay mode)
+# Frames kept (their bytes only: decoded events and JSON would cost 10 KB a frame, 64 MB over 100 rooms, and
+# the collector's time) for a relay-mode client whose socket arrives just after its connect.
+RECENT_FRAMES = 64
 _SEEN_IDS = 2048  # msg_ids remembered across a reconnect, so a replayed message is relayed once
 # A reopened socket that lives this long, or brings a new message, has proven itself: the reopen budget is
 # whole again. One that dies sooner with nothing new counts against it (TikTok refusing us in slow motion).
@@ -219,7 +221,8 @@ class RoomSession:
                 self.viewers = event
         if events or raw:
             delivery = Delivery(self._now_ms(), events, raw)
-            self.recent.append(delivery)
+            if raw:  # relay-mode clients, the only ones replayed, take the frame's bytes alone
+                self.recent.append(Delivery(delivery.timestamp_ms, (), raw))
             for consumer in list(self.consumers):
                 if not consumer.offer(delivery):
                     logger.warning("room @%s: consumer %s dropped (too slow)", self.unique_id, consumer.label)
