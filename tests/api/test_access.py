@@ -52,3 +52,11 @@ def test_credentials_prefer_the_header_key_and_fall_back_to_the_query() -> None:
     assert (credentials(query_only).api_key, credentials(query_only).jwt) == ("query-key", "")
     anonymous = request_of([(b"x-api-key", b"  ")])
     assert credentials(anonymous).api_key == ""
+
+
+def test_credentials_read_the_routes_parsed_query_when_given() -> None:
+    request = request_of([], b"apiKey=in-the-query")
+    assert credentials(request, {"apiKey": " parsed "}).api_key == "parsed"
+    assert credentials(request, {}).api_key == ""
+    with_header = request_of([(b"x-api-key", b"header-key")], b"apiKey=in-the-query")
+    assert credentials(with_header, {"apiKey": "parsed"}).api_key == "header-key"

@@ -257,3 +257,23 @@ async def test_default_settings_answer_directly_and_say_so(tiktok: FakeTikTok, p
     assert tiktok.fetches == []
     metrics = app.state.metrics.exposition().decode()
     assert 'ttsign_connect_strategy_outcomes_total{outcome="served",strategy="direct"} 1.0' in metrics
+
+
+@pytest.mark.parametrize("user_agent", [CHROME_UA, ""])
+def test_a_connects_head_is_the_one_starlette_builds_from_the_headers(user_agent: str) -> None:
+    from starlette.responses import Response
+
+    from ttsign.api.dialects.connect import _success
+    from ttsign.service.connect import Connected
+
+    result = Connected(b"\x08\x01" * 300, "1%7Cabc", "7390000000000000001", "0123abcd", "chrome", "direct", user_agent)
+    headers = {
+        "X-Set-TT-Cookie": "ttwid=1%7Cabc",
+        "X-Room-Id": "7390000000000000001",
+        "X-Request-Id": "0123abcd",
+        "X-Ttsign-Strategy": "direct",
+        **({"X-Set-TT-User-Agent": user_agent} if user_agent else {}),
+    }
+    expected = Response(content=result.payload, media_type="application/x-protobuf", headers=headers)
+    answer = _success(result)
+    assert (answer.status_code, answer.body, answer.raw_headers) == (200, expected.body, expected.raw_headers)

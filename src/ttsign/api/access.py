@@ -107,9 +107,12 @@ def client_of(ua: str, client: str) -> ClientInfo:
     return ClientInfo("other")
 
 
-def credentials(request: Request) -> Credentials:
-    """X-Api-Key header, else the apiKey query parameter; x-jwt-key header. Empty means anonymous."""
-    key = header(request, b"x-api-key").strip() or query(request).get("apiKey", "").strip()
+def credentials(request: Request, params: Mapping[str, str] | None = None) -> Credentials:
+    """X-Api-Key header, else the apiKey query parameter; x-jwt-key header. Empty means anonymous.
+    `params`: the request's `query`, when the route parsed it already."""
+    key = header(request, b"x-api-key").strip()
+    if not key:
+        key = (query(request) if params is None else params).get("apiKey", "").strip()
     return Credentials(api_key=key, jwt=header(request, b"x-jwt-key").strip())
 
 
