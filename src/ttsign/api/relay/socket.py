@@ -18,6 +18,7 @@ from ttsign.api.relay.admit import Refused, admit_consumer, bundle, greeting, re
 from ttsign.api.state import Services
 from ttsign.relay import (
     CloseCode,
+    ConsumerGone,
     ConsumerOptions,
     Delivery,
     Ending,
@@ -77,18 +78,20 @@ async def _until_client_leaves(websocket: WebSocket) -> None:
 
 
 async def _serve(websocket: WebSocket, options: ConsumerOptions, joined: Joined, svc: Services) -> None:
+    """Forward in this task; a second one listens and hangs the consumer up when the client leaves. (One
+    task fewer per consumer than racing two: at 1,000 consumers, less memory and fewer task switches.)"""
     for frame in greeting(options, joined):
         await websocket.send_text(frame)
-    forward = asyncio.create_task(_forward(websocket, options, joined, svc.settings.relay_max_lifetime_s))
     listen = asyncio.create_task(_until_client_leaves(websocket))
+    listen.add_done_callback(lambda _: joined.consumer.hang_up())
     try:
-        await asyncio.wait({forward, listen}, return_when=asyncio.FIRST_COMPLETED)
+        await _forward(websocket, options, joined, svc.settings.relay_max_lifetime_s)
+    except ConsumerGone:
+        pass
     finally:
-        for task in (forward, listen):
-            task.cancel()
-        for task in (forward, listen):
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
-                await task
+        listen.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
+            await listen
 
 
 async def relay_socket(websocket: WebSocket) -> None:
