@@ -16,7 +16,7 @@ Prints:
 
 Targets (issue 14): zero lost events, RSS growth < 5%.
 Usage: .venv/bin/python benchmarks/relay_rooms.py [--rooms 100] [--per-room 10] [--seconds 60]
-       [--rate 20] [--per-frame 4] [--warmup 15]
+       [--rate 20] [--per-frame 4] [--warmup SECONDS]
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from paced import percentile
 from procs import Proc
 from relay_fanout import CHAT, CREATED, STAMP, rss_kb
 from websockets.asyncio.client import connect
+
+from ttsign.relay.session import SEEN_IDS
 
 STREAMER, FIRST_ROOM = "emu_streamer", 7390000000000000001
 PUSH_PATH = "/webcast/im/ws_proxy/ws_reuse_supplement/"
@@ -151,9 +153,11 @@ async def main(args: argparse.Namespace) -> None:
         gc.collect()
         gc.freeze()  # this process's own collector pauses over 1,000 sockets are not ttsign's delay
         rss_connected = rss_kb(server.popen.pid)
-        # Warm-up: each room's buffers reach their steady size (64 recent frames for relay-mode clients),
-        # so the growth measured after it is what a long run would keep adding. Its events count too.
-        warmup = await push_load(emu.url, args.rate, args.per_frame, args.warmup, first_id=10_000_000)
+        # Warm-up: each room's bounded buffers reach their steady size (the msg_ids remembered against
+        # replays, 64 recent frames), so the growth measured after it is what a long run would keep adding.
+        # Its events count too.
+        warmup_s = args.warmup if args.warmup is not None else 1.1 * SEEN_IDS / args.rate
+        warmup = await push_load(emu.url, args.rate, args.per_frame, warmup_s, first_id=10_000_000)
         rss_start = rss_kb(server.popen.pid)
         cpu = (server.cpu_s(), emu.cpu_s(), os.times(), time.monotonic())
         sent = warmup + await push_load(emu.url, args.rate, args.per_frame, args.seconds)
@@ -191,7 +195,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"  of which   emulator to ttsign's fan-out p50 {percentile(up, 50):.1f} ms, p99 {percentile(up, 99):.1f} ms")
     print(f"  cores      ttsign {cores[0]:.2f}, emulator {cores[1]:.2f}, consumers {cores[2]:.2f}")
     print(f"  rss        ttsign {rss_connected / 1024:.1f} MB with the consumers connected, "
-          f"{rss_start / 1024:.1f} MB after {args.warmup:g} s of warm-up load")  # fmt: skip
+          f"{rss_start / 1024:.1f} MB after {warmup_s:.0f} s of warm-up load")  # fmt: skip
     print(f"             {rss_start / 1024:.1f} MB at the start, {rss_end / 1024:.1f} MB at the end: "
           f"{growth:+.2f}% (target < {TARGET_RSS_GROWTH:g}%)")  # fmt: skip
     print(f"  sockets    TikTok (emulator) sockets opened: {relayed_sockets} through the relay, "
@@ -205,5 +209,8 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=int, default=20, help="chat events a second to each room")
     parser.add_argument("--per-frame", type=int, default=4)
-    parser.add_argument("--warmup", type=float, default=15.0, help="seconds of load before RSS is first read")
+    parser.add_argument(
+        "--warmup", type=float, default=None, help="seconds of load before RSS is first read (default: until each "
+        "room's relay has seen as many msg_ids as it remembers, SEEN_IDS / rate, plus 10%%)"
+    )  # fmt: skip
     uvloop.run(main(parser.parse_args()))

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 # Frames kept (their bytes only: decoded events and JSON would cost 10 KB a frame, 64 MB over 100 rooms, and
 # the collector's time) for a relay-mode client whose socket arrives just after its connect.
 RECENT_FRAMES = 64
-_SEEN_IDS = 2048  # msg_ids remembered across a reconnect, so a replayed message is relayed once
+SEEN_IDS = 2048  # msg_ids remembered across a reconnect, so a replayed message is relayed once
 # A reopened socket that lives this long, or brings a new message, has proven itself: the reopen budget is
 # whole again. One that dies sooner with nothing new counts against it (TikTok refusing us in slow motion).
 STABLE_S = 60.0
@@ -82,7 +82,7 @@ class RoomSession:
         self._link: UpstreamLink | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self.recent: deque[Delivery] = deque(maxlen=RECENT_FRAMES)
-        self._seen: deque[int] = deque(maxlen=_SEEN_IDS)
+        self._seen: deque[int] = deque(maxlen=SEEN_IDS)
         self._seen_set: set[int] = set()
         self._task: asyncio.Task[None] | None = None
         self._reopens_left = policy.reconnect_attempts
