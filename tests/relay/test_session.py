@@ -8,7 +8,7 @@ import pytest
 
 from tests.relay.fakes import FakeLink, FakeUpstream, chat, control, viewers
 from ttsign.relay.close_codes import CloseCode
-from ttsign.relay.consumer import Consumer, ConsumerGone, Delivery, Ending
+from ttsign.relay.consumer import Consumer, Delivery, Ending
 from ttsign.relay.hub import Joined, Relay
 from ttsign.relay.session import SessionPolicy
 from ttsign.relay.upstream import OpenFailure
@@ -217,13 +217,3 @@ async def test_a_late_relay_mode_client_gets_the_recent_frames_as_bytes_only() -
     assert replayed.raw  # the frame as TikTok sent it, for the client to decode
     assert replayed.events == ()  # decoded events are not kept for replay (memory: 10 KB a frame)
     await relay.close()
-
-
-async def test_a_consumer_hung_up_while_waiting_stops_waiting() -> None:
-    consumer = Consumer(4)
-    waiting = asyncio.create_task(consumer.next())
-    await asyncio.sleep(0)  # it is waiting for a delivery now
-    consumer.hang_up()
-    with pytest.raises(ConsumerGone):
-        await asyncio.wait_for(waiting, 2)
-    assert consumer.ending is None  # the client left: not an ending the relay decided (no close code counted)

@@ -6,7 +6,7 @@ endpoints (api/relay_routes.py).
 """
 
 from ttsign.relay.close_codes import CloseCode, close_reason
-from ttsign.relay.consumer import Consumer, ConsumerGone, Delivery, Ending
+from ttsign.relay.consumer import Consumer, Delivery, Ending
 from ttsign.relay.hub import Joined, Relay
 from ttsign.relay.options import ConsumerOptions, Features, InvalidOptions, parse_options
 from ttsign.relay.session import RoomInfo, RoomSession, SessionPolicy
@@ -15,7 +15,6 @@ from ttsign.relay.tiktok import TikTokUpstream
 __all__ = [
     "CloseCode",
     "Consumer",
-    "ConsumerGone",
     "ConsumerOptions",
     "Delivery",
     "Ending",

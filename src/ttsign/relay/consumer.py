@@ -35,10 +35,6 @@ class Delivery:
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
-class ConsumerGone(Exception):
-    """The consumer's own side went away (its socket closed) while it waited for a delivery."""
-
-
 @dataclass(frozen=True)
 class Ending:
     code: CloseCode
@@ -57,7 +53,6 @@ class Consumer:
         self._items: deque[Delivery | Ending] = deque()
         self._ready = asyncio.Event()
         self.ending: Ending | None = None
-        self._gone = False
 
     @property
     def queued(self) -> int:
@@ -83,17 +78,9 @@ class Consumer:
         self._items.append(ending)
         self._ready.set()
 
-    def hang_up(self) -> None:
-        """The consumer's socket is gone: a `next` waiting now, or called later, raises ConsumerGone (so the
-        endpoint's one task that sends can stop without a second task racing it)."""
-        self._gone = True
-        self._ready.set()
-
     async def next(self) -> Delivery | Ending:
         """The next delivery, or the ending once everything before it was taken."""
         while not self._items:
-            if self._gone:
-                raise ConsumerGone
             self._ready.clear()
             await self._ready.wait()
         return self._items.popleft()

@@ -18,7 +18,6 @@ from ttsign.api.relay.admit import Refused, admit_consumer, bundle, greeting, re
 from ttsign.api.state import Services
 from ttsign.relay import (
     CloseCode,
-    ConsumerGone,
     ConsumerOptions,
     Delivery,
     Ending,
@@ -77,21 +76,34 @@ async def _until_client_leaves(websocket: WebSocket) -> None:
                 return
 
 
+async def _forward_then_close(
+    websocket: WebSocket, options: ConsumerOptions, joined: Joined, lifetime_s: float
+) -> None:
+    try:
+        await _forward(websocket, options, joined, lifetime_s)
+    finally:
+        # However forwarding ended, the socket closes (a no-op when _forward already closed it with its
+        # code), so the endpoint's listener gets its disconnect and returns.
+        await _close(websocket, CloseCode.INTERNAL_ERROR)
+
+
 async def _serve(websocket: WebSocket, options: ConsumerOptions, joined: Joined, svc: Services) -> None:
-    """Forward in this task; a second one listens and hangs the consumer up when the client leaves. (One
-    task fewer per consumer than racing two: at 1,000 consumers, less memory and fewer task switches.)"""
+    """Forward in a task of its own while the endpoint's task listens for the client leaving.
+
+    A task resumes through its whole await chain, and the endpoint's runs a dozen middleware frames deep:
+    the loop that wakes for every frame runs in a shallow task, and the endpoint's task wakes once, when the
+    client leaves or the forward closes the socket. (Racing two tasks of their own cost a third per consumer.)
+    """
     for frame in greeting(options, joined):
         await websocket.send_text(frame)
-    listen = asyncio.create_task(_until_client_leaves(websocket))
-    listen.add_done_callback(lambda _: joined.consumer.hang_up())
+    lifetime_s = svc.settings.relay_max_lifetime_s
+    forward = asyncio.create_task(_forward_then_close(websocket, options, joined, lifetime_s))
     try:
-        await _forward(websocket, options, joined, svc.settings.relay_max_lifetime_s)
-    except ConsumerGone:
-        pass
+        await _until_client_leaves(websocket)
     finally:
-        listen.cancel()
+        forward.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
-            await listen
+            await forward
 
 
 async def relay_socket(websocket: WebSocket) -> None:
