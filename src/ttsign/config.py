@@ -456,8 +456,8 @@ class Settings(BaseSettings):
     relay_deflate: bool = Field(
         default=False,
         description="Compress relay WebSocket messages (permessage-deflate) for consumers that offer it: JSON "
-        "events shrink several times, but each consumer's copy is compressed on its own (about 1 µs of CPU per "
-        "event and 40 KB of memory per consumer more; at 1,000 consumers it delays every frame).",
+        "events shrink several times, but each consumer's copy is compressed on its own (about 1.6 µs of CPU per "
+        "event and 40 KB of memory per consumer more; at 1,000 consumers p99 66 ms instead of 55).",
     )
 
     @field_validator("tiktok_www_url", "tiktok_webcast_url", "upstream")
