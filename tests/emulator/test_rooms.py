@@ -82,3 +82,14 @@ async def test_each_push_socket_plays_the_timeline_with_its_own_room_id(start_em
     assert rooms == [BASE_ROOM, BASE_ROOM + 1, BASE_ROOM + 2]
     opened = await emu.log("ws_open")
     assert sorted(entry["room_id"] for entry in opened) == [str(BASE_ROOM + i) for i in range(3)]
+
+
+async def test_im_fetch_answers_for_a_sibling_room_and_refuses_one_past_the_count(start_emulator) -> None:
+    emu = await start_emulator(SCENARIO, strict=False)
+    sibling = str(BASE_ROOM + 2)
+    response = await emu.http.get("/webcast/im/fetch/?room_id=" + sibling)
+    assert response.status_code == 200
+    result = pb.ProtoMessageFetchResult.FromString(response.content)
+    assert f"wss_push_room_id:{sibling}|" in result.internal_ext
+    past = await emu.http.get(f"/webcast/im/fetch/?room_id={BASE_ROOM + 3}")
+    assert past.json()["status_code"] == 30001  # room not found
