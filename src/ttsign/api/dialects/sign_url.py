@@ -55,6 +55,12 @@ class SignUrlBody(BaseModel):
         default=None, max_length=64, validation_alias=AliasChoices("ttTargetIdc", "tt_target_idc")
     )
 
+    def signing_request(self, caller: str, *, legacy: bool) -> SignUrlRequest:
+        """What the sign use case is asked for (a route with more fields extends this)."""
+        return SignUrlRequest(
+            self.url, self.method, self.user_agent, self.payload or "", legacy_signature=legacy, caller=caller
+        )
+
 
 class SignedUrlResponse(BaseModel):
     signedUrl: str
@@ -133,7 +139,16 @@ async def read_sign_body(request: Request) -> dict[str, Any]:
     return json_object(await request.body())
 
 
-async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, *, legacy: bool) -> JSONResponse:
+async def sign_answer(
+    request: Request,
+    svc: Services,
+    fields: dict[str, Any] | None,
+    *,
+    legacy: bool,
+    body_model: type[SignUrlBody] = SignUrlBody,
+) -> JSONResponse:
+    """Every sign route's flow: admit, read `body_model` (from `fields` or the body), sign, check the signed
+    URL against a token's scope, answer in the route's shape."""
     request_id = new_request_id()
     request.state.request_id = request_id
     client = client_info(request)
@@ -147,7 +162,7 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
     try:
         if fields is None:
             fields = await read_sign_body(request)
-        body = SignUrlBody.model_validate(fields)
+        body = body_model.model_validate(fields)
     except (ValueError, ValidationError) as exc:
         message = describe_bad_body(exc)
         return sign_error(400, "bad_request", message, request_id, client)
@@ -156,16 +171,7 @@ async def _sign(request: Request, svc: Services, fields: dict[str, Any] | None, 
             400, "session_forwarding_disabled", "this server does not accept session ids", request_id, client
         )
     try:
-        result = await svc.sign.sign_url(
-            SignUrlRequest(
-                body.url,
-                body.method,
-                body.user_agent,
-                body.payload or "",
-                legacy_signature=legacy,
-                caller=admitted.caller.label,
-            )
-        )
+        result = await svc.sign.sign_url(body.signing_request(admitted.caller.label, legacy=legacy))
     except PolicyError as exc:
         return sign_error(400, exc.reason, str(exc), request_id, client)
     except ValueError as exc:
@@ -231,7 +237,7 @@ def _legacy_reply(result: SignUrlResult, fetch_url: str | None) -> dict[str, Any
 )
 async def webcast_sign_url(request: Request) -> JSONResponse:
     """Sign a TikTok webcast URL (JSON or form body); msToken, X-Bogus and X-Gnarly are appended."""
-    return await _sign(request, services(request), None, legacy=False)
+    return await sign_answer(request, services(request), None, legacy=False)
 
 
 @router.post(
@@ -243,19 +249,19 @@ async def webcast_sign_url(request: Request) -> JSONResponse:
 )
 async def webcast_sign_url_slash(request: Request) -> JSONResponse:
     """The same, at the path TikTokLive 6.3-6.6.5 posts a form to."""
-    return await _sign(request, services(request), None, legacy=False)
+    return await sign_answer(request, services(request), None, legacy=False)
 
 
 @router.post("/tiktok/sign_url", response_model=SignUrlReply, responses=SIGN_ERRORS, openapi_extra=_BODY_DOC)
 async def tiktok_sign_url(request: Request) -> JSONResponse:
     """Sign a TikTok URL (Node 2.4+ signs `gift/list/` here)."""
-    return await _sign(request, services(request), None, legacy=False)
+    return await sign_answer(request, services(request), None, legacy=False)
 
 
 @router.post("/tiktok/sign_url/", response_model=SignUrlReply, responses=SIGN_ERRORS, openapi_extra=_BODY_DOC)
 async def tiktok_sign_url_slash(request: Request) -> JSONResponse:
     """The same, with a trailing slash."""
-    return await _sign(request, services(request), None, legacy=False)
+    return await sign_answer(request, services(request), None, legacy=False)
 
 
 async def _legacy(request: Request) -> JSONResponse:
@@ -263,7 +269,7 @@ async def _legacy(request: Request) -> JSONResponse:
     fields: dict[str, Any] = {"url": params.get("url", "")}
     if params.get("userAgent") or params.get("user_agent"):
         fields["userAgent"] = params.get("userAgent") or params.get("user_agent")
-    return await _sign(request, services(request), fields, legacy=True)
+    return await sign_answer(request, services(request), fields, legacy=True)
 
 
 @router.get("/webcast/sign_url", response_model=LegacySignUrlReply, responses=SIGN_ERRORS, summary="Sign (legacy GET)")
@@ -281,7 +287,7 @@ async def legacy_sign_url_slash(request: Request, url: str) -> JSONResponse:
 # per-request parameter and response handling cost about as much as signing itself; the FastAPI routes stay
 # (never reached) so the OpenAPI document is generated from the same models.
 async def _serve_post(request: Request) -> JSONResponse:
-    return await _sign(request, services(request), None, legacy=False)
+    return await sign_answer(request, services(request), None, legacy=False)
 
 
 async def _serve_legacy(request: Request) -> JSONResponse:

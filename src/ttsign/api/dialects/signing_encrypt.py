@@ -12,28 +12,15 @@
 
 from __future__ import annotations
 
-import time
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field
 
-from ttsign.api.access import client_info, client_ip, credentials, denied_response
-from ttsign.api.access_log import note_caller
-from ttsign.api.dialects.sign_url import (
-    SIGN_ERRORS,
-    SignUrlBody,
-    SignUrlReply,
-    describe_bad_body,
-    read_sign_body,
-    sign_error,
-    sign_reply,
-)
-from ttsign.api.errors import REQUEST_ID_HEADER, new_request_id
+from ttsign.api.dialects.sign_url import SIGN_ERRORS, SignUrlBody, SignUrlReply, sign_answer
 from ttsign.api.state import services
-from ttsign.service.admission import Denied
-from ttsign.service.policy import PolicyError
 from ttsign.service.sign import SignUrlRequest
 
 router = APIRouter(tags=["signing"])
@@ -59,6 +46,13 @@ class EncryptSignUrlBody(SignUrlBody):
         description="Deprecated; no effect.",
     )
 
+    def signing_request(self, caller: str, *, legacy: bool) -> SignUrlRequest:
+        return replace(
+            super().signing_request(caller, legacy=legacy),
+            ttwid=self.ttwid,
+            include_browser_params=self.include_browser_params,
+        )
+
 
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -69,44 +63,8 @@ _BODY_DOC: dict[str, Any] = {
 
 
 async def sign_encrypt(request: Request) -> JSONResponse:
-    svc = services(request)
-    request_id = new_request_id()
-    request.state.request_id = request_id
-    client = client_info(request)
-    # As sign_url: the room is in the URL, so a token's creator scope is judged on the URL as signed (below).
-    admitted = await svc.admission.admit(credentials(request), client_ip(request), defer_scope=True)
-    if isinstance(admitted, Denied):
-        if admitted.status == 403:
-            return sign_error(403, admitted.reason, admitted.message, request_id, client)
-        return denied_response(admitted, request_id, client, time.time(), {"response": {}})
-    note_caller(request, admitted.caller)
-    try:
-        body = EncryptSignUrlBody.model_validate(await read_sign_body(request))
-    except (ValueError, ValidationError) as exc:
-        return sign_error(400, "bad_request", describe_bad_body(exc), request_id, client)
-    if body.session_id and svc.settings.session_id_policy == "refuse":
-        return sign_error(
-            400, "session_forwarding_disabled", "this server does not accept session ids", request_id, client
-        )
-    wanted = SignUrlRequest(
-        body.url,
-        body.method,
-        body.user_agent,
-        body.payload or "",
-        ttwid=body.ttwid,
-        include_browser_params=body.include_browser_params,
-        caller=admitted.caller.label,
-    )
-    try:
-        result = await svc.sign.sign_url(wanted)
-    except PolicyError as exc:
-        return sign_error(400, exc.reason, str(exc), request_id, client)
-    except ValueError as exc:
-        return sign_error(400, "bad_request", str(exc), request_id, client)
-    out_of_scope = await svc.admission.check_url_scope(admitted.caller, result.signed_url)
-    if out_of_scope is not None:
-        return sign_error(403, out_of_scope.reason, out_of_scope.message, request_id, client)
-    return JSONResponse(sign_reply(result), headers={REQUEST_ID_HEADER: request_id})
+    # sign_url's flow (admission, scope judged on the URL as signed, errors) with this route's body.
+    return await sign_answer(request, services(request), None, legacy=False, body_model=EncryptSignUrlBody)
 
 
 @router.post(
