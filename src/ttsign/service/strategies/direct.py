@@ -39,14 +39,10 @@ class DirectStrategy:
         self._connects = 2 if probe is not None else 1  # the probe's socket, then the client's
 
     async def connect(self, request: ConnectRequest) -> Connected | Refusal:
-        identity = await self._steps.identity(request)
-        if isinstance(identity, Refusal):
-            log_refusal(request.request_id, request.target.label, identity, None, self.name)
-            return identity
-        room_id = await self._steps.live_room_id(request, identity)
-        if isinstance(room_id, Refusal):
-            log_refusal(request.request_id, request.target.label, room_id, identity, self.name)
-            return room_id
+        found = await self._steps.identity_and_room(request, self.name, live=True)
+        if isinstance(found, Refusal):
+            return found
+        identity, room_id = found
         accepted = await self._accepted(identity, room_id, request)
         if isinstance(accepted, Refusal):
             log_refusal(request.request_id, room_id, accepted, identity, self.name)

@@ -18,14 +18,10 @@ class FetchStrategy:
         self._webcast = webcast
 
     async def connect(self, request: ConnectRequest) -> Connected | Refusal:
-        identity = await self._steps.identity(request)
-        if isinstance(identity, Refusal):
-            log_refusal(request.request_id, request.target.label, identity, None, self.name)
-            return identity
-        room_id = await self._steps.room_id(request, identity)
-        if isinstance(room_id, Refusal):
-            log_refusal(request.request_id, request.target.label, room_id, identity, self.name)
-            return room_id
+        found = await self._steps.identity_and_room(request, self.name, live=False)
+        if isinstance(found, Refusal):
+            return found
+        identity, room_id = found
         return await self._fetch(RoomRequest(room_id, request.cursor, request.internal_ext), identity, request)
 
     async def _fetch(self, room: RoomRequest, identity: Identity, request: ConnectRequest) -> Connected | Refusal:

@@ -59,6 +59,21 @@ class ConnectSteps:
         request.identity_failed = isinstance(obtained, Refusal)
         return obtained
 
+    async def identity_and_room(
+        self, request: ConnectRequest, strategy: str, *, live: bool
+    ) -> tuple[Identity, str] | Refusal:
+        """An identity, then the room id (`live`: once TikTok said the room is live); a refusal is logged
+        under `strategy` and returned."""
+        identity = await self.identity(request)
+        if isinstance(identity, Refusal):
+            log_refusal(request.request_id, request.target.label, identity, None, strategy)
+            return identity
+        room_id = await (self.live_room_id if live else self.room_id)(request, identity)
+        if isinstance(room_id, Refusal):
+            log_refusal(request.request_id, request.target.label, room_id, identity, strategy)
+            return room_id
+        return identity, room_id
+
     async def room_id(self, request: ConnectRequest, identity: Identity) -> str | Refusal:
         if request.room_id is not None:
             return request.room_id
