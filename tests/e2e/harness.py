@@ -151,6 +151,14 @@ class EmulatorHandle:
         return result
 
 
+def strict_default_scenario() -> dict[str, Any]:
+    """The shipped default scenario, with the push handshake also requiring the route params back."""
+    data: dict[str, Any] = yaml.safe_load((ROOT / "src/ttsign/emulator/scenarios/default.yaml").read_text())
+    websocket = data["websocket"]
+    websocket["strict"] = {**websocket.get("strict", {}), "require_route_params_echo": True}
+    return data
+
+
 def start_emulator(
     scenario: Path | dict[str, Any] | None, *, strict: bool = True, tls: bool = True, era: str | None = None
 ) -> EmulatorHandle:

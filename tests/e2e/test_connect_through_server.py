@@ -20,13 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from websockets.sync.client import connect as ws_connect
 
 from tests.e2e.expected import node_events, python_events
 from tests.e2e.harness import (
     FETCH_PATH_ENV,
-    ROOT,
     ClientRun,
     EmulatorHandle,
     Proc,
@@ -36,6 +34,7 @@ from tests.e2e.harness import (
     serve_argv,
     start_emulator,
     stop_cleanly,
+    strict_default_scenario,
 )
 from tests.e2e.session_log import (
     assert_fetch_through_ttsign,
@@ -52,7 +51,6 @@ from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
-DEFAULT_SCENARIO = ROOT / "src" / "ttsign" / "emulator" / "scenarios" / "default.yaml"
 CONTACT = "e2e-operator@example.org"
 CHROME_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
@@ -86,11 +84,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def scenario() -> dict[str, Any]:
-    """The shipped default scenario, with the push handshake also requiring the route params back."""
-    data: dict[str, Any] = yaml.safe_load(DEFAULT_SCENARIO.read_text())
-    websocket = data["websocket"]
-    websocket["strict"] = {**websocket.get("strict", {}), "require_route_params_echo": True}
-    return data
+    return strict_default_scenario()
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ import yaml
 from tests.e2e.expected import node_events, python_events
 from tests.e2e.harness import (
     FETCH_PATH_ENV,
-    ROOT,
     TTSIGN,
     ClientRun,
     EmulatorHandle,
@@ -30,6 +29,7 @@ from tests.e2e.harness import (
     run_python_client,
     serve_argv,
     stop_cleanly,
+    strict_default_scenario,
 )
 from tests.e2e.session_log import assert_fetch_through_ttsign, assert_push_session, of_kind
 from tests.signers.vendor_bundles import bundle, missing
@@ -40,18 +40,13 @@ pytestmark = [
     pytest.mark.skipif(missing() is not None, reason=missing() or ""),
 ]
 
-DEFAULT_SCENARIO = ROOT / "src" / "ttsign" / "emulator" / "scenarios" / "default.yaml"
 CONTACT = "e2e-operator@example.org"
 VENDOR_CHECKS = {"vendor.reproduced", "vendor.x_bogus", "vendor.x_gnarly"}
 
 
 @pytest.fixture(scope="module")
 def scenario() -> dict[str, Any]:
-    """The shipped default scenario, the push handshake also requiring the route params back."""
-    data: dict[str, Any] = yaml.safe_load(DEFAULT_SCENARIO.read_text())
-    websocket = data["websocket"]
-    websocket["strict"] = {**websocket.get("strict", {}), "require_route_params_echo": True}
-    return data
+    return strict_default_scenario()
 
 
 @pytest.fixture(scope="module")

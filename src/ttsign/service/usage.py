@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ttsign.store.base import StoreUnavailable
-from ttsign.store.usage import MINUTE_S, RETENTION_S, STEP_S, Resolution, UsageBatch, UsagePoint, UsageStore
+from ttsign.store.usage import HOUR_S, MINUTE_S, RETENTION_S, STEP_S, Resolution, UsageBatch, UsagePoint, UsageStore
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class UsageRecorder:
         subject = subject_of(caller_label)
         self._pending.minutes[(subject, counter, now - now % MINUTE_S)] += 1
         if room:
-            self._pending.rooms[(subject, room, now - now % 3600)] += 1
+            self._pending.rooms[(subject, room, now - now % HOUR_S)] += 1
 
     async def flush(self) -> bool:
         """Write what was counted; False (and kept for the next try) when the store did not answer."""
