@@ -165,8 +165,9 @@ class Settings(BaseSettings):
     signer_backends: tuple[Literal["native", "vendor-script", "remote"], ...] = Field(
         default=("native",),
         min_length=1,
-        description="Signer backends, tried in order: a backend that fails falls through to the next. `native` "
-        "signs in-process, `vendor-script` runs vendor_script_path in Node, `remote` asks remote_signer_url.",
+        description="Signer backends for sign_url and ttsign's own TikTok requests, tried in order: a backend "
+        "that fails falls through to the next. `native` signs in-process, `vendor-script` runs vendor_script_path "
+        "in Node, `remote` asks remote_signer_url.",
     )
     vendor_script_path: Path | None = Field(
         default=None,

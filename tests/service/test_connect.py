@@ -188,6 +188,7 @@ from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult  # noqa: E402
 from ttsign.signing import sign_request  # noqa: E402
 from ttsign.upstream.breaker import BreakerBoard, BreakerPolicy  # noqa: E402
 from ttsign.upstream.identity import ConnectBudget  # noqa: E402
+from ttsign.upstream.signer import InProcessSigner  # noqa: E402
 from ttsign.upstream.socket import DirectSocket  # noqa: E402
 from ttsign.upstream.transport import UpstreamRequest, UpstreamResponse  # noqa: E402
 
@@ -210,7 +211,7 @@ def strategic(tiktok: FakeTikTok, strategies: tuple[str, ...], **kwargs: object)
     async def factory(profile: object, name: str | None = None) -> object:
         return await bootstrap_identity(tiktok, BASE, profile, name, rng=rng)  # type: ignore[arg-type]
 
-    socket = DirectSocket("ws://127.0.0.1:1", signer=sign_request, rng=rng)
+    socket = DirectSocket("ws://127.0.0.1:1", signer=InProcessSigner(sign_request), rng=rng)
     return ConnectService(
         IdentityPool(factory),  # type: ignore[arg-type]
         WebcastClient(tiktok, webcast_base=BASE, rng=rng),

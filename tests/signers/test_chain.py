@@ -14,7 +14,7 @@ from ttsign.signers.backend import BackendRefusal, NoBackendSigned, RefusalKind,
 from ttsign.signers.chain import SignerChain
 from ttsign.signers.native import NativeBackend
 from ttsign.signers.observe import backend_metrics
-from ttsign.signing import default_profile, sign_request
+from ttsign.signing import default_profile, sign_request, xgnarly
 from ttsign.signing.environment import VENDOR_5_1_3_ZTCA
 from ttsign.signing.signer import SignedRequest
 from ttsign.upstream.breaker import BreakerBoard, BreakerPolicy
@@ -62,7 +62,7 @@ async def test_a_refusing_backend_falls_through_to_the_next() -> None:
     outcomes = Outcomes()
     chain = SignerChain([FakeBackend("vendor-script", RefusalKind.CRASH), NativeBackend()], on_outcome=outcomes)
     signed = await chain.sign(_job(), random.Random(1))
-    assert signed.backend == "native" and "X-Gnarly" in signed.request.tokens
+    assert signed.backend == "native"
     assert outcomes == [("vendor-script", "worker_crash"), ("native", "signed")]
 
 
@@ -148,3 +148,29 @@ async def test_a_reported_signature_refusal_counts_against_the_backend() -> None
     chain = SignerChain([backend, NativeBackend()], breakers=breakers)
     chain.report_refusal("vendor-script")  # TikTok refused what it signed
     assert (await chain.sign(_job(), random.Random(1))).backend == "native" and backend.calls == 0
+
+
+async def test_backends_tiktok_refused_for_this_request_are_skipped() -> None:
+    first, second = FakeBackend("vendor-script"), FakeBackend("remote")
+    outcomes = Outcomes()
+    chain = SignerChain([first, second], on_outcome=outcomes)
+    signed = await chain.sign(_job(), random.Random(1), besides={"vendor-script"})
+    assert signed.backend == "remote" and first.calls == 0
+    with pytest.raises(NoBackendSigned) as caught:
+        await chain.sign(_job(), random.Random(1), besides={"vendor-script", "remote"})
+    assert caught.value.refusals == [] and outcomes == [("remote", "signed")]
+
+
+async def test_own_requests_chain_swaps_the_native_environment_and_shares_breakers_and_metrics() -> None:
+    vendor = FakeBackend("vendor-script", RefusalKind.CRASH)
+    outcomes = Outcomes()
+    breakers = BreakerBoard("signer_backend", BreakerPolicy(failure_threshold=1, cooldown_s=60))
+    chain = SignerChain([vendor, NativeBackend()], breakers=breakers, on_outcome=outcomes)
+    own = chain.with_native(NativeBackend(VENDOR_5_1_3_ZTCA))
+    assert own.names == chain.names and own.breakers is chain.breakers
+    signed = await own.sign(_job(), random.Random(1))
+    assert signed.backend == "native"
+    assert xgnarly.decode(signed.request.tokens["X-Gnarly"]).fields[9] == "5.1.3-ZTCA"  # the swapped environment
+    assert outcomes == [("vendor-script", "worker_crash"), ("native", "signed")]
+    await chain.sign(_job(), random.Random(1))  # the crash opened the shared breaker: skipped here too
+    assert vendor.calls == 1 and outcomes[-2:] == [("vendor-script", "circuit_open"), ("native", "signed")]

@@ -3,6 +3,7 @@ explicit overrides (Settings.endpoint_overrides -> SignerEnvironment.with_endpoi
 
 from __future__ import annotations
 
+import asyncio
 import random
 from functools import partial
 from urllib.parse import parse_qs, urlsplit
@@ -13,8 +14,9 @@ from ttsign.signing import default_profile, sign_request
 from ttsign.signing.environment import VENDOR_5_1_3, XBOGUS_1_0_0_368
 from ttsign.upstream.cookies import CookieJar
 from ttsign.upstream.identity import Identity
+from ttsign.upstream.signer import InProcessSigner
 from ttsign.upstream.socket import SOCKET_PATH
-from ttsign.upstream.webcast import IM_FETCH_PATH, RoomRequest, WebcastClient
+from ttsign.upstream.webcast import IM_FETCH_PATH, Prepared, RoomRequest, WebcastClient
 
 
 def _identity() -> Identity:
@@ -27,11 +29,13 @@ def _fetch_query(settings: Settings) -> dict[str, list[str]]:
     client = WebcastClient(
         FakeTikTok(),
         webcast_base="http://127.0.0.1:9",
-        signer=partial(sign_request, environment=table),
+        signer=InProcessSigner(partial(sign_request, environment=table)),
         rng=random.Random(1),
         signatures=table.signatures_for(IM_FETCH_PATH),
     )
-    return parse_qs(urlsplit(client.build_request(_identity(), RoomRequest("7")).url).query)
+    prepared = asyncio.run(client.build_request(_identity(), RoomRequest("7")))
+    assert isinstance(prepared, Prepared)
+    return parse_qs(urlsplit(prepared.request.url).query)
 
 
 def test_default_settings_send_im_fetch_unsigned() -> None:

@@ -192,6 +192,7 @@ async def test_an_identity_blocked_on_one_replicas_socket_is_retired_on_the_othe
     from ttsign.signing import sign_request
     from ttsign.upstream.refusals import RefusalCode
     from ttsign.upstream.rooms import RoomDirectory
+    from ttsign.upstream.signer import InProcessSigner
     from ttsign.upstream.socket import DirectSocket
     from ttsign.upstream.webcast import WebcastClient
 
@@ -203,7 +204,7 @@ async def test_an_identity_blocked_on_one_replicas_socket_is_retired_on_the_othe
 
     def replica() -> tuple[ConnectService, IdentityPool]:
         pool = cluster.pool(recheck_s=0.0)
-        socket = DirectSocket("ws://127.0.0.1:1", signer=sign_request, rng=random.Random())
+        socket = DirectSocket("ws://127.0.0.1:1", signer=InProcessSigner(sign_request), rng=random.Random())
         rooms = RoomDirectory(cluster.tiktok, www_base=WWW)
         webcast = WebcastClient(cluster.tiktok, webcast_base=WWW)
         svc = ConnectService(pool, webcast, rooms=rooms, strategies=("direct",), socket=socket, probe=Probe())  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
 from ttsign.signing import default_profile, sign_request
 from ttsign.upstream.cookies import CookieJar
 from ttsign.upstream.identity import Identity
+from ttsign.upstream.signer import InProcessSigner
 from ttsign.upstream.socket import DirectSocket, socket_params
 
 ROOM = "7390000000000000001"
@@ -50,7 +51,8 @@ def identity(device_id: str = "7123456789012345678") -> Identity:
 
 
 def socket(sign: bool = True) -> DirectSocket:
-    return DirectSocket("wss://webcast-ws.tiktok.com/", signer=sign_request, sign_query=sign, rng=random.Random(3))
+    signer = InProcessSigner(sign_request)
+    return DirectSocket("wss://webcast-ws.tiktok.com/", signer=signer, sign_query=sign, rng=random.Random(3))
 
 
 def test_query_follows_the_page_order_with_the_identity_values() -> None:
@@ -71,8 +73,8 @@ def test_without_a_device_id_the_rule_is_3_and_no_device_id_is_sent() -> None:
     assert params["did_rule"] == "3" and "device_id" not in params
 
 
-def test_fetch_result_carries_the_socket_decoded_and_what_clients_require() -> None:
-    address = socket().address(identity(), ROOM)
+async def test_fetch_result_carries_the_socket_decoded_and_what_clients_require() -> None:
+    address = await socket().address(identity(), ROOM)
     result = ProtoMessageFetchResult.FromString(address.fetch_result(now_ms=1_700_000_000_000))
     assert result.push_server == "wss://webcast-ws.tiktok.com/webcast/im/ws_proxy/ws_reuse_supplement/"
     assert "?" not in result.push_server
@@ -84,18 +86,19 @@ def test_fetch_result_carries_the_socket_decoded_and_what_clients_require() -> N
     assert route["X-Gnarly"]
 
 
-def test_x_gnarly_is_a_setting() -> None:
-    assert "X-Gnarly" not in dict(socket(sign=False).address(identity(), ROOM).params)
+async def test_x_gnarly_is_a_setting() -> None:
+    assert "X-Gnarly" not in dict((await socket(sign=False).address(identity(), ROOM)).params)  # type: ignore[union-attr]
 
 
-def test_x_gnarly_is_computed_over_the_query_sent() -> None:
+async def test_x_gnarly_is_computed_over_the_query_sent() -> None:
     calls: list[str] = []
 
     def recording(method: str, url: str, body: str, profile: object, **kwargs: object) -> object:
         calls.append(url)
         return sign_request(method, url, body, profile, **kwargs)  # type: ignore[arg-type]
 
-    address = DirectSocket("ws://127.0.0.1:1", signer=recording, rng=random.Random(3)).address(identity(), ROOM)  # type: ignore[arg-type]
+    socket = DirectSocket("ws://127.0.0.1:1", signer=InProcessSigner(recording), rng=random.Random(3))
+    address = await socket.address(identity(), ROOM)
     unsigned = [(k, v) for k, v in address.params if k != "X-Gnarly"]
     query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in unsigned)
     assert calls == [f"ws://127.0.0.1:1/webcast/im/ws_proxy/ws_reuse_supplement/?{query}"]
@@ -119,7 +122,7 @@ def test_refused_handshakes_are_typed_refusals() -> None:
     assert code("curl: (7) Failed to connect", 7) is RefusalCode.TRANSPORT_ERROR
 
 
-def test_an_address_is_signed_once_per_identity_and_room_for_its_reuse_window() -> None:
+async def test_an_address_is_signed_once_per_identity_and_room_for_its_reuse_window() -> None:
     signed: list[str] = []
     clock = [1_700_000_000_000]
 
@@ -127,12 +130,13 @@ def test_an_address_is_signed_once_per_identity_and_room_for_its_reuse_window() 
         signed.append(url)
         return sign_request(method, url, body, profile, **kwargs)  # type: ignore[arg-type]
 
-    socket = DirectSocket("ws://h", signer=counting, now_ms=lambda: clock[0], rng=random.Random(3), reuse_s=10)  # type: ignore[arg-type]
+    signer = InProcessSigner(counting)
+    socket = DirectSocket("ws://h", signer=signer, now_ms=lambda: clock[0], rng=random.Random(3), reuse_s=10)
     ident = identity()
-    first = socket.address(ident, ROOM)
-    assert socket.address(ident, ROOM) is first and len(signed) == 1
-    assert socket.address(ident, "7390000000000000002") is not first  # another room: its own address
-    assert socket.address(identity(), ROOM) is not first  # another identity: its own signature
+    first = await socket.address(ident, ROOM)
+    assert await socket.address(ident, ROOM) is first and len(signed) == 1
+    assert await socket.address(ident, "7390000000000000002") is not first  # another room: its own address
+    assert await socket.address(identity(), ROOM) is not first  # another identity: its own signature
     clock[0] += 10_000
-    assert socket.address(ident, ROOM) is not first and len(signed) == 4
+    assert await socket.address(ident, ROOM) is not first and len(signed) == 4
     assert ProtoMessageFetchResult.FromString(first.payload).now == 1_700_000_000_000

@@ -31,9 +31,10 @@ def query_of(url: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
 
 
-def test_request_carries_the_euler_guide_parameters_and_the_identity() -> None:
+async def test_request_carries_the_euler_guide_parameters_and_the_identity() -> None:
     ident = identity()
-    request = client(FakeTikTok()).build_request(ident, RoomRequest("7390000000000000001", "c0", "ext0"))
+    prepared = await client(FakeTikTok()).build_request(ident, RoomRequest("7390000000000000001", "c0", "ext0"))
+    request = prepared.request  # type: ignore[union-attr]
     parts = urlsplit(request.url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == BASE + IM_FETCH_PATH
     query = query_of(request.url)
@@ -64,9 +65,9 @@ def test_request_carries_the_euler_guide_parameters_and_the_identity() -> None:
     assert list(query)[-3:] == ["msToken", "X-Bogus", "X-Gnarly"]
 
 
-def test_request_headers_are_the_profiles_browser_with_the_identitys_cookies() -> None:
+async def test_request_headers_are_the_profiles_browser_with_the_identitys_cookies() -> None:
     ident = identity("firefox133-windows")
-    request = client(FakeTikTok()).build_request(ident, RoomRequest("1"))
+    request = (await client(FakeTikTok()).build_request(ident, RoomRequest("1"))).request
     assert request.headers["User-Agent"] == ident.profile.user_agent
     assert request.headers["Referer"] == "https://www.tiktok.com/"
     assert request.headers["Origin"] == "https://www.tiktok.com"
@@ -74,9 +75,9 @@ def test_request_headers_are_the_profiles_browser_with_the_identitys_cookies() -
     assert request.impersonate == ident.profile.impersonate
 
 
-def test_signatures_verify_against_the_exact_url_and_user_agent() -> None:
+async def test_signatures_verify_against_the_exact_url_and_user_agent() -> None:
     ident = identity()
-    request = client(FakeTikTok()).build_request(ident, RoomRequest("42", "", ""))
+    request = (await client(FakeTikTok()).build_request(ident, RoomRequest("42", "", ""))).request
     import time
 
     now_ms = time.time_ns() // 1_000_000
@@ -149,25 +150,25 @@ def test_cached_query_template_equals_a_fresh_encoding(room: RoomRequest) -> Non
         frozenset({"msToken", "X-Bogus", "X-Gnarly"}),
     ],
 )
-def test_im_fetch_carries_exactly_the_signatures_the_endpoint_table_names(chosen: frozenset[str]) -> None:
+async def test_im_fetch_carries_exactly_the_signatures_the_endpoint_table_names(chosen: frozenset[str]) -> None:
     webcast = WebcastClient(FakeTikTok(), webcast_base=BASE, rng=random.Random(5), signatures=chosen)
-    query = query_of(webcast.build_request(identity(), RoomRequest("7")).url)
+    query = query_of((await webcast.build_request(identity(), RoomRequest("7"))).request.url)
     assert {name for name in ("msToken", "X-Bogus", "X-Gnarly") if name in query} == chosen
 
 
-def test_a_signature_the_table_leaves_out_keeps_the_others_byte_for_byte() -> None:
-    def built(chosen: frozenset[str]) -> str:
+async def test_a_signature_the_table_leaves_out_keeps_the_others_byte_for_byte() -> None:
+    async def built(chosen: frozenset[str]) -> str:
         webcast = WebcastClient(
             FakeTikTok(), webcast_base=BASE, rng=random.Random(5), now_ms=lambda: 1_700_000_000_000, signatures=chosen
         )
-        return webcast.build_request(identity(), RoomRequest("7")).url
+        return (await webcast.build_request(identity(), RoomRequest("7"))).request.url
 
-    full = built(frozenset({"msToken", "X-Bogus", "X-Gnarly"}))
-    assert full.startswith(built(frozenset({"msToken", "X-Bogus"})) + "&X-Gnarly=")
+    full = await built(frozenset({"msToken", "X-Bogus", "X-Gnarly"}))
+    assert full.startswith(await built(frozenset({"msToken", "X-Bogus"})) + "&X-Gnarly=")
 
 
-def test_first_fetch_uses_the_players_query_without_empty_values() -> None:
-    query = query_of(client(FakeTikTok(), email="").build_request(identity(), RoomRequest("7")).url)
+async def test_first_fetch_uses_the_players_query_without_empty_values() -> None:
+    query = query_of((await client(FakeTikTok(), email="").build_request(identity(), RoomRequest("7"))).request.url)
     assert (query["cursor"], query["internal_ext"], query["last_rtt"]) == ("0", "0", "-1")
     assert all(query.values()), [key for key, value in query.items() if not value]
 

@@ -52,7 +52,9 @@ from ttsign.service.scope import CreatorScope
 from ttsign.service.sign import SignService
 from ttsign.service.usage import UsageRecorder, UsageReport
 from ttsign.signers.factory import build_chain, native_backend
-from ttsign.signing import generate_ms_token, sign_request
+from ttsign.signers.native import NativeBackend
+from ttsign.signers.request_signer import ChainSigner
+from ttsign.signing import generate_ms_token
 from ttsign.store.backends import Backends, open_backends, open_key_store
 from ttsign.store.base import KeyStore, Limits, StoreUnavailable
 from ttsign.upstream.chat import ChatClient
@@ -147,13 +149,12 @@ def build_services(
         shelf=backends.identities,
     )
     metrics = metrics or Metrics()
-    # The configured signer environment holds for every in-process signature; sign_url goes through the
-    # signer backends (native, vendor-script, remote) in their configured order.
+    # The configured signer environment holds for every in-process signature; sign_url and ttsign's own
+    # TikTok requests go through the signer backends (native, vendor-script, remote) in their configured order.
     native = native_backend(settings)
     sign_in_process = native.sign_function()
     # ttsign's own TikTok requests read one table: the environment's, with the operator's explicit overrides.
     own_requests = native.environment.with_endpoint_signatures(settings.endpoint_overrides())
-    sign_own = partial(sign_request, environment=own_requests)
     signers = build_chain(
         settings,
         native,
@@ -161,13 +162,18 @@ def build_services(
         registry=metrics.registry,
         on_breaker=lambda scope, state: metrics.breaker_transitions.labels(scope, str(state)).inc(),
     )
+    own_signers = signers.with_native(NativeBackend(own_requests))
+
+    def signing_own(purpose: str) -> ChainSigner:
+        return ChainSigner(own_signers, observe=metrics.signing_timer(purpose))
+
     sharing = BreakerSharing(backends.breakers) if backends.breakers is not None else None
     webcast = WebcastClient(
         transport,
         webcast_base=settings.webcast_base,
         contact_email=settings.contact_email,
         rng=rng,
-        signer=timed(sign_own, metrics.signing_timer("im_fetch")),
+        signer=signing_own("im_fetch"),
         signatures=own_requests.signatures_for(IM_FETCH_PATH),
     )
     probe = (
@@ -177,7 +183,7 @@ def build_services(
     )
     socket = DirectSocket(
         settings.push_base,
-        signer=timed(sign_own, metrics.signing_timer("socket")),
+        signer=signing_own("socket"),
         sign_query=settings.direct_socket_gnarly and "X-Gnarly" in own_requests.signatures_for(SOCKET_PATH),
         rng=rng,
     )
@@ -245,7 +251,7 @@ def build_services(
         ChatClient(
             transport,
             webcast_base=settings.webcast_base,
-            signer=timed(sign_own, metrics.signing_timer("room_chat")),
+            signer=signing_own("room_chat"),
             now_ms=lambda: time.time_ns() // 1_000_000,
             rng=rng,
         ),

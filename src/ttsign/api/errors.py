@@ -32,6 +32,7 @@ _ROOM_STATUS = {
     RefusalCode.ROOM_NOT_FOUND: 404,
     RefusalCode.TIMEOUT: 504,
     RefusalCode.CIRCUIT_OPEN: 503,  # ttsign itself paused the calls: unavailable for now, not a bad gateway
+    RefusalCode.SIGNER_UNAVAILABLE: 503,  # ttsign's own signers failed: TikTok was not asked
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from ttsign.signers.backend import BackendRefusal, NoBackendSigned, RefusalKind, SignerBackend, SignJob
@@ -59,10 +59,19 @@ class SignerChain:
     def names(self) -> tuple[str, ...]:
         return tuple(backend.name for backend in self.backends)
 
-    async def sign(self, job: SignJob, rng: random.Random) -> ChainSigned:
-        """Sign with the first backend that can; raise NoBackendSigned with every refusal otherwise."""
+    def with_native(self, native: SignerBackend) -> SignerChain:
+        """The same backends in the same order, with `native` in place of the native one (another signer
+        environment, e.g. ttsign's own endpoint table); breakers and metrics are shared."""
+        backends = [native if backend.name == native.name else backend for backend in self.backends]
+        return SignerChain(backends, breakers=self.breakers, on_outcome=self._on_outcome)
+
+    async def sign(self, job: SignJob, rng: random.Random, *, besides: Collection[str] = ()) -> ChainSigned:
+        """Sign with the first backend not in `besides` that can; raise NoBackendSigned with every refusal
+        otherwise (`besides`: backends whose signature TikTok already refused for this request)."""
         refusals: list[BackendRefusal] = []
         for backend in self.backends:
+            if backend.name in besides:
+                continue
             if self.breakers.check(backend.name) is not None:
                 refusal = BackendRefusal(backend.name, RefusalKind.CIRCUIT_OPEN, "breaker open after repeated failures")
                 self._on_outcome(backend.name, refusal.kind, 0.0)
@@ -84,7 +93,8 @@ class SignerChain:
         raise NoBackendSigned(refusals)
 
     def report_refusal(self, backend: str) -> None:
-        """TikTok refused a signature this backend made: count it against the backend's breaker."""
+        """TikTok refused a signature this backend made and accepted another backend's for the same request:
+        count it against the backend's breaker."""
         self.breakers.record_failure(backend)
         self._on_outcome(backend, "signature_refused", 0.0)
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from ttsign.signing import sign_request
 from ttsign.upstream.browser_headers import fetch_headers
 from ttsign.upstream.identity.value import Identity
 from ttsign.upstream.refusals import (
@@ -22,8 +21,9 @@ from ttsign.upstream.refusals import (
     classify_transport_failure,
     json_object,
 )
+from ttsign.upstream.signer import InProcessSigner, RequestSigner
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
-from ttsign.upstream.webcast import TIKTOK_ORIGIN, RoomRequest, Signer, im_fetch_params
+from ttsign.upstream.webcast import TIKTOK_ORIGIN, RoomRequest, im_fetch_params
 
 ROOM_CHAT_PATH = "/webcast/room/chat/"
 LOGIN_REQUIRED_CODES = frozenset({20003})  # TikTok: the session is missing, expired or logged out
@@ -108,19 +108,22 @@ class ChatClient:
         transport: Transport,
         *,
         webcast_base: str,
-        signer: Signer = sign_request,
+        signer: RequestSigner | None = None,
         now_ms: Callable[[], int],
         rng: random.Random,
     ) -> None:
         self._transport = transport
         self._base = webcast_base.rstrip("/")
-        self._signer = signer
+        self._signer: RequestSigner = signer or InProcessSigner()
         self._now_ms = now_ms
         self._rng = rng
 
-    def build_request(self, identity: Identity, session: TikTokSession, room_id: str, content: str) -> UpstreamRequest:
+    async def build_request(
+        self, identity: Identity, session: TikTokSession, room_id: str, content: str
+    ) -> UpstreamRequest | Refusal:
+        """The signed POST (never retried with another backend: a retry could post the message twice)."""
         profile = identity.profile
-        signed = self._signer(
+        outcome = await self._signer.sign(
             "POST",
             f"{self._base}{ROOM_CHAT_PATH}?{room_chat_query(identity, room_id, content)}",
             "",
@@ -130,6 +133,9 @@ class ChatClient:
             ms_token=identity.ms_token,
             session=identity.sdk_session,
         )
+        if isinstance(outcome, Refusal):
+            return outcome
+        signed = outcome.request
         identity.sdk_session = signed.session
         own = identity.cookies.header()
         cookie = "; ".join([*([own] if own else []), *session.cookie_pairs()])
@@ -148,7 +154,9 @@ class ChatClient:
 
     async def send(self, identity: Identity, session: TikTokSession, room_id: str, content: str) -> ChatOutcome:
         """One signed chat POST; never retried (a retry could post the message twice)."""
-        request = self.build_request(identity, session, room_id, content)
+        request = await self.build_request(identity, session, room_id, content)
+        if isinstance(request, Refusal):
+            return request
         try:
             response = await self._transport.send(request)
         except TransportTimeout:

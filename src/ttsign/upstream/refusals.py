@@ -34,6 +34,7 @@ class RefusalCode(StrEnum):
     CIRCUIT_OPEN = "circuit_open"
     NO_TTWID = "no_ttwid"
     NO_STRATEGY = "no_strategy"
+    SIGNER_UNAVAILABLE = "signer_unavailable"
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,12 @@ _KINDS: dict[RefusalCode, _Kind] = {
     RefusalCode.NO_STRATEGY: _Kind(
         "Every connect strategy was refused or is paused.",
         "See the log line for each strategy's refusal; check connect_strategies and the egress path.",
+        retires_identity=False,
+        transient=False,
+    ),
+    RefusalCode.SIGNER_UNAVAILABLE: _Kind(
+        "No configured signer backend could sign the request to TikTok.",
+        "See the log line for each backend's refusal; check signer_backends (vendor-script workers, remote).",
         retires_identity=False,
         transient=False,
     ),

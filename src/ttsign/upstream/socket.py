@@ -19,7 +19,8 @@ from weakref import WeakKeyDictionary
 
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
 from ttsign.upstream.identity.value import Identity
-from ttsign.upstream.webcast import Signer
+from ttsign.upstream.refusals import Refusal
+from ttsign.upstream.signer import InProcessSigner, RequestSigner
 
 SOCKET_PATH = "/webcast/im/ws_proxy/ws_reuse_supplement/"
 HEARTBEAT_MS = 10_000
@@ -109,14 +110,14 @@ class DirectSocket:
         self,
         push_base: str,
         *,
-        signer: Signer,
+        signer: RequestSigner | None = None,
         sign_query: bool = True,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         rng: random.Random | None = None,
         reuse_s: float = ADDRESS_TTL_S,
     ) -> None:
         self._push_server = push_base.rstrip("/") + SOCKET_PATH
-        self._signer = signer
+        self._signer: RequestSigner = signer or InProcessSigner()
         self._sign_query = sign_query
         self._now_ms = now_ms
         self._rng = rng or random.SystemRandom()
@@ -127,8 +128,9 @@ class DirectSocket:
     def push_server(self) -> str:
         return self._push_server
 
-    def address(self, identity: Identity, room_id: str) -> SocketAddress:
-        """The identity's signed address for the room: the one signed in the last `reuse_s`, else a new one."""
+    async def address(self, identity: Identity, room_id: str) -> SocketAddress | Refusal:
+        """The identity's signed address for the room: the one signed in the last `reuse_s`, else a new one
+        (a refusal when no signer backend can sign)."""
         now = self._now_ms()
         recent = self._recent.setdefault(identity, {})
         cached = recent.get(room_id)
@@ -136,25 +138,36 @@ class DirectSocket:
             return cached
         params = socket_params(identity, room_id)
         if self._sign_query:
-            params.append(("X-Gnarly", self._gnarly(identity, encode_query(params))))
+            gnarly = await self._gnarly(identity, encode_query(params))
+            if isinstance(gnarly, Refusal):
+                return gnarly
+            params.append(("X-Gnarly", gnarly))
         address = SocketAddress.of(self._push_server, tuple(params), now_ms=now)
         if len(recent) >= _ROOMS_PER_IDENTITY:
             recent.clear()  # bounded: an identity asked for many rooms signs again, nothing else changes
         recent[room_id] = address
         return address
 
-    def _gnarly(self, identity: Identity, query: str) -> str:
+    async def _gnarly(self, identity: Identity, query: str) -> str | Refusal:
         # The page signs the socket query with its WS signer; the XHR signer's X-Gnarly over the same query
         # (and the empty msToken it appends) is the closest public function. The socket's verifier is not
         # byte-exact (nglmercer `ttl-sign-headless`), so this holds where the check exists at all.
-        signed = self._signer(
-            "GET",
-            f"{self._push_server}?{query}",
-            "",
-            identity.profile,
-            now_ms=self._now_ms(),
-            rng=self._rng,
-            session=identity.sdk_session,
-        )
-        identity.sdk_session = signed.session
-        return signed.tokens["X-Gnarly"]
+        tried: frozenset[str] = frozenset()
+        while True:
+            signed = await self._signer.sign(
+                "GET",
+                f"{self._push_server}?{query}",
+                "",
+                identity.profile,
+                now_ms=self._now_ms(),
+                rng=self._rng,
+                session=identity.sdk_session,
+                besides=tried,
+            )
+            if isinstance(signed, Refusal):
+                return signed
+            gnarly = signed.request.tokens.get("X-Gnarly")
+            if gnarly:
+                identity.sdk_session = signed.request.session
+                return gnarly
+            tried |= {signed.backend}  # a backend whose answer lacks X-Gnarly (e.g. a remote 1.0.0.368 one)

@@ -6,15 +6,14 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import quote
 from weakref import WeakKeyDictionary
 
-from ttsign.signing import BrowserProfile, SdkSession, SignedRequest, sign_request
 from ttsign.signing.url import append_param, split, strip_params
 from ttsign.upstream.browser_headers import fetch_headers
 from ttsign.upstream.identity.value import Identity
-from ttsign.upstream.refusals import FetchPayload, Refusal, classify_fetch, classify_transport_failure
+from ttsign.upstream.refusals import FetchPayload, Refusal, RefusalCode, classify_fetch, classify_transport_failure
+from ttsign.upstream.signer import InProcessSigner, RequestSigner
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
 
 IM_FETCH_PATH = "/webcast/im/fetch/"
@@ -26,23 +25,6 @@ ALL_SIGNATURES = frozenset(SIGNATURES)
 _PLAYER_FIRST = {"cursor": "0", "internal_ext": "0"}
 
 
-class Signer(Protocol):
-    """What signs a TikTok URL (the native signer now; other backends later)."""
-
-    def __call__(
-        self,
-        method: str,
-        url: str,
-        body: str,
-        profile: BrowserProfile,
-        *,
-        now_ms: int,
-        rng: random.Random,
-        ms_token: str = "",
-        session: SdkSession | None = None,
-    ) -> SignedRequest: ...
-
-
 @dataclass(frozen=True)
 class RoomRequest:
     """What to fetch: the room and where the client stands in it (empty on first connect)."""
@@ -50,6 +32,19 @@ class RoomRequest:
     room_id: str
     cursor: str = ""
     internal_ext: str = ""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An im/fetch as it will go on the wire, and which signer backend signed it ("" when unsigned)."""
+
+    request: UpstreamRequest
+    backend: str = ""
+
+
+# What TikTok answers a signature it rejects; the same answers can mean the identity, so a backend is only
+# blamed when another backend's signature for the same request is then accepted (upstream/signer.py).
+SIGNATURE_REFUSALS = frozenset({RefusalCode.EMPTY_200, RefusalCode.FORBIDDEN_403})
 
 
 @dataclass(frozen=True)
@@ -163,7 +158,7 @@ class WebcastClient:
         *,
         webcast_base: str,
         contact_email: str = "",
-        signer: Signer = sign_request,
+        signer: RequestSigner | None = None,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         rng: random.Random | None = None,
         signatures: frozenset[str] = ALL_SIGNATURES,
@@ -175,7 +170,7 @@ class WebcastClient:
         self._transport = transport
         self._base = webcast_base.rstrip("/")
         self._contact_email = contact_email
-        self._signer = signer
+        self._signer: RequestSigner = signer or InProcessSigner()
         self._now_ms = now_ms
         self._rng = rng or random.SystemRandom()
         self._templates: WeakKeyDictionary[Identity, QueryTemplate] = WeakKeyDictionary()
@@ -187,15 +182,18 @@ class WebcastClient:
             self._templates[identity] = template
         return template
 
-    def build_request(self, identity: Identity, room: RoomRequest) -> UpstreamRequest:
-        """The request exactly as it will go on the wire, carrying the signatures chosen for im/fetch."""
+    async def build_request(
+        self, identity: Identity, room: RoomRequest, *, besides: frozenset[str] = frozenset()
+    ) -> Prepared | Refusal:
+        """The request exactly as it will go on the wire, carrying the signatures chosen for im/fetch, signed
+        by the first backend not in `besides`."""
         url = f"{self._base}{IM_FETCH_PATH}?{self._template(identity).render(room)}"
         if not self._signatures & {"X-Bogus", "X-Gnarly"}:
             # Nothing to compute: the page's own im/fetch is unsigned (field-notes-2026-12 §1.1).
             if "msToken" in self._signatures:
                 url = append_param(url, "msToken", identity.ms_token)
-            return UpstreamRequest("GET", url, im_fetch_headers({}, identity), identity.profile.impersonate)
-        signed = self._signer(
+            return Prepared(UpstreamRequest("GET", url, im_fetch_headers({}, identity), identity.profile.impersonate))
+        signed = await self._signer.sign(
             "GET",
             url,
             "",
@@ -204,10 +202,14 @@ class WebcastClient:
             rng=self._rng,
             ms_token=identity.ms_token,
             session=identity.sdk_session,
+            besides=besides,
         )
-        identity.sdk_session = signed.session
-        headers = im_fetch_headers(signed.headers, identity)
-        return UpstreamRequest("GET", self._keep_chosen(signed.url), headers, identity.profile.impersonate)
+        if isinstance(signed, Refusal):
+            return signed
+        identity.sdk_session = signed.request.session
+        headers = im_fetch_headers(signed.request.headers, identity)
+        request = UpstreamRequest("GET", self._keep_chosen(signed.request.url), headers, identity.profile.impersonate)
+        return Prepared(request, signed.backend)
 
     def _keep_chosen(self, signed_url: str) -> str:
         """The signed URL without the signatures the endpoint table leaves out (the others stay byte for byte)."""
@@ -218,8 +220,25 @@ class WebcastClient:
         return f"{parts.base}?{strip_params(parts.query, dropped)}"
 
     async def fetch(self, identity: Identity, room: RoomRequest) -> Fetched | Refusal:
-        """One signed im/fetch. Never raises for TikTok's behaviour: refusals come back as values."""
-        request = self.build_request(identity, room)
+        """One im/fetch, signed by each configured backend in turn while TikTok refuses the signature as it
+        refuses a bad one. Never raises for TikTok's behaviour: refusals come back as values."""
+        refused: frozenset[str] = frozenset()
+        while True:
+            prepared = await self.build_request(identity, room, besides=refused)
+            if isinstance(prepared, Refusal):
+                return prepared
+            outcome = await self._send(identity, prepared.request)
+            if isinstance(outcome, Refusal) and outcome.code in SIGNATURE_REFUSALS and prepared.backend:
+                refused |= {prepared.backend}
+                if len(refused) < len(self._signer.backends):
+                    continue  # the next backend's signature, for the same identity and room
+                return outcome  # every backend refused alike: the identity or the path, not a signature
+            if isinstance(outcome, Fetched):
+                for backend in refused:  # another backend's signature was accepted where these were not
+                    self._signer.signature_refused(backend)
+            return outcome
+
+    async def _send(self, identity: Identity, request: UpstreamRequest) -> Fetched | Refusal:
         ttwid_sent = identity.ttwid
         try:
             response = await self._transport.send(request)

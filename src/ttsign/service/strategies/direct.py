@@ -77,7 +77,9 @@ class DirectStrategy:
     async def _address(self, identity: Identity, room_id: str) -> tuple[Identity, SocketAddress] | Refusal:
         if not identity.ttwid:
             return Refusal(RefusalCode.NO_TTWID, "the identity holds no ttwid for the socket")
-        address = self._socket.address(identity, room_id)
+        address = await self._socket.address(identity, room_id)
+        if isinstance(address, Refusal):
+            return address
         if self._probe is not None:
             refusal = await self._probe.check(address, identity)
             if refusal is not None:

@@ -1,0 +1,163 @@
+"""Connects sign through the configured signer backends too (issue 13): the socket query and im/fetch are
+signed by the first backend that can, a broken backend falls through, and a backend whose signature TikTok
+refuses falls through to the next within the same connect, and is blamed only because the next one's was
+accepted. Real processes on 127.0.0.1 (`ttsign serve`, `ttsign emulate`), stopped by PID."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.harness import Proc, serve_argv, start_emulator, stop_cleanly, strict_default_scenario
+from tests.signers.vendor_bundles import FIXTURES, bundle, missing
+
+ROOM = "7390000000000000001"
+FULL = json.dumps({"im_fetch": ["msToken", "X-Bogus", "X-Gnarly"]})
+
+
+def _outdated(upstream: str) -> Proc:
+    """Another ttsign still signing X-Gnarly 5.1.1, standing in for a remote signer; it signs for the emulator
+    (on 127.0.0.1, so that host is allowed, as an operator of a test rig would allow it)."""
+    return _serve(upstream, {"TTSIGN_SIGNER_ENV": "legacy-5.1.1", "TTSIGN_SIGN_ALLOWED_HOSTS": '["127.0.0.1"]'})
+
+
+def _serve(upstream: str, env: dict[str, str]) -> Proc:
+    proc = Proc(serve_argv(upstream), name="serve", env=env).start()
+    proc.wait_ready()
+    return proc
+
+
+def _attempts(metrics: str) -> dict[tuple[str, str], float]:
+    """ttsign_signer_backend_attempts_total by (backend, outcome)."""
+    pattern = r'ttsign_signer_backend_attempts_total\{backend="([^"]+)",outcome="([^"]+)"\} ([0-9.e+]+)'
+    return {(backend, outcome): float(value) for backend, outcome, value in re.findall(pattern, metrics)}
+
+
+def _connect(base: str) -> httpx.Response:
+    return httpx.get(f"{base}/webcast/fetch", params={"room_id": ROOM, "client": "ttlive-python"}, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def modern() -> Iterator[str]:
+    """TikTok since 2026-09 (the socket checked strictly), every cookie page minting a ttwid."""
+    scenario: dict[str, Any] = {**strict_default_scenario(), "era_2026_09": {"ttwid_mint_fraction": 1}}
+    emu = start_emulator(scenario, tls=False)
+    yield emu.url
+    stop_cleanly(emu.proc)
+
+
+def test_a_broken_first_backend_falls_through_to_native_for_the_socket_query(modern: str) -> None:
+    proc = _serve(
+        modern,
+        {
+            "TTSIGN_SIGNER_BACKENDS": json.dumps(["vendor-script", "native"]),
+            "TTSIGN_VENDOR_SCRIPT_PATH": str(FIXTURES / "not_an_sdk.js"),
+        },
+    )
+    try:
+        answer = _connect(str(proc.ready["url"]))
+        attempts = _attempts(httpx.get(f"{proc.ready['url']}/metrics", timeout=10).text)
+    finally:
+        stop_cleanly(proc)
+    assert answer.status_code == 200 and answer.headers["x-ttsign-strategy"] == "direct", answer.text
+    assert attempts[("vendor-script", "bad_bundle")] >= 1
+    assert attempts[("native", "signed")] >= 1  # the socket's X-Gnarly
+
+
+def test_no_backend_that_signs_the_socket_query_is_a_typed_refusal_not_a_500(modern: str) -> None:
+    proc = _serve(
+        modern,
+        {
+            "TTSIGN_SIGNER_BACKENDS": json.dumps(["vendor-script"]),
+            "TTSIGN_VENDOR_SCRIPT_PATH": str(FIXTURES / "not_an_sdk.js"),
+            "TTSIGN_CONNECT_STRATEGIES": json.dumps(["direct"]),
+        },
+    )
+    try:
+        answer = _connect(str(proc.ready["url"]))
+    finally:
+        stop_cleanly(proc)
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["reason"] == "signer_unavailable"
+    assert "vendor-script: bad_bundle" in answer.json()["message"]
+
+
+@pytest.mark.skipif(missing() is not None, reason=missing() or "")
+def test_the_vendor_sdk_signs_the_socket_query_when_it_comes_first(modern: str) -> None:
+    proc = _serve(
+        modern,
+        {
+            "TTSIGN_SIGNER_BACKENDS": json.dumps(["vendor-script", "native"]),
+            "TTSIGN_VENDOR_SCRIPT_PATH": str(bundle("5.1.3")),
+        },
+    )
+    try:
+        answer = _connect(str(proc.ready["url"]))
+        attempts = _attempts(httpx.get(f"{proc.ready['url']}/metrics", timeout=10).text)
+    finally:
+        stop_cleanly(proc)
+    assert answer.status_code == 200 and answer.headers["x-ttsign-strategy"] == "direct", answer.text
+    assert attempts.get(("vendor-script", "signed"), 0) >= 1
+    assert ("native", "signed") not in attempts
+
+
+@pytest.fixture(scope="module")
+def moved_on() -> Iterator[str]:
+    """TikTok before 2026-09 (im/fetch verified strictly) that no longer accepts X-Gnarly 5.1.1."""
+    scenario = {**strict_default_scenario(), "strict": {"gnarly_versions": ["5.1.3"]}}
+    emu = start_emulator(scenario, tls=False, era="2026-08")
+    yield emu.url
+    stop_cleanly(emu.proc)
+
+
+def test_a_signature_tiktok_refuses_falls_through_to_the_next_backend_in_the_same_connect(moved_on: str) -> None:
+    # The remote is another ttsign still signing X-Gnarly 5.1.1: its signatures are well formed (the chain's
+    # own check passes them) but this TikTok refuses them, as TikTok refuses an outdated signer.
+    outdated = _outdated(moved_on)
+    proc = _serve(
+        moved_on,
+        {
+            "TTSIGN_SIGNER_BACKENDS": json.dumps(["remote", "native"]),
+            "TTSIGN_REMOTE_SIGNER_URL": f"{outdated.ready['url']}/webcast/sign_url",
+            "TTSIGN_CONNECT_STRATEGIES": json.dumps(["fetch"]),
+            "TTSIGN_SIGNATURES_BY_ENDPOINT": FULL,
+        },
+    )
+    try:
+        answer = _connect(str(proc.ready["url"]))
+        attempts = _attempts(httpx.get(f"{proc.ready['url']}/metrics", timeout=10).text)
+    finally:
+        stop_cleanly(proc)
+        stop_cleanly(outdated)
+    assert answer.status_code == 200 and answer.headers["x-ttsign-strategy"] == "fetch", answer.text
+    assert attempts.get(("remote", "signed")) == 1, attempts
+    assert attempts[("remote", "signature_refused")] == 1  # blamed: native's signature was accepted
+    assert attempts[("native", "signed")] == 1
+
+
+def test_when_every_backends_signature_is_refused_none_is_blamed(moved_on: str) -> None:
+    outdated = _outdated(moved_on)
+    proc = _serve(
+        moved_on,
+        {
+            "TTSIGN_SIGNER_BACKENDS": json.dumps(["remote", "native"]),
+            "TTSIGN_REMOTE_SIGNER_URL": f"{outdated.ready['url']}/webcast/sign_url",
+            "TTSIGN_SIGNER_ENV": "legacy-5.1.1",  # native is outdated too
+            "TTSIGN_CONNECT_STRATEGIES": json.dumps(["fetch"]),
+            "TTSIGN_SIGNATURES_BY_ENDPOINT": FULL,
+        },
+    )
+    try:
+        answer = _connect(str(proc.ready["url"]))
+        attempts = _attempts(httpx.get(f"{proc.ready['url']}/metrics", timeout=10).text)
+    finally:
+        stop_cleanly(proc)
+        stop_cleanly(outdated)
+    assert answer.status_code >= 400 and answer.json()["reason"] == "empty_200", answer.text
+    assert attempts[("remote", "signed")] >= 1 and attempts[("native", "signed")] >= 1
+    assert not [key for key in attempts if key[1] == "signature_refused"]
