@@ -11,6 +11,12 @@ beside it, and the CPU per connect of direct against fetch, measured in the same
   app answering at once, served as `ttsign serve` serves): what no strategy can go below on this stack.
   Runs take turns (direct, fetch, floor) `--cpu-repeats` times, so all see the same stretches of the VM's
   drifting speed; medians are printed.
+- capacity: the same three servers saturated by wrk (closed loop, `--capacity-connections`): connects
+  answered per second, the share of a core the server used meanwhile, so connects per second per core of
+  CPU, and CPU per connect. This is what one core can carry; the paced figure above adds what waking for
+  each request alone costs at a light load (an idle loop's epoll, timers and syscalls per request). A
+  server shown using well under a whole core was held back by its upstream, not its own CPU (fetch waits
+  on the emulator, which shares this machine's cores), so part of that per-wakeup cost stays in its figure.
 
 Identities' socket budgets are lifted (the budget would rotate an identity every 12 connects: a property of
 TikTok, not of ttsign's speed). Prints figures; asserts nothing. Usage: python benchmarks/connect_direct.py
@@ -22,11 +28,13 @@ import argparse
 import asyncio
 import json
 import selectors
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -34,6 +42,7 @@ import httpx
 from paced import PacedResult, get_request, paced_load, percentile
 from procs import Proc
 from procs import cpu_seconds as cpu_of_pid
+from sign_url import parse_wrk
 from websockets.asyncio.client import connect
 
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
@@ -133,7 +142,48 @@ async def report_cpu(servers: dict[str, Proc | Floor], rate: float, seconds: flo
           f"(direct can be at most {fetch / floor:.2f}x cheaper than fetch on this stack)")  # fmt: skip
 
 
-async def main(rate: float, seconds: float, cpu_rate: float, cpu_seconds: float, cpu_repeats: int) -> None:
+@dataclass(frozen=True)
+class Capacity:
+    connects_per_s: float
+    cores: float  # the share of one core the server used while saturated
+
+    @property
+    def per_core(self) -> float:
+        return self.connects_per_s / self.cores
+
+
+async def saturated(server: Proc | Floor, path: str, seconds: float, connections: int) -> Capacity:
+    """wrk (one thread, a process of its own) keeps `connections` requests in flight for `seconds`."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "-H", "User-Agent: TikTokLive.py/7.0.1"]
+    before, started = server.cpu_s(), time.perf_counter()
+    done = await asyncio.to_thread(subprocess.run, [*command, server.url + path], capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - started, server.cpu_s() - before
+    figures = parse_wrk(done.stdout)
+    answered = figures["requests"] - figures["non_2xx"]  # wrk counts socket errors apart from requests
+    return Capacity(answered / wall, max(cpu, 1e-9) / wall)
+
+
+async def report_capacity(servers: dict[str, Proc | Floor], seconds: float, connections: int, repeats: int) -> None:
+    paths = {"direct": f"/webcast/fetch?{QUERY}", "fetch": f"/webcast/fetch?{QUERY}", "floor": "/"}
+    runs: dict[str, list[Capacity]] = {name: [] for name in servers}
+    for _ in range(repeats):
+        for name, server in servers.items():
+            runs[name].append(await saturated(server, paths[name], seconds, connections))
+    print(f"capacity: saturated by wrk, {connections} connections, median of {repeats} runs of {seconds:.0f} s each:")
+    per_core = {name: statistics.median(run.per_core for run in values) for name, values in runs.items()}
+    for name, values in runs.items():
+        rate = statistics.median(run.connects_per_s for run in values)
+        cores = statistics.median(run.cores for run in values)
+        print(f"  {name:<6} {rate:7.0f} connects/s using {cores:4.0%} of a core: {per_core[name]:7.0f} per core, "
+              f"CPU per connect {1000 / per_core[name]:.3f} ms  (per core: "
+              f"{', '.join(f'{run.per_core:.0f}' for run in values)})")  # fmt: skip
+    print(f"  per core, direct carries {per_core['direct'] / per_core['fetch']:.2f}x the connects of fetch "
+          f"(= CPU per connect {per_core['direct'] / per_core['fetch']:.2f}x lower)")  # fmt: skip
+
+
+async def main(
+    rate: float, seconds: float, cpu_rate: float, cpu_seconds: float, cpu_repeats: int, capacity_connections: int
+) -> None:
     modern, before = emulator("2026-09"), emulator("2026-08")
     direct = Proc("serve", "--port", "0", "--upstream", modern.url, env=LIFTED)
     fetch = Proc(
@@ -151,7 +201,9 @@ async def main(rate: float, seconds: float, cpu_rate: float, cpu_seconds: float,
         report_loop(loop, rate, seconds)
         opens = await socket_open_ms(answer, 50)
         print(f"  socket open to the emulator (the client's next step): {summary(opens)}")
-        await report_cpu({"direct": direct, "fetch": fetch, "floor": floor}, cpu_rate, cpu_seconds, cpu_repeats)
+        servers: dict[str, Proc | Floor] = {"direct": direct, "fetch": fetch, "floor": floor}
+        await report_cpu(servers, cpu_rate, cpu_seconds, cpu_repeats)
+        await report_capacity(servers, cpu_seconds, capacity_connections, cpu_repeats)
     finally:
         for proc in (direct, fetch, modern, before, floor):
             proc.stop()
@@ -164,5 +216,10 @@ if __name__ == "__main__":
     parser.add_argument("--cpu-rate", type=float, default=200)
     parser.add_argument("--cpu-seconds", type=float, default=10)
     parser.add_argument("--cpu-repeats", type=int, default=3)
+    parser.add_argument("--capacity-connections", type=int, default=32)
     args = parser.parse_args()
-    asyncio.run(main(args.rate, args.seconds, args.cpu_rate, args.cpu_seconds, args.cpu_repeats))
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed for the capacity runs (make bench-tools)")
+    asyncio.run(
+        main(args.rate, args.seconds, args.cpu_rate, args.cpu_seconds, args.cpu_repeats, args.capacity_connections)
+    )
