@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ttsign.api.errors import LOG_CODE_HEADER, REQUEST_ID_HEADER, new_request_id
 from ttsign.api.state import Services, services
+from ttsign.background import running_in_background
 from ttsign.metrics import CONTENT_TYPE, Metrics
 from ttsign.service.readiness import in_flight_probe, readiness
 
@@ -113,10 +114,5 @@ async def gauge_refresher(app: FastAPI) -> AsyncIterator[None]:
             refresh_gauges(app.state.services, app.state.metrics)
             await asyncio.sleep(_REFRESH_S)
 
-    task = asyncio.create_task(loop())
-    try:
+    async with running_in_background(loop()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

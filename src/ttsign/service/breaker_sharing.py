@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from ttsign.background import running_in_background
 from ttsign.store.base import BreakerEvent, BreakerExchange
 from ttsign.upstream.breaker import BreakerBoard, Transition
 
@@ -77,13 +78,10 @@ class BreakerSharing:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Publish and listen in the background for as long as the context lasts (the app's lifespan)."""
-        tasks = [asyncio.create_task(self._publish_loop()), asyncio.create_task(self._listen_loop())]
         try:
-            yield
+            async with running_in_background(self._publish_loop(), self._listen_loop()):
+                yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             self.caught_up.clear()
 
     def apply(self, event: BreakerEvent) -> None:

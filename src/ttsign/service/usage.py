@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ttsign.background import running_in_background
 from ttsign.store.base import StoreUnavailable
 from ttsign.store.usage import HOUR_S, MINUTE_S, RETENTION_S, STEP_S, Resolution, UsageBatch, UsagePoint, UsageStore
 
@@ -85,13 +86,10 @@ class UsageRecorder:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Flush every few seconds while the server runs, once more at the end, and prune hourly."""
-        task = asyncio.create_task(self._loop())
         try:
-            yield
+            async with running_in_background(self._loop()):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             await self.flush()
 
     async def _loop(self) -> None:
