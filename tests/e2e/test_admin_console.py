@@ -316,3 +316,39 @@ def test_keys_are_listed_a_hundred_at_a_time(server: Server) -> None:
             shot(page, "6-filtered")
         finally:
             browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: run `make chromium`")
+def test_an_older_live_picture_arriving_late_does_not_paint_over_a_newer_one(server: Server) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.goto(f"{server.url}/admin", wait_until="load")
+            page.fill("#secret", SECRET)
+            page.click("#login-button")
+            expect(page.locator("#console")).to_be_visible(timeout=UI_TIMEOUT_MS)
+            # The first of two asks is answered 600 ms late (as from a slow server), each answer marked with
+            # its order in the picture's window; the second, newer answer must stay on screen.
+            page.evaluate(
+                """async () => {
+                  stopTimers();
+                  const realFetch = window.fetch;
+                  let asks = 0;
+                  window.fetch = async (url, options) => {
+                    const response = await realFetch(url, options);
+                    if (!String(url).endsWith('/admin/api/live')) return response;
+                    const order = ++asks;
+                    const live = await response.json();
+                    live.numbers.window_s = order === 1 ? 111 : 222;
+                    if (order === 1) await new Promise((resolve) => setTimeout(resolve, 600));
+                    return new Response(JSON.stringify(live), {status: 200});
+                  };
+                  await Promise.all([loadLive(), loadLive()]);
+                }"""
+            )
+            expect(page.locator("#live-window")).to_have_text("rates over the last 222 s")
+        finally:
+            browser.close()

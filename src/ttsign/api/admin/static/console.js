@@ -395,11 +395,20 @@ function renderLive(live) {
     (r) => [r.unique_id, r.consumers, r.callers.join(", ")]), serving.relay_rooms === null ? "no relay" : "no rooms");
 }
 
+// The timer does not wait for an answer: on a slow server an older answer can arrive after a newer one,
+// and must not paint over it.
+let liveAsked = 0;
+let liveShown = 0;
+
 async function loadLive() {
+  const asked = ++liveAsked;
   try {
-    renderLive(await api("GET", "/live"));
+    const live = await api("GET", "/live");
+    if (asked < liveShown) return;
+    liveShown = asked;
+    renderLive(live);
   } catch (error) {
-    $("live-window").textContent = error.message;
+    if (asked >= liveShown) $("live-window").textContent = error.message;
   }
 }
 
