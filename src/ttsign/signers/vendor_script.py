@@ -268,13 +268,14 @@ class VendorScriptBackend:
             raise self._refuse(RefusalKind.BAD_ANSWER, "frontierSign gave no object")
         return value
 
-    async def direct_seconds(self, job: SignJob, count: int) -> float:
-        """Seconds the SDK takes for `count` signs inside one worker (no IPC): the benchmark's ceiling."""
+    async def direct_latencies(self, job: SignJob, count: int) -> list[float]:
+        """Seconds each of `count` signs takes inside one worker (no IPC): the benchmark's ceiling."""
         answer = await self._call(
             {"op": "bench", "count": count, "method": job.method, "url": job.url, "body": job.body,
              "user_agent": job.profile.user_agent, "platform": job.profile.browser_platform}
         )  # fmt: skip
-        return float(answer.get("seconds", 0.0))
+        each = answer.get("each")
+        return [float(s) for s in each] if isinstance(each, list) else []
 
     async def check(self) -> None:
         await self._worker(0)

@@ -14,7 +14,7 @@
 //   signature can be reproduced at the time it claims (the emulator's vendor-script verification).
 //   {"id", "op": "frontier", "stub": "..."}  -> {"id", "ok": true, "value": frontierSign's object}
 //   {"id", "op": "ws", "url": "..."}          -> {"id", "ok": true, "value": registerWsSigner's answer}
-//   {"id", "op": "bench", "count", ...sign}   -> {"id", "ok": true, "seconds": time for `count` signs in Node}
+//   {"id", "op": "bench", "count", ...sign}   -> {"id", "ok": true, "each": seconds of each of `count` signs in Node}
 //   any failure                               -> {"id", "ok": false, "error": "..."}
 "use strict";
 
@@ -339,9 +339,19 @@ async function signDeferred(job) {
 }
 
 function open(job) {
+  useBrowser(job);
+  return request(job);
+}
+
+function useBrowser(job) {
   navigator.userAgent = job.user_agent;
   navigator.appVersion = job.user_agent.replace(/^Mozilla\//, "");
   navigator.platform = job.platform || navigator.platform;
+}
+
+// One request through the SDK's XHR hook, as a page makes it: the only way in to its signing (the
+// bundle exposes no URL-signing function; frontierSign signs a header stub, not a request).
+function request(job) {
   const xhr = new page.XMLHttpRequest();
   let sentNow = false;
   delivered.set(xhr, () => {
@@ -391,13 +401,19 @@ function handle(job) {
   throw new Error(`unknown op ${JSON.stringify(job.op)}`);
 }
 
+// The SDK at its cheapest: one browser for the whole run and the page's own clock, so each call is just
+// the request through the hook (and, for a build whose hook sends a tick later, the wait for its send).
 async function bench(job) {
-  const started = process.hrtime.bigint();
+  useBrowser(job);
+  const each = [];
   for (let i = 0; i < job.count; i++) {
-    const result = sign(job);
-    if (result instanceof Promise) await result;
+    const started = process.hrtime.bigint();
+    const { xhr, sentNow } = request(job);
+    if (sentNow) signed(xhr, job);
+    else await whenSent(xhr, job);
+    each.push(Number(process.hrtime.bigint() - started) / 1e9);
   }
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  return { each };
 }
 
 function answer(id, result) {
