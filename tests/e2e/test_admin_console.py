@@ -72,6 +72,18 @@ def server(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Ite
     assert SECRET not in stderr, "the admin secret reached the server log"
 
 
+def logged_in_page(browser: Any, server: Server) -> Any:
+    """A console page, logged in with the admin secret."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.goto(f"{server.url}/admin", wait_until="load")
+    page.fill("#secret", SECRET)
+    page.click("#login-button")
+    expect(page.locator("#console")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    return page
+
+
 def shot(page: Any, name: str, min_bytes: int = 5_000) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"admin-{name}.png"
@@ -284,11 +296,7 @@ def test_keys_are_listed_a_hundred_at_a_time(server: Server) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            page.goto(f"{server.url}/admin", wait_until="load")
-            page.fill("#secret", SECRET)
-            page.click("#login-button")
-            expect(page.locator("#console")).to_be_visible(timeout=UI_TIMEOUT_MS)
+            page = logged_in_page(browser, server)
             created = page.evaluate(
                 """async () => {
                   for (let n = 0; n < 105; n++) {
@@ -325,11 +333,7 @@ def test_an_older_live_picture_arriving_late_does_not_paint_over_a_newer_one(ser
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            page.goto(f"{server.url}/admin", wait_until="load")
-            page.fill("#secret", SECRET)
-            page.click("#login-button")
-            expect(page.locator("#console")).to_be_visible(timeout=UI_TIMEOUT_MS)
+            page = logged_in_page(browser, server)
             # The first of two asks is answered 600 ms late (as from a slow server), each answer marked with
             # its order in the picture's window; the second, newer answer must stay on screen.
             page.evaluate(

@@ -115,25 +115,31 @@ def moved_on() -> Iterator[str]:
     stop_cleanly(emu.proc)
 
 
-def test_a_signature_tiktok_refuses_falls_through_to_the_next_backend_in_the_same_connect(moved_on: str) -> None:
-    # The remote is another ttsign still signing X-Gnarly 5.1.1: its signatures are well formed (the chain's
-    # own check passes them) but this TikTok refuses them, as TikTok refuses an outdated signer.
-    outdated = _outdated(moved_on)
+def _connect_through_outdated_remote(upstream: str, env: dict[str, str]) -> tuple[httpx.Response, dict[Any, float]]:
+    """A connect through a server whose first backend is an outdated remote and whose only strategy is a
+    fully signed im/fetch; its answer and its backend attempts."""
+    outdated = _outdated(upstream)
     proc = _serve(
-        moved_on,
+        upstream,
         {
             "TTSIGN_SIGNER_BACKENDS": json.dumps(["remote", "native"]),
             "TTSIGN_REMOTE_SIGNER_URL": f"{outdated.ready['url']}/webcast/sign_url",
             "TTSIGN_CONNECT_STRATEGIES": json.dumps(["fetch"]),
             "TTSIGN_SIGNATURES_BY_ENDPOINT": FULL,
+            **env,
         },
     )
     try:
-        answer = _connect(str(proc.ready["url"]))
-        attempts = _attempts(httpx.get(f"{proc.ready['url']}/metrics", timeout=10).text)
+        return _connect(str(proc.ready["url"])), _attempts(httpx.get(f"{proc.ready['url']}/metrics", timeout=10).text)
     finally:
         stop_cleanly(proc)
         stop_cleanly(outdated)
+
+
+def test_a_signature_tiktok_refuses_falls_through_to_the_next_backend_in_the_same_connect(moved_on: str) -> None:
+    # The remote's signatures are well formed (the chain's own check passes them) but this TikTok refuses
+    # them, as TikTok refuses an outdated signer.
+    answer, attempts = _connect_through_outdated_remote(moved_on, {})
     assert answer.status_code == 200 and answer.headers["x-ttsign-strategy"] == "fetch", answer.text
     assert attempts.get(("remote", "signed")) == 1, attempts
     assert attempts[("remote", "signature_refused")] == 1  # blamed: native's signature was accepted
@@ -141,23 +147,7 @@ def test_a_signature_tiktok_refuses_falls_through_to_the_next_backend_in_the_sam
 
 
 def test_when_every_backends_signature_is_refused_none_is_blamed(moved_on: str) -> None:
-    outdated = _outdated(moved_on)
-    proc = _serve(
-        moved_on,
-        {
-            "TTSIGN_SIGNER_BACKENDS": json.dumps(["remote", "native"]),
-            "TTSIGN_REMOTE_SIGNER_URL": f"{outdated.ready['url']}/webcast/sign_url",
-            "TTSIGN_SIGNER_ENV": "legacy-5.1.1",  # native is outdated too
-            "TTSIGN_CONNECT_STRATEGIES": json.dumps(["fetch"]),
-            "TTSIGN_SIGNATURES_BY_ENDPOINT": FULL,
-        },
-    )
-    try:
-        answer = _connect(str(proc.ready["url"]))
-        attempts = _attempts(httpx.get(f"{proc.ready['url']}/metrics", timeout=10).text)
-    finally:
-        stop_cleanly(proc)
-        stop_cleanly(outdated)
+    answer, attempts = _connect_through_outdated_remote(moved_on, {"TTSIGN_SIGNER_ENV": "legacy-5.1.1"})
     assert answer.status_code >= 400 and answer.json()["reason"] == "empty_200", answer.text
-    assert attempts[("remote", "signed")] >= 1 and attempts[("native", "signed")] >= 1
+    assert attempts[("remote", "signed")] >= 1 and attempts[("native", "signed")] >= 1  # native outdated too
     assert not [key for key in attempts if key[1] == "signature_refused"]
