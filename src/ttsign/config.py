@@ -297,6 +297,11 @@ class Settings(BaseSettings):
         description="Serve the API documentation: /docs (Swagger UI, assets served locally) and /openapi.json.",
     )
     metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    opentelemetry: bool = Field(
+        default=False,
+        description="Let FastAPI report traces, metrics and logs to the OpenTelemetry providers configured in "
+        "the process (e.g. by opentelemetry-instrument). Off: its per-request check is skipped (~4 µs).",
+    )
     admin_port: int | None = Field(
         default=None,
         ge=0,

@@ -317,6 +317,8 @@ def create_app(
         docs_url=None,  # docs.py serves /docs and /openapi.json, with Swagger UI's assets packaged (no CDN)
         redoc_url=None,
         openapi_url=None,
+        # ttsign's own metrics are Prometheus; FastAPI's OpenTelemetry check costs every request ~4 µs.
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
     app.state.metrics = metrics
