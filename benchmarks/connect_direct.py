@@ -14,9 +14,11 @@ beside it, and the CPU per connect of direct against fetch, measured in the same
 - capacity: the same three servers saturated by wrk (closed loop, `--capacity-connections`): connects
   answered per second, the share of a core the server used meanwhile, so connects per second per core of
   CPU, and CPU per connect. This is what one core can carry; the paced figure above adds what waking for
-  each request alone costs at a light load (an idle loop's epoll, timers and syscalls per request). A
-  server shown using well under a whole core was held back by its upstream, not its own CPU (fetch waits
-  on the emulator, which shares this machine's cores), so part of that per-wakeup cost stays in its figure.
+  each request alone costs at a light load (an idle loop's epoll, timers and syscalls per request). The
+  strict emulator answers im/fetch too slowly to saturate fetch, so its capacity run fetches from the
+  fastest TikTok possible instead (`asgi_floor.py --tiktok`: canned cookie page and fetch result; ttsign
+  still signs fully, sends, classifies and answers each one). A server shown using well under a whole
+  core was held back by what it waits on (wrk and the upstream share this machine's two cores).
 
 Identities' socket budgets are lifted (the budget would rotate an identity every 12 connects: a property of
 TikTok, not of ttsign's speed). Prints figures; asserts nothing. Usage: python benchmarks/connect_direct.py
@@ -98,9 +100,10 @@ def report_loop(loop: PacedResult, rate: float, seconds: float) -> None:
 class Floor:
     """benchmarks/asgi_floor.py in a child process, stopped by PID."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
         script = str(Path(__file__).with_name("asgi_floor.py"))
-        self.popen = subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        command = [sys.executable, script, *options]
+        self.popen = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self.popen.stdout is not None
         with selectors.DefaultSelector() as sel:
             sel.register(self.popen.stdout, selectors.EVENT_READ)
@@ -184,17 +187,17 @@ async def report_capacity(servers: dict[str, Proc | Floor], seconds: float, conn
 async def main(
     rate: float, seconds: float, cpu_rate: float, cpu_seconds: float, cpu_repeats: int, capacity_connections: int
 ) -> None:
-    modern, before = emulator("2026-09"), emulator("2026-08")
+    modern, before, canned = emulator("2026-09"), emulator("2026-08"), Floor("--tiktok")
     direct = Proc("serve", "--port", "0", "--upstream", modern.url, env=LIFTED)
-    fetch = Proc(
-        "serve", "--port", "0", "--upstream", before.url,
-        env={**LIFTED, "TTSIGN_CONNECT_STRATEGIES": '["fetch"]', "TTSIGN_SIGNATURES_BY_ENDPOINT": FULL_SIGNATURES},
-    )  # fmt: skip
+    fetching = {**LIFTED, "TTSIGN_CONNECT_STRATEGIES": '["fetch"]', "TTSIGN_SIGNATURES_BY_ENDPOINT": FULL_SIGNATURES}
+    fetch = Proc("serve", "--port", "0", "--upstream", before.url, env=fetching)
+    fetch_unbound = Proc("serve", "--port", "0", "--upstream", canned.url, env=fetching)  # for the capacity run
     floor = Floor()
     try:
         answer = await warm(direct.url)
         assert answer.headers["x-ttsign-strategy"] == "direct"
-        assert (await warm(fetch.url)).headers["x-ttsign-strategy"] == "fetch"
+        for fetching_server in (fetch, fetch_unbound):
+            assert (await warm(fetching_server.url)).headers["x-ttsign-strategy"] == "fetch"
         loop = await paced_load(
             direct.url, lambda _: connect_bytes(direct.url), connections=50, rate=rate, seconds=seconds
         )
@@ -203,9 +206,10 @@ async def main(
         print(f"  socket open to the emulator (the client's next step): {summary(opens)}")
         servers: dict[str, Proc | Floor] = {"direct": direct, "fetch": fetch, "floor": floor}
         await report_cpu(servers, cpu_rate, cpu_seconds, cpu_repeats)
+        servers["fetch"] = fetch_unbound
         await report_capacity(servers, cpu_seconds, capacity_connections, cpu_repeats)
     finally:
-        for proc in (direct, fetch, modern, before, floor):
+        for proc in (direct, fetch, fetch_unbound, modern, before, canned, floor):
             proc.stop()
 
 
