@@ -185,7 +185,6 @@ async def test_bad_unique_id(unique_id: str) -> None:
 # --- strategies ---------------------------------------------------------------------------------------------
 
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult  # noqa: E402
-from ttsign.signing import sign_request  # noqa: E402
 from ttsign.upstream.breaker import BreakerBoard, BreakerPolicy  # noqa: E402
 from ttsign.upstream.identity import ConnectBudget  # noqa: E402
 from ttsign.upstream.signer import InProcessSigner  # noqa: E402
@@ -211,7 +210,7 @@ def strategic(tiktok: FakeTikTok, strategies: tuple[str, ...], **kwargs: object)
     async def factory(profile: object, name: str | None = None) -> object:
         return await bootstrap_identity(tiktok, BASE, profile, name, rng=rng)  # type: ignore[arg-type]
 
-    socket = DirectSocket("ws://127.0.0.1:1", signer=InProcessSigner(sign_request), rng=rng)
+    socket = DirectSocket("ws://127.0.0.1:1", signer=InProcessSigner(), rng=rng)
     return ConnectService(
         IdentityPool(factory),  # type: ignore[arg-type]
         WebcastClient(tiktok, webcast_base=BASE, rng=rng),

@@ -10,8 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.upstream.fake_tiktok import FETCH_PATH, FakeTikTok
 from ttsign.config import Settings
-from ttsign.signing import default_profile, sign_request
+from ttsign.signing import default_profile
 from ttsign.signing.environment import VENDOR_5_1_3, XBOGUS_1_0_0_368
+from ttsign.signing.signer import sign_job
 from ttsign.upstream.cookies import CookieJar
 from ttsign.upstream.identity import Identity
 from ttsign.upstream.signer import InProcessSigner
@@ -29,7 +30,7 @@ def _fetch_query(settings: Settings) -> dict[str, list[str]]:
     client = WebcastClient(
         FakeTikTok(),
         webcast_base="http://127.0.0.1:9",
-        signer=InProcessSigner(partial(sign_request, environment=table)),
+        signer=InProcessSigner(partial(sign_job, environment=table)),
         rng=random.Random(1),
         signatures=table.signatures_for(IM_FETCH_PATH),
     )

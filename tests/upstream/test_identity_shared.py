@@ -189,7 +189,6 @@ async def test_an_identity_blocked_on_one_replicas_socket_is_retired_on_the_othe
     """The direct strategy with a socket probe on two replicas: TikTok blocks the shared identity's socket on
     replica a, which retires it; replica b, which adopted the same identity, moves to a fresh one too."""
     from ttsign.service.connect import Connected, ConnectService
-    from ttsign.signing import sign_request
     from ttsign.upstream.refusals import RefusalCode
     from ttsign.upstream.rooms import RoomDirectory
     from ttsign.upstream.signer import InProcessSigner
@@ -204,7 +203,7 @@ async def test_an_identity_blocked_on_one_replicas_socket_is_retired_on_the_othe
 
     def replica() -> tuple[ConnectService, IdentityPool]:
         pool = cluster.pool(recheck_s=0.0)
-        socket = DirectSocket("ws://127.0.0.1:1", signer=InProcessSigner(sign_request), rng=random.Random())
+        socket = DirectSocket("ws://127.0.0.1:1", signer=InProcessSigner(), rng=random.Random())
         rooms = RoomDirectory(cluster.tiktok, www_base=WWW)
         webcast = WebcastClient(cluster.tiktok, webcast_base=WWW)
         svc = ConnectService(pool, webcast, rooms=rooms, strategies=("direct",), socket=socket, probe=Probe())  # type: ignore[arg-type]

@@ -6,7 +6,8 @@ import random
 from urllib.parse import parse_qsl, quote
 
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
-from ttsign.signing import default_profile, sign_request
+from ttsign.signing import default_profile
+from ttsign.signing.signer import SignedRequest, SignJob, sign_job
 from ttsign.upstream.cookies import CookieJar
 from ttsign.upstream.identity import Identity
 from ttsign.upstream.signer import InProcessSigner
@@ -51,7 +52,7 @@ def identity(device_id: str = "7123456789012345678") -> Identity:
 
 
 def socket(sign: bool = True) -> DirectSocket:
-    signer = InProcessSigner(sign_request)
+    signer = InProcessSigner()
     return DirectSocket("wss://webcast-ws.tiktok.com/", signer=signer, sign_query=sign, rng=random.Random(3))
 
 
@@ -93,9 +94,9 @@ async def test_x_gnarly_is_a_setting() -> None:
 async def test_x_gnarly_is_computed_over_the_query_sent() -> None:
     calls: list[str] = []
 
-    def recording(method: str, url: str, body: str, profile: object, **kwargs: object) -> object:
-        calls.append(url)
-        return sign_request(method, url, body, profile, **kwargs)  # type: ignore[arg-type]
+    def recording(job: SignJob, rng: random.Random) -> SignedRequest:
+        calls.append(job.url)
+        return sign_job(job, rng)
 
     socket = DirectSocket("ws://127.0.0.1:1", signer=InProcessSigner(recording), rng=random.Random(3))
     address = await socket.address(identity(), ROOM)
@@ -126,9 +127,9 @@ async def test_an_address_is_signed_once_per_identity_and_room_for_its_reuse_win
     signed: list[str] = []
     clock = [1_700_000_000_000]
 
-    def counting(method: str, url: str, body: str, profile: object, **kwargs: object) -> object:
-        signed.append(url)
-        return sign_request(method, url, body, profile, **kwargs)  # type: ignore[arg-type]
+    def counting(job: SignJob, rng: random.Random) -> SignedRequest:
+        signed.append(job.url)
+        return sign_job(job, rng)
 
     signer = InProcessSigner(counting)
     socket = DirectSocket("ws://h", signer=signer, now_ms=lambda: clock[0], rng=random.Random(3), reuse_s=10)

@@ -9,13 +9,13 @@ Euler-compatible sign server.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from ttsign.signing.profile import BrowserProfile
-from ttsign.signing.sdk_session import SdkSession
-from ttsign.signing.signer import SignedRequest
+from ttsign.signing.signer import SignedRequest, SignJob
+
+# SignJob, what every backend takes, is defined beside what it gives (signing/signer.py).
+__all__ = ["BackendRefusal", "NoBackendSigned", "RefusalKind", "SignJob", "SignerBackend"]
 
 
 class RefusalKind(StrEnum):
@@ -46,20 +46,6 @@ class NoBackendSigned(Exception):
     def __init__(self, refusals: list[BackendRefusal]) -> None:
         super().__init__("no signer backend signed: " + "; ".join(str(r) for r in refusals))
         self.refusals = refusals
-
-
-@dataclass(frozen=True)
-class SignJob:
-    """One request to sign, with everything a backend needs (no backend draws its own clock)."""
-
-    method: str
-    url: str
-    body: str
-    profile: BrowserProfile
-    now_ms: int
-    ms_token: str = ""
-    session: SdkSession | None = None
-    legacy_signature: bool = False
 
 
 class SignerBackend(Protocol):

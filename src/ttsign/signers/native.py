@@ -8,7 +8,7 @@ from functools import partial
 
 from ttsign.signers.backend import SignJob
 from ttsign.signing.environment import DEFAULT_ENVIRONMENT, SignerEnvironment
-from ttsign.signing.signer import SignedRequest, sign_request
+from ttsign.signing.signer import SignedRequest, sign_job, sign_request
 
 
 class NativeBackend:
@@ -23,18 +23,7 @@ class NativeBackend:
 
     async def sign(self, job: SignJob, rng: random.Random) -> SignedRequest:
         """Sign in-process; a ValueError (a request no backend could sign, e.g. a bad method) propagates."""
-        return sign_request(
-            job.method,
-            job.url,
-            job.body,
-            job.profile,
-            now_ms=job.now_ms,
-            rng=rng,
-            ms_token=job.ms_token,
-            session=job.session,
-            legacy_signature=job.legacy_signature,
-            environment=self.environment,
-        )
+        return sign_job(job, rng, environment=self.environment)
 
     async def check(self) -> None:
         return None

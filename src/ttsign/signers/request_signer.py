@@ -15,9 +15,8 @@ from collections.abc import Callable
 
 from ttsign.signers.backend import NoBackendSigned, SignJob
 from ttsign.signers.chain import SignerChain
-from ttsign.signing import BrowserProfile, SdkSession
 from ttsign.upstream.refusals import Refusal, RefusalCode
-from ttsign.upstream.signer import Signed
+from ttsign.upstream.signer import NOTHING, Signed
 
 logger = logging.getLogger(__name__)
 
@@ -31,26 +30,13 @@ class ChainSigner:
     def backends(self) -> tuple[str, ...]:
         return self._chain.names
 
-    async def sign(
-        self,
-        method: str,
-        url: str,
-        body: str,
-        profile: BrowserProfile,
-        *,
-        now_ms: int,
-        rng: random.Random,
-        ms_token: str = "",
-        session: SdkSession | None = None,
-        besides: frozenset[str] = frozenset(),
-    ) -> Signed | Refusal:
-        job = SignJob(method, url, body, profile, now_ms, ms_token=ms_token, session=session)
+    async def sign(self, job: SignJob, rng: random.Random, *, besides: frozenset[str] = NOTHING) -> Signed | Refusal:
         started = time.perf_counter()
         try:
             signed = await self._chain.sign(job, rng, besides=besides)
         except NoBackendSigned as exc:
             reasons = ", ".join(f"{refusal.backend}: {refusal.kind}" for refusal in exc.refusals) or "none left"
-            logger.warning("no signer backend signed %s %s: %s", method, url.split("?", 1)[0], reasons)
+            logger.warning("no signer backend signed %s %s: %s", job.method, job.url.split("?", 1)[0], reasons)
             return Refusal(RefusalCode.SIGNER_UNAVAILABLE, f"no signer backend could sign ({reasons})")
         finally:
             if self._observe is not None:

@@ -23,6 +23,20 @@ TIKTOK_ORIGIN = "https://www.tiktok.com"
 
 
 @dataclass(frozen=True)
+class SignJob:
+    """One request to sign, with everything a signer needs (no signer draws its own clock)."""
+
+    method: str
+    url: str
+    body: str
+    profile: BrowserProfile
+    now_ms: int
+    ms_token: str = ""
+    session: SdkSession | None = None
+    legacy_signature: bool = False
+
+
+@dataclass(frozen=True)
 class SignedRequest:
     method: str
     url: str  # the URL to send: msToken, X-Bogus and X-Gnarly appended in that order
@@ -166,3 +180,21 @@ def sign_request(
             prepared, profile.user_agent, referer=TIKTOK_REFERER, ts=now_ms // 1000, canvas=profile.canvas
         )
     return SignedRequest(method, final_url, request_headers(profile), tokens, page.after_request())
+
+
+def sign_job(
+    job: SignJob, rng: random.Random, *, environment: SignerEnvironment = DEFAULT_ENVIRONMENT
+) -> SignedRequest:
+    """`sign_request` for one job."""
+    return sign_request(
+        job.method,
+        job.url,
+        job.body,
+        job.profile,
+        now_ms=job.now_ms,
+        rng=rng,
+        ms_token=job.ms_token,
+        session=job.session,
+        legacy_signature=job.legacy_signature,
+        environment=environment,
+    )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from ttsign.signing.signer import SignJob
 from ttsign.upstream.browser_headers import fetch_headers
 from ttsign.upstream.identity.value import Identity
 from ttsign.upstream.refusals import (
@@ -123,16 +124,9 @@ class ChatClient:
     ) -> UpstreamRequest | Refusal:
         """The signed POST (never retried with another backend: a retry could post the message twice)."""
         profile = identity.profile
-        outcome = await self._signer.sign(
-            "POST",
-            f"{self._base}{ROOM_CHAT_PATH}?{room_chat_query(identity, room_id, content)}",
-            "",
-            profile,
-            now_ms=self._now_ms(),
-            rng=self._rng,
-            ms_token=identity.ms_token,
-            session=identity.sdk_session,
-        )
+        url = f"{self._base}{ROOM_CHAT_PATH}?{room_chat_query(identity, room_id, content)}"
+        job = SignJob("POST", url, "", profile, self._now_ms(), identity.ms_token, identity.sdk_session)
+        outcome = await self._signer.sign(job, self._rng)
         if isinstance(outcome, Refusal):
             return outcome
         signed = outcome.request

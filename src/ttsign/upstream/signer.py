@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ttsign.signing import BrowserProfile, SdkSession, SignedRequest, sign_request
+from ttsign.signing.signer import SignedRequest, SignJob, sign_job
 from ttsign.upstream.refusals import Refusal, RefusalCode
 
 NATIVE = "native"
+NOTHING: frozenset[str] = frozenset()  # no backend ruled out
 
 
 @dataclass(frozen=True)
@@ -32,19 +33,7 @@ class RequestSigner(Protocol):
         """The backends it may sign with, in order."""
         ...
 
-    async def sign(
-        self,
-        method: str,
-        url: str,
-        body: str,
-        profile: BrowserProfile,
-        *,
-        now_ms: int,
-        rng: random.Random,
-        ms_token: str = "",
-        session: SdkSession | None = None,
-        besides: frozenset[str] = frozenset(),
-    ) -> Signed | Refusal:
+    async def sign(self, job: SignJob, rng: random.Random, *, besides: frozenset[str] = NOTHING) -> Signed | Refusal:
         """Signed by the first backend not in `besides` that can sign, else a SIGNER_UNAVAILABLE refusal."""
         ...
 
@@ -53,33 +42,21 @@ class RequestSigner(Protocol):
         ...
 
 
-SignFunction = Callable[..., SignedRequest]  # `sign_request`'s signature
+JobFunction = Callable[[SignJob, random.Random], SignedRequest]
 
 
 class InProcessSigner:
-    """A synchronous signing function (the native signer) as a RequestSigner with one backend."""
+    """A synchronous signing function (the native signer, `sign_job`) as a RequestSigner with one backend."""
 
     backends = (NATIVE,)
 
-    def __init__(self, function: SignFunction = sign_request) -> None:
+    def __init__(self, function: JobFunction = sign_job) -> None:
         self._function = function
 
-    async def sign(
-        self,
-        method: str,
-        url: str,
-        body: str,
-        profile: BrowserProfile,
-        *,
-        now_ms: int,
-        rng: random.Random,
-        ms_token: str = "",
-        session: SdkSession | None = None,
-        besides: frozenset[str] = frozenset(),
-    ) -> Signed | Refusal:
+    async def sign(self, job: SignJob, rng: random.Random, *, besides: frozenset[str] = NOTHING) -> Signed | Refusal:
         if NATIVE in besides:
             return Refusal(RefusalCode.SIGNER_UNAVAILABLE, "the native signer was refused already")
-        signed = self._function(method, url, body, profile, now_ms=now_ms, rng=rng, ms_token=ms_token, session=session)
+        signed = self._function(job, rng)
         return Signed(signed, NATIVE)
 
     def signature_refused(self, backend: str) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from weakref import WeakKeyDictionary
 
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
+from ttsign.signing.signer import SignJob
 from ttsign.upstream.identity.value import Identity
 from ttsign.upstream.refusals import Refusal
 from ttsign.upstream.signer import InProcessSigner, RequestSigner
@@ -154,16 +155,9 @@ class DirectSocket:
         # byte-exact (nglmercer `ttl-sign-headless`), so this holds where the check exists at all.
         tried: frozenset[str] = frozenset()
         while True:
-            signed = await self._signer.sign(
-                "GET",
-                f"{self._push_server}?{query}",
-                "",
-                identity.profile,
-                now_ms=self._now_ms(),
-                rng=self._rng,
-                session=identity.sdk_session,
-                besides=tried,
-            )
+            url = f"{self._push_server}?{query}"
+            job = SignJob("GET", url, "", identity.profile, self._now_ms(), session=identity.sdk_session)
+            signed = await self._signer.sign(job, self._rng, besides=tried)
             if isinstance(signed, Refusal):
                 return signed
             gnarly = signed.request.tokens.get("X-Gnarly")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 from weakref import WeakKeyDictionary
 
+from ttsign.signing.signer import SignJob
 from ttsign.signing.url import append_param, split, strip_params
 from ttsign.upstream.browser_headers import fetch_headers
 from ttsign.upstream.identity.value import Identity
@@ -193,17 +194,8 @@ class WebcastClient:
             if "msToken" in self._signatures:
                 url = append_param(url, "msToken", identity.ms_token)
             return Prepared(UpstreamRequest("GET", url, im_fetch_headers({}, identity), identity.profile.impersonate))
-        signed = await self._signer.sign(
-            "GET",
-            url,
-            "",
-            identity.profile,
-            now_ms=self._now_ms(),
-            rng=self._rng,
-            ms_token=identity.ms_token,
-            session=identity.sdk_session,
-            besides=besides,
-        )
+        job = SignJob("GET", url, "", identity.profile, self._now_ms(), identity.ms_token, identity.sdk_session)
+        signed = await self._signer.sign(job, self._rng, besides=besides)
         if isinstance(signed, Refusal):
             return signed
         identity.sdk_session = signed.request.session
