@@ -42,6 +42,16 @@ def _connect(base: str) -> httpx.Response:
     return httpx.get(f"{base}/webcast/fetch", params={"room_id": ROOM, "client": "ttlive-python"}, timeout=30)
 
 
+def _connect_once(upstream: str, env: dict[str, str]) -> tuple[httpx.Response, dict[tuple[str, str], float]]:
+    """One connect through a server started with `env`: its answer and its signer backend attempts."""
+    proc = _serve(upstream, env)
+    try:
+        answer = _connect(str(proc.ready["url"]))
+        return answer, _attempts(httpx.get(f"{proc.ready['url']}/metrics", timeout=10).text)
+    finally:
+        stop_cleanly(proc)
+
+
 @pytest.fixture(scope="module")
 def modern() -> Iterator[str]:
     """TikTok since 2026-09 (the socket checked strictly), every cookie page minting a ttwid."""
@@ -52,25 +62,20 @@ def modern() -> Iterator[str]:
 
 
 def test_a_broken_first_backend_falls_through_to_native_for_the_socket_query(modern: str) -> None:
-    proc = _serve(
+    answer, attempts = _connect_once(
         modern,
         {
             "TTSIGN_SIGNER_BACKENDS": json.dumps(["vendor-script", "native"]),
             "TTSIGN_VENDOR_SCRIPT_PATH": str(FIXTURES / "not_an_sdk.js"),
         },
     )
-    try:
-        answer = _connect(str(proc.ready["url"]))
-        attempts = _attempts(httpx.get(f"{proc.ready['url']}/metrics", timeout=10).text)
-    finally:
-        stop_cleanly(proc)
     assert answer.status_code == 200 and answer.headers["x-ttsign-strategy"] == "direct", answer.text
     assert attempts[("vendor-script", "bad_bundle")] >= 1
     assert attempts[("native", "signed")] >= 1  # the socket's X-Gnarly
 
 
 def test_no_backend_that_signs_the_socket_query_is_a_typed_refusal_not_a_500(modern: str) -> None:
-    proc = _serve(
+    answer, _ = _connect_once(
         modern,
         {
             "TTSIGN_SIGNER_BACKENDS": json.dumps(["vendor-script"]),
@@ -78,10 +83,6 @@ def test_no_backend_that_signs_the_socket_query_is_a_typed_refusal_not_a_500(mod
             "TTSIGN_CONNECT_STRATEGIES": json.dumps(["direct"]),
         },
     )
-    try:
-        answer = _connect(str(proc.ready["url"]))
-    finally:
-        stop_cleanly(proc)
     assert answer.status_code == 503, answer.text
     assert answer.json()["reason"] == "signer_unavailable"
     assert "vendor-script: bad_bundle" in answer.json()["message"]
@@ -89,18 +90,13 @@ def test_no_backend_that_signs_the_socket_query_is_a_typed_refusal_not_a_500(mod
 
 @pytest.mark.skipif(missing() is not None, reason=missing() or "")
 def test_the_vendor_sdk_signs_the_socket_query_when_it_comes_first(modern: str) -> None:
-    proc = _serve(
+    answer, attempts = _connect_once(
         modern,
         {
             "TTSIGN_SIGNER_BACKENDS": json.dumps(["vendor-script", "native"]),
             "TTSIGN_VENDOR_SCRIPT_PATH": str(bundle("5.1.3")),
         },
     )
-    try:
-        answer = _connect(str(proc.ready["url"]))
-        attempts = _attempts(httpx.get(f"{proc.ready['url']}/metrics", timeout=10).text)
-    finally:
-        stop_cleanly(proc)
     assert answer.status_code == 200 and answer.headers["x-ttsign-strategy"] == "direct", answer.text
     assert attempts.get(("vendor-script", "signed"), 0) >= 1
     assert ("native", "signed") not in attempts
@@ -119,20 +115,18 @@ def _connect_through_outdated_remote(upstream: str, env: dict[str, str]) -> tupl
     """A connect through a server whose first backend is an outdated remote and whose only strategy is a
     fully signed im/fetch; its answer and its backend attempts."""
     outdated = _outdated(upstream)
-    proc = _serve(
-        upstream,
-        {
-            "TTSIGN_SIGNER_BACKENDS": json.dumps(["remote", "native"]),
-            "TTSIGN_REMOTE_SIGNER_URL": f"{outdated.ready['url']}/webcast/sign_url",
-            "TTSIGN_CONNECT_STRATEGIES": json.dumps(["fetch"]),
-            "TTSIGN_SIGNATURES_BY_ENDPOINT": FULL,
-            **env,
-        },
-    )
     try:
-        return _connect(str(proc.ready["url"])), _attempts(httpx.get(f"{proc.ready['url']}/metrics", timeout=10).text)
+        return _connect_once(
+            upstream,
+            {
+                "TTSIGN_SIGNER_BACKENDS": json.dumps(["remote", "native"]),
+                "TTSIGN_REMOTE_SIGNER_URL": f"{outdated.ready['url']}/webcast/sign_url",
+                "TTSIGN_CONNECT_STRATEGIES": json.dumps(["fetch"]),
+                "TTSIGN_SIGNATURES_BY_ENDPOINT": FULL,
+                **env,
+            },
+        )
     finally:
-        stop_cleanly(proc)
         stop_cleanly(outdated)
 
 
