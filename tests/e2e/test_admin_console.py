@@ -72,6 +72,19 @@ def server(emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> Ite
     assert SECRET not in stderr, "the admin secret reached the server log"
 
 
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's headless Chromium, driven by Playwright, closed at the end."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def logged_in_page(browser: Any, server: Server) -> Any:
     """A console page, logged in with the admin secret."""
     from playwright.sync_api import expect
@@ -155,81 +168,77 @@ def watch_a_relay_consumer(page: Any, server: Server, emu: EmulatorHandle, plain
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: run `make chromium`")
 def test_log_in_create_a_key_watch_it_used_revoke_it(emu: EmulatorHandle, server: Server) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.on("dialog", lambda dialog: dialog.accept())  # the revoke confirmation
+        page.goto(f"{server.url}/admin", wait_until="load")
+        expect(page.locator("#login")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#console")).to_be_hidden()
+
+        page.fill("#secret", SECRET[:-1] + "?")
+        page.click("#login-button")
+        expect(page.locator("#login-error")).to_contain_text("not the admin secret", timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#console")).to_be_hidden()
+        shot(page, "1-wrong-secret")
+
+        page.fill("#secret", SECRET)
+        page.click("#login-button")
+        expect(page.locator("#console")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#live-strategies")).to_contain_text("direct", timeout=UI_TIMEOUT_MS)
+
+        page.fill("#new-name", "e2e-overlay")
+        page.fill("#new-per-minute", "30")
+        page.click("#create-key")
+        expect(page.locator("#new-key-shown")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        plaintext = page.locator("#new-key-plaintext").inner_text().strip()
+        key_id = page.locator("#new-key-id").inner_text().strip()
+        assert re.fullmatch(rf"tts_{key_id}_[A-Za-z0-9_-]{{20,}}", plaintext), plaintext
+        row = page.locator(f"#key-table tr[data-key-id='{key_id}']")
+        expect(row).to_contain_text("e2e-overlay")
+        expect(row).to_contain_text("30 /")
+        expect(page.locator("#legend-minute")).to_have_text("no usage", timeout=UI_TIMEOUT_MS)
+        page.fill("#key-filter", "no-such-key")
+        expect(page.locator("#key-count")).to_have_text("none of 1")
+        page.fill("#key-filter", "E2E-over")  # by name, any case
+        expect(page.locator("#key-count")).to_have_text("1–1 of 1")
+        expect(row).to_be_visible()
+        shot(page, "2-key-created")
+
+        run = run_python_client(emu.url, server.url, api_key=plaintext, timeout=25)
+        assert run.outcome.get("ok") is True, (run.outcome, run.stderr[-3000:])
+        assert run.names()[0] == "Connect"
+
+        page.click("#refresh-usage")
+        requests = page.locator("#legend-minute [data-counter='requests']")
+        expect(requests).to_contain_text(re.compile(r"requests: [1-9]"), timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#legend-hour [data-counter='requests']")).to_contain_text(re.compile(r": [1-9]"))
+        expect(page.locator("#legend-minute [data-counter='connects']")).to_contain_text("connects: 1")
+        assert int(page.locator("#chart-minute").get_attribute("data-total") or "0") >= 1
+        expect(page.locator("#top-rooms")).to_contain_text(str(run.events[0]["room_id"]))
+        expect(row.locator("td").nth(6)).not_to_have_text("0", timeout=UI_TIMEOUT_MS)
+        expect(row.locator("td").nth(7)).to_have_text(re.compile(r"^\d+%$"))  # of the day's limit
+        expect(page.locator("#live-identities")).not_to_contain_text("no identity yet", timeout=UI_TIMEOUT_MS)
+        shot(page, "3-usage-moved")
+
+        # A relay consumer with the key: its room and caller show in the live picture while the room is relayed.
+        # The default scenario ends the stream 1.7 s after a socket enters the room, and the relay drops an
+        # ended room at once: less than the console's 2 s between pictures, so the room could come and go
+        # unseen. Without a timeline the room stays live until the test ends the stream itself.
+        timeline = httpx.get(f"{emu.url}/__emu/scenario", timeout=10).json()["timeline"]
+        emu.patch_scenario({"timeline": []})
         try:
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            page.on("dialog", lambda dialog: dialog.accept())  # the revoke confirmation
-            page.goto(f"{server.url}/admin", wait_until="load")
-            expect(page.locator("#login")).to_be_visible(timeout=UI_TIMEOUT_MS)
-            expect(page.locator("#console")).to_be_hidden()
-
-            page.fill("#secret", SECRET[:-1] + "?")
-            page.click("#login-button")
-            expect(page.locator("#login-error")).to_contain_text("not the admin secret", timeout=UI_TIMEOUT_MS)
-            expect(page.locator("#console")).to_be_hidden()
-            shot(page, "1-wrong-secret")
-
-            page.fill("#secret", SECRET)
-            page.click("#login-button")
-            expect(page.locator("#console")).to_be_visible(timeout=UI_TIMEOUT_MS)
-            expect(page.locator("#live-strategies")).to_contain_text("direct", timeout=UI_TIMEOUT_MS)
-
-            page.fill("#new-name", "e2e-overlay")
-            page.fill("#new-per-minute", "30")
-            page.click("#create-key")
-            expect(page.locator("#new-key-shown")).to_be_visible(timeout=UI_TIMEOUT_MS)
-            plaintext = page.locator("#new-key-plaintext").inner_text().strip()
-            key_id = page.locator("#new-key-id").inner_text().strip()
-            assert re.fullmatch(rf"tts_{key_id}_[A-Za-z0-9_-]{{20,}}", plaintext), plaintext
-            row = page.locator(f"#key-table tr[data-key-id='{key_id}']")
-            expect(row).to_contain_text("e2e-overlay")
-            expect(row).to_contain_text("30 /")
-            expect(page.locator("#legend-minute")).to_have_text("no usage", timeout=UI_TIMEOUT_MS)
-            page.fill("#key-filter", "no-such-key")
-            expect(page.locator("#key-count")).to_have_text("none of 1")
-            page.fill("#key-filter", "E2E-over")  # by name, any case
-            expect(page.locator("#key-count")).to_have_text("1–1 of 1")
-            expect(row).to_be_visible()
-            shot(page, "2-key-created")
-
-            run = run_python_client(emu.url, server.url, api_key=plaintext, timeout=25)
-            assert run.outcome.get("ok") is True, (run.outcome, run.stderr[-3000:])
-            assert run.names()[0] == "Connect"
-
-            page.click("#refresh-usage")
-            requests = page.locator("#legend-minute [data-counter='requests']")
-            expect(requests).to_contain_text(re.compile(r"requests: [1-9]"), timeout=UI_TIMEOUT_MS)
-            expect(page.locator("#legend-hour [data-counter='requests']")).to_contain_text(re.compile(r": [1-9]"))
-            expect(page.locator("#legend-minute [data-counter='connects']")).to_contain_text("connects: 1")
-            assert int(page.locator("#chart-minute").get_attribute("data-total") or "0") >= 1
-            expect(page.locator("#top-rooms")).to_contain_text(str(run.events[0]["room_id"]))
-            expect(row.locator("td").nth(6)).not_to_have_text("0", timeout=UI_TIMEOUT_MS)
-            expect(row.locator("td").nth(7)).to_have_text(re.compile(r"^\d+%$"))  # of the day's limit
-            expect(page.locator("#live-identities")).not_to_contain_text("no identity yet", timeout=UI_TIMEOUT_MS)
-            shot(page, "3-usage-moved")
-
-            # A relay consumer with the key: its room and caller show in the live picture while the room is relayed.
-            # The default scenario ends the stream 1.7 s after a socket enters the room, and the relay drops an
-            # ended room at once: less than the console's 2 s between pictures, so the room could come and go
-            # unseen. Without a timeline the room stays live until the test ends the stream itself.
-            timeline = httpx.get(f"{emu.url}/__emu/scenario", timeout=10).json()["timeline"]
-            emu.patch_scenario({"timeline": []})
-            try:
-                watch_a_relay_consumer(page, server, emu, plaintext, key_id)
-            finally:
-                emu.patch_scenario({"timeline": timeline})
-
-            page.click("#revoke-key")
-            expect(row).to_contain_text("revoked", timeout=UI_TIMEOUT_MS)
-            expect(page.locator("#detail-status")).to_have_text("revoked")
-            expect(page.locator("#new-key-shown")).to_be_hidden()  # the plaintext is off the screen
-            assert plaintext not in page.content()
-            shot(page, "4-revoked")
+            watch_a_relay_consumer(page, server, emu, plaintext, key_id)
         finally:
-            browser.close()
+            emu.patch_scenario({"timeline": timeline})
+
+        page.click("#revoke-key")
+        expect(row).to_contain_text("revoked", timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#detail-status")).to_have_text("revoked")
+        expect(page.locator("#new-key-shown")).to_be_hidden()  # the plaintext is off the screen
+        assert plaintext not in page.content()
+        shot(page, "4-revoked")
 
     wait_refused(server, plaintext)
     refused = run_python_client(emu.url, server.url, api_key=plaintext, timeout=20)
@@ -242,7 +251,7 @@ def test_log_in_create_a_key_watch_it_used_revoke_it(emu: EmulatorHandle, server
 def test_another_site_cannot_act_through_a_logged_in_browser(
     emu: EmulatorHandle, server: Server, attacker: str
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     # The attacker's page is served from loopback too (a page of a public address may not even ask loopback:
     # Chromium refuses that itself and the server is never asked). cross-site: `localhost` is another site than
@@ -256,103 +265,91 @@ def test_another_site_cannot_act_through_a_logged_in_browser(
         ".finally(() => { document.title = 'sent'; });"
         "</script>"
     )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            context = browser.new_context()
-            page = context.new_page()
-            page.goto(f"{server.url}/admin", wait_until="load")
-            page.fill("#secret", SECRET)
-            page.click("#login-button")
-            expect(page.locator("#console")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    with chromium() as browser:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{server.url}/admin", wait_until="load")
+        page.fill("#secret", SECRET)
+        page.click("#login-button")
+        expect(page.locator("#console")).to_be_visible(timeout=UI_TIMEOUT_MS)
 
-            attacker_tab = context.new_page()
-            with attacker_site(attack_page) as port:
-                host = "127.0.0.1" if attacker == "same-site" else "localhost"
-                with attacker_tab.expect_response(f"{server.url}/admin/api/keys", timeout=UI_TIMEOUT_MS) as answer:
-                    attacker_tab.goto(f"http://{host}:{port}/attack", wait_until="load")
-                response = answer.value
-                assert response.status == 403, response.status
-                expect(attacker_tab).to_have_title("sent", timeout=UI_TIMEOUT_MS)
-            shot(attacker_tab, f"5-attack-{attacker}", min_bytes=1_000)
+        attacker_tab = context.new_page()
+        with attacker_site(attack_page) as port:
+            host = "127.0.0.1" if attacker == "same-site" else "localhost"
+            with attacker_tab.expect_response(f"{server.url}/admin/api/keys", timeout=UI_TIMEOUT_MS) as answer:
+                attacker_tab.goto(f"http://{host}:{port}/attack", wait_until="load")
+            response = answer.value
+            assert response.status == 403, response.status
+            expect(attacker_tab).to_have_title("sent", timeout=UI_TIMEOUT_MS)
+        shot(attacker_tab, f"5-attack-{attacker}", min_bytes=1_000)
 
-            names = page.evaluate("fetch('/admin/api/keys').then(r => r.json()).then(b => b.keys.map(k => k.name))")
-            assert "planted" not in names
-            unauthenticated = browser.new_context().new_page()
-            unauthenticated.goto(f"{server.url}/admin", wait_until="load")
-            expect(unauthenticated.locator("#login")).to_be_visible(timeout=UI_TIMEOUT_MS)
-            status = unauthenticated.evaluate("fetch('/admin/api/keys').then(r => r.status)")
-            assert status == 401
-        finally:
-            browser.close()
+        names = page.evaluate("fetch('/admin/api/keys').then(r => r.json()).then(b => b.keys.map(k => k.name))")
+        assert "planted" not in names
+        unauthenticated = browser.new_context().new_page()
+        unauthenticated.goto(f"{server.url}/admin", wait_until="load")
+        expect(unauthenticated.locator("#login")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        status = unauthenticated.evaluate("fetch('/admin/api/keys').then(r => r.status)")
+        assert status == 401
     access = [line for line in server.proc.stderr_text().splitlines() if '"/admin/api/keys"' in line]
     assert any('"cross_site"' in line and '"status": 403' in line for line in access), access[-5:]
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: run `make chromium`")
 def test_keys_are_listed_a_hundred_at_a_time(server: Server) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = logged_in_page(browser, server)
-            created = page.evaluate(
-                """async () => {
-                  for (let n = 0; n < 105; n++) {
-                    const r = await fetch('/admin/api/keys', {method: 'POST', body: JSON.stringify({name: `bulk-${n}`}),
-                      headers: {'Content-Type': 'application/json', 'X-CSRF-Token': state.csrf}});
-                    if (r.status !== 201) return r.status;
-                  }
-                  return 201;
-                }"""
-            )
-            assert created == 201
-            page.reload(wait_until="load")
-            count = page.locator("#key-count")
-            expect(count).to_have_text(re.compile(r"^1–100 of 1\d\d$"), timeout=UI_TIMEOUT_MS)
-            total = int(count.inner_text().rsplit(" ", 1)[1])
-            expect(page.locator("#key-table tbody tr")).to_have_count(100)
-            expect(page.locator("#key-table tbody tr").first).to_contain_text("bulk-104")  # newest first
-            expect(page.locator("#previous-keys")).to_be_disabled()
-            page.click("#next-keys")
-            expect(count).to_have_text(f"101–{total} of {total}")
-            expect(page.locator("#key-table tbody tr")).to_have_count(total - 100)
-            expect(page.locator("#next-keys")).to_be_disabled()
-            page.fill("#key-filter", "bulk-10")  # bulk-10, bulk-100 ... bulk-104
-            expect(count).to_have_text(f"1–6 of 6 (of {total})")
-            shot(page, "6-filtered")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = logged_in_page(browser, server)
+        created = page.evaluate(
+            """async () => {
+              for (let n = 0; n < 105; n++) {
+                const r = await fetch('/admin/api/keys', {method: 'POST', body: JSON.stringify({name: `bulk-${n}`}),
+                  headers: {'Content-Type': 'application/json', 'X-CSRF-Token': state.csrf}});
+                if (r.status !== 201) return r.status;
+              }
+              return 201;
+            }"""
+        )
+        assert created == 201
+        page.reload(wait_until="load")
+        count = page.locator("#key-count")
+        expect(count).to_have_text(re.compile(r"^1–100 of 1\d\d$"), timeout=UI_TIMEOUT_MS)
+        total = int(count.inner_text().rsplit(" ", 1)[1])
+        expect(page.locator("#key-table tbody tr")).to_have_count(100)
+        expect(page.locator("#key-table tbody tr").first).to_contain_text("bulk-104")  # newest first
+        expect(page.locator("#previous-keys")).to_be_disabled()
+        page.click("#next-keys")
+        expect(count).to_have_text(f"101–{total} of {total}")
+        expect(page.locator("#key-table tbody tr")).to_have_count(total - 100)
+        expect(page.locator("#next-keys")).to_be_disabled()
+        page.fill("#key-filter", "bulk-10")  # bulk-10, bulk-100 ... bulk-104
+        expect(count).to_have_text(f"1–6 of 6 (of {total})")
+        shot(page, "6-filtered")
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: run `make chromium`")
 def test_an_older_live_picture_arriving_late_does_not_paint_over_a_newer_one(server: Server) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = logged_in_page(browser, server)
-            # The first of two asks is answered 600 ms late (as from a slow server), each answer marked with
-            # its order in the picture's window; the second, newer answer must stay on screen.
-            page.evaluate(
-                """async () => {
-                  stopTimers();
-                  const realFetch = window.fetch;
-                  let asks = 0;
-                  window.fetch = async (url, options) => {
-                    const response = await realFetch(url, options);
-                    if (!String(url).endsWith('/admin/api/live')) return response;
-                    const order = ++asks;
-                    const live = await response.json();
-                    live.numbers.window_s = order === 1 ? 111 : 222;
-                    if (order === 1) await new Promise((resolve) => setTimeout(resolve, 600));
-                    return new Response(JSON.stringify(live), {status: 200});
-                  };
-                  await Promise.all([loadLive(), loadLive()]);
-                }"""
-            )
-            expect(page.locator("#live-window")).to_have_text("rates over the last 222 s")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = logged_in_page(browser, server)
+        # The first of two asks is answered 600 ms late (as from a slow server), each answer marked with
+        # its order in the picture's window; the second, newer answer must stay on screen.
+        page.evaluate(
+            """async () => {
+              stopTimers();
+              const realFetch = window.fetch;
+              let asks = 0;
+              window.fetch = async (url, options) => {
+                const response = await realFetch(url, options);
+                if (!String(url).endsWith('/admin/api/live')) return response;
+                const order = ++asks;
+                const live = await response.json();
+                live.numbers.window_s = order === 1 ? 111 : 222;
+                if (order === 1) await new Promise((resolve) => setTimeout(resolve, 600));
+                return new Response(JSON.stringify(live), {status: 200});
+              };
+              await Promise.all([loadLive(), loadLive()]);
+            }"""
+        )
+        expect(page.locator("#live-window")).to_have_text("rates over the last 222 s")
