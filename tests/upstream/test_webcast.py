@@ -8,9 +8,12 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from ttsign.signing import default_profile, verify_request
+from ttsign.signing.signer import SignJob, sign_job
 from ttsign.upstream.cookies import CookieJar
 from ttsign.upstream.identity import Identity
 from ttsign.upstream.refusals import Refusal, RefusalCode
+from ttsign.upstream.signer import Signed
+from ttsign.upstream.transport import UpstreamRequest, UpstreamResponse
 from ttsign.upstream.webcast import IM_FETCH_PATH, Fetched, RoomRequest, WebcastClient
 
 from .fake_tiktok import ROTATED_TOKEN, FakeTikTok
@@ -176,3 +179,60 @@ async def test_first_fetch_uses_the_players_query_without_empty_values() -> None
 def test_unknown_signature_names_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown signatures"):
         WebcastClient(FakeTikTok(), webcast_base=BASE, signatures=frozenset({"a_bogus"}))
+
+
+class TwoBackends:
+    """Signs natively as "first", then as "second" unless `second_unavailable`; records what is blamed."""
+
+    backends = ("first", "second")
+
+    def __init__(self, *, second_unavailable: bool = False) -> None:
+        self.second_unavailable = second_unavailable
+        self.blamed: list[str] = []
+        self.asked: list[frozenset[str]] = []
+
+    async def sign(self, job: SignJob, rng: random.Random, *, besides: frozenset[str] = frozenset()) -> object:
+        self.asked.append(besides)
+        backend = next(name for name in self.backends if name not in besides)
+        if backend == "second" and self.second_unavailable:
+            return Refusal(RefusalCode.SIGNER_UNAVAILABLE, "second: worker_crash")
+        return Signed(sign_job(job, rng), backend)
+
+    def signature_refused(self, backend: str) -> None:
+        self.blamed.append(backend)
+
+
+class RefusesFirstSignature(FakeTikTok):
+    """Answers the first im/fetch with an empty 200 (as TikTok answers a signature it rejects)."""
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        if IM_FETCH_PATH in request.url and not self.fetches:
+            self.requests.append(request)
+            return UpstreamResponse(200, (), b"")
+        return await super().send(request)
+
+
+def signed_client(tiktok: FakeTikTok, signer: TwoBackends) -> WebcastClient:
+    full = frozenset({"msToken", "X-Bogus", "X-Gnarly"})
+    return WebcastClient(tiktok, webcast_base=BASE, rng=random.Random(5), signer=signer, signatures=full)  # type: ignore[arg-type]
+
+
+async def test_a_refused_signature_is_signed_again_by_the_next_backend_which_alone_is_not_blamed() -> None:
+    signer = TwoBackends()
+    outcome = await signed_client(RefusesFirstSignature(), signer).fetch(identity(), RoomRequest("7"))
+    assert isinstance(outcome, Fetched)
+    assert signer.asked == [frozenset(), frozenset({"first"})] and signer.blamed == ["first"]
+
+
+async def test_when_the_next_backend_cannot_sign_tiktoks_own_refusal_is_the_answer() -> None:
+    signer = TwoBackends(second_unavailable=True)
+    outcome = await signed_client(RefusesFirstSignature(), signer).fetch(identity(), RoomRequest("7"))
+    assert isinstance(outcome, Refusal) and outcome.code is RefusalCode.EMPTY_200
+    assert signer.blamed == []
+
+
+async def test_every_backend_refused_alike_blames_none() -> None:
+    signer = TwoBackends()
+    outcome = await signed_client(FakeTikTok(mode="empty"), signer).fetch(identity(), RoomRequest("7"))
+    assert isinstance(outcome, Refusal) and outcome.code is RefusalCode.EMPTY_200
+    assert len(signer.asked) == 2 and signer.blamed == []

@@ -215,13 +215,16 @@ class WebcastClient:
         """One im/fetch, signed by each configured backend in turn while TikTok refuses the signature as it
         refuses a bad one. Never raises for TikTok's behaviour: refusals come back as values."""
         refused: frozenset[str] = frozenset()
+        tiktoks_refusal: Refusal | None = None
         while True:
             prepared = await self.build_request(identity, room, besides=refused)
             if isinstance(prepared, Refusal):
-                return prepared
+                # No further backend could sign: what TikTok said to the last one is the answer, if it spoke.
+                return tiktoks_refusal or prepared
             outcome = await self._send(identity, prepared.request)
             if isinstance(outcome, Refusal) and outcome.code in SIGNATURE_REFUSALS and prepared.backend:
                 refused |= {prepared.backend}
+                tiktoks_refusal = outcome
                 if len(refused) < len(self._signer.backends):
                     continue  # the next backend's signature, for the same identity and room
                 return outcome  # every backend refused alike: the identity or the path, not a signature
