@@ -15,8 +15,10 @@ import pytest
 
 from tests.e2e.harness import Proc, serve_argv, start_emulator, stop_cleanly, strict_default_scenario
 from tests.signers.vendor_bundles import FIXTURES, bundle, missing
+from ttsign.signing import default_profile
 
 ROOM = "7390000000000000001"
+IM_FETCH = "https://webcast.tiktok.com/webcast/im/fetch/?aid=1988&room_id=7390000000000000001&cursor="
 FULL = json.dumps({"im_fetch": ["msToken", "X-Bogus", "X-Gnarly"]})
 
 
@@ -100,6 +102,33 @@ def test_the_vendor_sdk_signs_the_socket_query_when_it_comes_first(modern: str) 
     assert answer.status_code == 200 and answer.headers["x-ttsign-strategy"] == "direct", answer.text
     assert attempts.get(("vendor-script", "signed"), 0) >= 1
     assert ("native", "signed") not in attempts
+
+
+def test_a_remote_signer_declines_the_socket_query_and_keeps_signing_the_rest(modern: str) -> None:
+    # A sign_url route signs http(s) requests only: the socket query goes to native, with no strike against
+    # the remote (a breaker that opens on the first strike stays closed), which still signs sign_url.
+    remote = _serve(modern, {})
+    proc = _serve(
+        modern,
+        {
+            "TTSIGN_SIGNER_BACKENDS": json.dumps(["remote", "native"]),
+            "TTSIGN_REMOTE_SIGNER_URL": f"{remote.ready['url']}/webcast/sign_url",
+            "TTSIGN_BREAKER_FAILURE_THRESHOLD": "1",
+        },
+    )
+    try:
+        base = str(proc.ready["url"])
+        answer = _connect(base)
+        body = {"url": IM_FETCH, "userAgent": default_profile().user_agent}
+        signed = httpx.post(f"{base}/webcast/sign_url", json=body, timeout=30)
+        attempts = _attempts(httpx.get(f"{base}/metrics", timeout=10).text)
+    finally:
+        stop_cleanly(proc)
+        stop_cleanly(remote)
+    assert answer.status_code == 200 and answer.headers["x-ttsign-strategy"] == "direct", answer.text
+    assert attempts[("remote", "unsupported")] >= 1 and attempts[("native", "signed")] >= 1
+    assert signed.status_code == 200, signed.text
+    assert attempts[("remote", "signed")] == 1 and ("remote", "circuit_open") not in attempts
 
 
 @pytest.fixture(scope="module")

@@ -174,3 +174,14 @@ async def test_own_requests_chain_swaps_the_native_environment_and_shares_breake
     assert outcomes == [("vendor-script", "worker_crash"), ("native", "signed")]
     await chain.sign(_job(), random.Random(1))  # the crash opened the shared breaker: skipped here too
     assert vendor.calls == 1 and outcomes[-2:] == [("vendor-script", "circuit_open"), ("native", "signed")]
+
+
+async def test_a_backend_declining_a_kind_of_request_falls_through_without_tripping_its_breaker() -> None:
+    declining = FakeBackend("remote", RefusalKind.UNSUPPORTED)
+    outcomes = Outcomes()
+    breakers = BreakerBoard("signer_backend", BreakerPolicy(failure_threshold=1, cooldown_s=60))
+    chain = SignerChain([declining, NativeBackend()], breakers=breakers, on_outcome=outcomes)
+    for _ in range(3):
+        assert (await chain.sign(_job(), random.Random(1))).backend == "native"
+    assert declining.calls == 3  # asked every time: never skipped as circuit_open
+    assert outcomes.count(("remote", "unsupported")) == 3

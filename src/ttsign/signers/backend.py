@@ -28,6 +28,7 @@ class RefusalKind(StrEnum):
     UNAVAILABLE = "unavailable"  # cannot be reached or not configured
     REFUSED = "refused"  # the backend (e.g. a remote server) said no
     CIRCUIT_OPEN = "circuit_open"  # skipped: its breaker is open after repeated failures
+    UNSUPPORTED = "unsupported"  # not a request this backend signs (e.g. a socket URL to a sign_url route): no fault
 
 
 class BackendRefusal(Exception):

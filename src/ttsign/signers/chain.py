@@ -83,7 +83,8 @@ class SignerChain:
                 if backend.name != "native":
                     _check_answer(backend.name, job, signed)
             except BackendRefusal as refusal:
-                self.breakers.record_failure(backend.name)
+                if refusal.kind is not RefusalKind.UNSUPPORTED:  # declining a kind of request is not failing
+                    self.breakers.record_failure(backend.name)
                 self._on_outcome(backend.name, refusal.kind, time.perf_counter() - started)
                 refusals.append(refusal)
                 continue

@@ -48,6 +48,8 @@ class RemoteBackend:
             reply = await self._client().post(self._sign_url, data=json.dumps(body), headers=headers)
         except Exception as exc:  # curl_cffi raises its own family; the text may hold the URL, so only the type
             raise self._refuse(RefusalKind.UNAVAILABLE, f"no answer ({type(exc).__name__})") from None
+        if reply.status_code == 400:  # the remote's policy (a URL it does not sign), not its failure
+            raise self._refuse(RefusalKind.UNSUPPORTED, "HTTP 400: the remote does not sign this request")
         if reply.status_code != 200:
             raise self._refuse(RefusalKind.REFUSED, f"HTTP {reply.status_code}")
         try:
@@ -60,6 +62,9 @@ class RemoteBackend:
         return response
 
     async def sign(self, job: SignJob, rng: random.Random) -> SignedRequest:
+        if not job.url.startswith(("https://", "http://")):
+            # An Euler sign_url route signs http(s) requests; the socket query (wss://) goes to the next backend.
+            raise self._refuse(RefusalKind.UNSUPPORTED, "a sign_url route signs http(s) URLs only")
         body = {"url": job.url, "userAgent": job.profile.user_agent, "method": job.method}
         if job.body:
             body["payload"] = job.body
