@@ -17,17 +17,12 @@ from ttsign.signing import url as urls
 from ttsign.signing.signer import SignedRequest
 from ttsign.signing.verify import VerifyPolicy, verify_request
 from ttsign.upstream.breaker import BreakerBoard, BreakerPolicy
+from ttsign.upstream.signer import Signed
 
 OnOutcome = Callable[[str, str, float], None]  # (backend, outcome: "signed" or a RefusalKind, seconds)
 _LENIENT = VerifyPolicy(require_ms_token=False, require_x_gnarly=False, check_browser_params=False)
 # Another signer may write a payload version ttsign has no built-in environment for: that is not a fault.
 _NOT_FAULTS = frozenset({"x_gnarly.version", "ms_token.format"})
-
-
-@dataclass(frozen=True)
-class ChainSigned:
-    request: SignedRequest
-    backend: str  # which backend signed it
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,7 @@ class SignerChain:
         backends = [native if backend.name == native.name else backend for backend in self.backends]
         return SignerChain(backends, breakers=self.breakers, on_outcome=self._on_outcome)
 
-    async def sign(self, job: SignJob, rng: random.Random, *, besides: Collection[str] = ()) -> ChainSigned:
+    async def sign(self, job: SignJob, rng: random.Random, *, besides: Collection[str] = ()) -> Signed:
         """Sign with the first backend not in `besides` that can; raise NoBackendSigned with every refusal
         otherwise (`besides`: backends whose signature TikTok already refused for this request)."""
         refusals: list[BackendRefusal] = []
@@ -90,7 +85,7 @@ class SignerChain:
                 continue
             self.breakers.record_success(backend.name)
             self._on_outcome(backend.name, "signed", time.perf_counter() - started)
-            return ChainSigned(signed, backend.name)
+            return Signed(signed, backend.name)
         raise NoBackendSigned(refusals)
 
     def report_refusal(self, backend: str) -> None:

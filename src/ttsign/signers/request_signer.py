@@ -33,7 +33,7 @@ class ChainSigner:
     async def sign(self, job: SignJob, rng: random.Random, *, besides: frozenset[str] = NOTHING) -> Signed | Refusal:
         started = time.perf_counter()
         try:
-            signed = await self._chain.sign(job, rng, besides=besides)
+            return await self._chain.sign(job, rng, besides=besides)
         except NoBackendSigned as exc:
             reasons = ", ".join(f"{refusal.backend}: {refusal.kind}" for refusal in exc.refusals) or "none left"
             logger.warning("no signer backend signed %s %s: %s", job.method, job.url.split("?", 1)[0], reasons)
@@ -41,7 +41,6 @@ class ChainSigner:
         finally:
             if self._observe is not None:
                 self._observe(time.perf_counter() - started)
-        return Signed(signed.request, signed.backend)
 
     def signature_refused(self, backend: str) -> None:
         self._chain.report_refusal(backend)
