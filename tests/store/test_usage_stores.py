@@ -8,6 +8,7 @@ import stat
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,23 @@ from ttsign.store.usage import HOUR_S, MemoryUsageStore, UsageBatch, UsagePoint,
 from ttsign.store.usage_redis import RedisUsageStore
 from ttsign.store.usage_sqlite import SqliteUsageStore, usage_path
 
-NOW = int(time.time())
-THIS_MINUTE = NOW - NOW % 60
-THIS_HOUR = NOW - NOW % HOUR_S
-PREVIOUS_HOUR = THIS_HOUR - HOUR_S
+
+@dataclass(frozen=True)
+class Moments:
+    """The clock as a test starts, not as the module was imported: the suite may have run for minutes since,
+    and Redis expires a minute bucket two hours after its minute, against its own clock."""
+
+    now: int
+    this_minute: int
+    this_hour: int
+    previous_hour: int
+
+
+@pytest.fixture
+def at() -> Moments:
+    now = int(time.time())
+    this_hour = now - now % HOUR_S
+    return Moments(now, now - now % 60, this_hour, this_hour - HOUR_S)
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
@@ -45,51 +59,51 @@ def batch(minutes: dict[tuple[str, str, int], int], rooms: dict[tuple[str, str, 
     return UsageBatch(Counter(minutes), Counter(rooms or {}))
 
 
-async def test_counts_add_up_per_minute_and_roll_up_per_hour(store: UsageStore) -> None:
+async def test_counts_add_up_per_minute_and_roll_up_per_hour(store: UsageStore, at: Moments) -> None:
     # Two minutes of the previous hour: both past, both kept, one hour apart from nothing.
-    first, second = PREVIOUS_HOUR + 60, PREVIOUS_HOUR + 120
+    first, second = at.previous_hour + 60, at.previous_hour + 120
     await store.add(batch({("key:a", "requests", first): 2, ("key:a", "requests", second): 3}))
     await store.add(batch({("key:a", "requests", second): 4, ("key:a", "refused:empty_200", second): 1}))
     await store.add(batch({("key:b", "requests", second): 100}))
-    assert await store.series("key:a", "minute", PREVIOUS_HOUR) == [
+    assert await store.series("key:a", "minute", at.previous_hour) == [
         UsagePoint(first, "requests", 2),
         UsagePoint(second, "refused:empty_200", 1),
         UsagePoint(second, "requests", 7),
     ]
-    assert await store.series("key:a", "hour", PREVIOUS_HOUR) == [
-        UsagePoint(PREVIOUS_HOUR, "refused:empty_200", 1),
-        UsagePoint(PREVIOUS_HOUR, "requests", 9),
+    assert await store.series("key:a", "hour", at.previous_hour) == [
+        UsagePoint(at.previous_hour, "refused:empty_200", 1),
+        UsagePoint(at.previous_hour, "requests", 9),
     ]
 
 
-async def test_top_rooms_and_daily_totals(store: UsageStore) -> None:
-    rooms = {("key:a", "111", THIS_HOUR): 5, ("key:a", "222", THIS_HOUR): 9, ("key:a", "333", THIS_HOUR - HOUR_S): 1}
-    await store.add(batch({("key:a", "connects", THIS_MINUTE): 15, ("key:b", "connects", THIS_MINUTE): 2}, rooms))
-    await store.add(batch({}, {("key:a", "111", THIS_HOUR): 5}))
-    assert await store.top_rooms("key:a", THIS_HOUR - 2 * HOUR_S, 2) == [("111", 10), ("222", 9)]
-    totals = await store.totals(NOW)
+async def test_top_rooms_and_daily_totals(store: UsageStore, at: Moments) -> None:
+    hour, minute = at.this_hour, at.this_minute
+    rooms = {("key:a", "111", hour): 5, ("key:a", "222", hour): 9, ("key:a", "333", hour - HOUR_S): 1}
+    await store.add(batch({("key:a", "connects", minute): 15, ("key:b", "connects", minute): 2}, rooms))
+    await store.add(batch({}, {("key:a", "111", hour): 5}))
+    assert await store.top_rooms("key:a", hour - 2 * HOUR_S, 2) == [("111", 10), ("222", 9)]
+    totals = await store.totals(at.now)
     assert totals["key:a"]["connects"] == 15 and totals["key:b"]["connects"] == 2
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])  # Redis expires its buckets: test_redis_buckets_expire
-async def test_old_buckets_are_forgotten(kind: str, tmp_path: Path) -> None:
+async def test_old_buckets_are_forgotten(kind: str, tmp_path: Path, at: Moments) -> None:
     store: UsageStore = MemoryUsageStore() if kind == "memory" else SqliteUsageStore(tmp_path / "usage.sqlite3")
-    old_minute = THIS_MINUTE - 3 * HOUR_S
-    await store.add(batch({("key:a", "requests", old_minute): 1, ("key:a", "requests", THIS_MINUTE): 1}))
-    await store.prune(NOW)
+    old_minute = at.this_minute - 3 * HOUR_S
+    await store.add(batch({("key:a", "requests", old_minute): 1, ("key:a", "requests", at.this_minute): 1}))
+    await store.prune(at.now)
     minutes = await store.series("key:a", "minute", 0)
-    assert [p.start for p in minutes] == [THIS_MINUTE]
+    assert [p.start for p in minutes] == [at.this_minute]
     assert [p.start for p in await store.series("key:a", "hour", 0)] == sorted(
-        {old_minute - old_minute % HOUR_S, THIS_HOUR}
+        {old_minute - old_minute % HOUR_S, at.this_hour}
     )
 
 
-async def test_redis_buckets_expire() -> None:
+async def test_redis_buckets_expire(at: Moments) -> None:
     require_redis()
     prefix = new_prefix()
     client = redis_client(REDIS_URL, timeout_s=1)
-    now = int(time.time())  # not the module's import time: the suite may have run for minutes since
-    minute, hour = now - now % 60, now - now % HOUR_S
+    minute, hour = at.this_minute, at.this_hour
     try:
         await RedisUsageStore(client, prefix=prefix).add(batch({("key:a", "requests", minute): 1}))
         minute_ttl = await client.ttl(f"{prefix}usage:m:key:a:{minute}")
