@@ -36,8 +36,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
@@ -55,6 +57,7 @@ CHROME_UA = (
 )
 QUERY = urlencode({"client": "ttlive-python", "room_id": ROOM, "user_agent": CHROME_UA}, quote_via=quote)
 LIFTED = {"TTSIGN_IDENTITY_SOCKET_CONNECTS_PER_HOUR": "1000000000", "TTSIGN_LOG_LEVEL": "WARNING"}
+T = TypeVar("T")
 FULL_SIGNATURES = '{"im_fetch": ["msToken", "X-Bogus", "X-Gnarly"]}'
 
 
@@ -129,11 +132,23 @@ async def cpu_per_connect(server: Proc | Floor, rate: float, seconds: float) -> 
     return (server.cpu_s() - before) / max(1, served) * 1000, served
 
 
-async def report_cpu(servers: dict[str, Proc | Floor], rate: float, seconds: float, repeats: int) -> None:
-    runs: dict[str, list[float]] = {name: [] for name in servers}
+async def in_turns(
+    servers: dict[str, Proc | Floor], repeats: int, measure: Callable[[str, Proc | Floor], Awaitable[T]]
+) -> dict[str, list[T]]:
+    """`measure` each server in turn, `repeats` rounds, so all see the same stretches of the VM's speed."""
+    runs: dict[str, list[T]] = {name: [] for name in servers}
     for _ in range(repeats):
         for name, server in servers.items():
-            runs[name].append((await cpu_per_connect(server, rate, seconds))[0])
+            runs[name].append(await measure(name, server))
+    return runs
+
+
+async def report_cpu(servers: dict[str, Proc | Floor], rate: float, seconds: float, repeats: int) -> None:
+
+    async def measure(name: str, server: Proc | Floor) -> float:
+        return (await cpu_per_connect(server, rate, seconds))[0]
+
+    runs = await in_turns(servers, repeats, measure)
     ms = {name: statistics.median(values) for name, values in runs.items()}
     print(f"CPU per connect at {rate:.0f}/s, median of {repeats} runs of {seconds:.0f} s each (all runs in ms):")
     for name, values in runs.items():
@@ -168,10 +183,11 @@ async def saturated(server: Proc | Floor, path: str, seconds: float, connections
 
 async def report_capacity(servers: dict[str, Proc | Floor], seconds: float, connections: int, repeats: int) -> None:
     paths = {"direct": f"/webcast/fetch?{QUERY}", "fetch": f"/webcast/fetch?{QUERY}", "floor": "/"}
-    runs: dict[str, list[Capacity]] = {name: [] for name in servers}
-    for _ in range(repeats):
-        for name, server in servers.items():
-            runs[name].append(await saturated(server, paths[name], seconds, connections))
+
+    async def measure(name: str, server: Proc | Floor) -> Capacity:
+        return await saturated(server, paths[name], seconds, connections)
+
+    runs = await in_turns(servers, repeats, measure)
     print(f"capacity: saturated by wrk, {connections} connections, median of {repeats} runs of {seconds:.0f} s each:")
     per_core = {name: statistics.median(run.per_core for run in values) for name, values in runs.items()}
     for name, values in runs.items():

@@ -21,7 +21,7 @@ from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
 from ttsign.signing.signer import SignJob
 from ttsign.upstream.identity.value import Identity
 from ttsign.upstream.refusals import Refusal
-from ttsign.upstream.signer import InProcessSigner, RequestSigner
+from ttsign.upstream.signer import NOTHING, InProcessSigner, RequestSigner
 
 SOCKET_PATH = "/webcast/im/ws_proxy/ws_reuse_supplement/"
 HEARTBEAT_MS = 10_000
@@ -153,9 +153,9 @@ class DirectSocket:
         # The page signs the socket query with its WS signer; the XHR signer's X-Gnarly over the same query
         # (and the empty msToken it appends) is the closest public function. The socket's verifier is not
         # byte-exact (nglmercer `ttl-sign-headless`), so this holds where the check exists at all.
-        tried: frozenset[str] = frozenset()
+        url = f"{self._push_server}?{query}"
+        tried = NOTHING
         while True:
-            url = f"{self._push_server}?{query}"
             job = SignJob("GET", url, "", identity.profile, self._now_ms(), session=identity.sdk_session)
             signed = await self._signer.sign(job, self._rng, besides=tried)
             if isinstance(signed, Refusal):

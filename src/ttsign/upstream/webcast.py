@@ -14,7 +14,7 @@ from ttsign.signing.url import append_param, split, strip_params
 from ttsign.upstream.browser_headers import fetch_headers
 from ttsign.upstream.identity.value import Identity
 from ttsign.upstream.refusals import FetchPayload, Refusal, RefusalCode, classify_fetch, classify_transport_failure
-from ttsign.upstream.signer import InProcessSigner, RequestSigner
+from ttsign.upstream.signer import NOTHING, InProcessSigner, RequestSigner
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
 
 IM_FETCH_PATH = "/webcast/im/fetch/"
@@ -184,7 +184,7 @@ class WebcastClient:
         return template
 
     async def build_request(
-        self, identity: Identity, room: RoomRequest, *, besides: frozenset[str] = frozenset()
+        self, identity: Identity, room: RoomRequest, *, besides: frozenset[str] = NOTHING
     ) -> Prepared | Refusal:
         """The request exactly as it will go on the wire, carrying the signatures chosen for im/fetch, signed
         by the first backend not in `besides`."""
@@ -214,7 +214,7 @@ class WebcastClient:
     async def fetch(self, identity: Identity, room: RoomRequest) -> Fetched | Refusal:
         """One im/fetch, signed by each configured backend in turn while TikTok refuses the signature as it
         refuses a bad one. Never raises for TikTok's behaviour: refusals come back as values."""
-        refused: frozenset[str] = frozenset()
+        refused = NOTHING
         tiktoks_refusal: Refusal | None = None
         while True:
             prepared = await self.build_request(identity, room, besides=refused)
