@@ -2,9 +2,10 @@
 hour (all-chat `pure-node.ts`, which caps itself at 12), so each identity hands out at most so many socket
 addresses per hour, and is rotated once its budget is spent.
 
-Counting is the `limits` library's moving window, in the storage every replica shares (Redis when
-configured), keyed by the identity's id, which the replicas share too. When the storage is unreachable the
-connect goes ahead uncounted: a missed count costs less than refusing every connect during an outage.
+Counting is a moving window keyed by the identity's id, which the replicas share: the `limits` library's, in
+the storage every replica shares (Redis when configured), or, in one process, store/memory_moving_window.py
+(the same decisions, at a constant cost per connect). When the storage is unreachable the connect goes ahead
+uncounted: a missed count costs less than refusing every connect during an outage.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
 from ttsign.store.base import StoreUnavailable
-from ttsign.store.memory_moving_window import MemoryMovingWindow
+from ttsign.store.memory_moving_window import window_for
 from ttsign.upstream.identity.value import Identity
 
 logger = logging.getLogger(__name__)
@@ -34,8 +35,7 @@ class ConnectBudget:
         self._item = RateLimitItemPerHour(per_hour)
         storage = storage or MemoryStorage()
         self._limiter = MovingWindowRateLimiter(storage)
-        # In-process counts without the library's per-hit expiry task and thread hop (memory_moving_window.py).
-        self._in_process = MemoryMovingWindow(storage) if isinstance(storage, MemoryStorage) else None
+        self._in_process = window_for(storage) if isinstance(storage, MemoryStorage) else None
         self._keys: dict[str, str] = {}  # identity key -> its window's storage key (the library's key_for)
         self._warned_at = float("-inf")
 
@@ -47,11 +47,7 @@ class ConnectBudget:
         """Count `connects` socket connects for `identity`; False when they do not fit in its budget for the
         hour (then nothing is counted)."""
         if self._in_process is not None:
-            spent = self._in_process.acquire(
-                self._key(identity), int(self._item.amount), self._item.get_expiry(), connects
-            )
-            if spent is not None:
-                return spent
+            return self._in_process.acquire(self._key(identity), self.per_hour, self._item.get_expiry(), connects)
         try:
             return await self._limiter.hit(self._item, _NAMESPACE, identity.key, cost=connects)
         except (StorageError, StoreUnavailable, OSError) as exc:
@@ -68,6 +64,8 @@ class ConnectBudget:
 
     async def remaining(self, identity: Identity) -> int | None:
         """Connects `identity` may still make this hour (nothing counted); None when the storage is unreachable."""
+        if self._in_process is not None:
+            return self._in_process.stats(self._key(identity), self.per_hour, self._item.get_expiry())[0]
         try:
             stats = await self._limiter.get_window_stats(self._item, _NAMESPACE, identity.key)
         except (StorageError, StoreUnavailable, OSError):
