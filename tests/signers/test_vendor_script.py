@@ -75,6 +75,12 @@ async def test_frontier_sign_answers_in_the_observed_format(vendor: VendorScript
     assert len(token) == 16 and token.isascii()
 
 
+async def test_the_benchmarks_ping_and_in_node_timings_answer(vendor: VendorScriptBackend) -> None:
+    await vendor.ping()  # a round trip with nothing signed
+    each = await vendor.direct_latencies(_job(), 3)
+    assert len(each) == 3 and all(0 < seconds < 5 for seconds in each)
+
+
 async def test_two_workers_sign_concurrently() -> None:
     backend = await _backend(bundle("5.1.3"), workers=2)
     try:

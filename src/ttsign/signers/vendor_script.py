@@ -277,6 +277,10 @@ class VendorScriptBackend:
         each = answer.get("each")
         return [float(s) for s in each] if isinstance(each, list) else []
 
+    async def ping(self) -> None:
+        """One round trip to a worker and back, nothing signed: what the pipe alone costs (benchmarks)."""
+        await self._call({"op": "ping"})
+
     async def check(self) -> None:
         await self._worker(0)
 

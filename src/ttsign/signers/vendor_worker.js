@@ -15,6 +15,7 @@
 //   {"id", "op": "frontier", "stub": "..."}  -> {"id", "ok": true, "value": frontierSign's object}
 //   {"id", "op": "ws", "url": "..."}          -> {"id", "ok": true, "value": registerWsSigner's answer}
 //   {"id", "op": "bench", "count", ...sign}   -> {"id", "ok": true, "each": seconds of each of `count` signs in Node}
+//   {"id", "op": "ping"}                      -> {"id", "ok": true}: a round trip and nothing else (benchmarks)
 //   any failure                               -> {"id", "ok": false, "error": "..."}
 "use strict";
 
@@ -394,6 +395,7 @@ function handle(job) {
     // The ceiling for benchmarks/vendor_script.py: the SDK called in-process, no pipe, no JSON.
     return bench(job);
   }
+  if (job.op === "ping") return {};
   if (job.op === "ws") {
     if (typeof sdk.registerWsSigner !== "function") throw new Error("this bundle has no registerWsSigner");
     return { value: sdk.registerWsSigner(job.url) };
