@@ -13,7 +13,7 @@ from websockets.exceptions import InvalidStatus
 
 from ttsign.emulator.era import ConnectCounter, MintSchedule, browser_params_problem
 from ttsign.proto import webcast_pb2 as pb
-from ttsign.signing import default_profile
+from ttsign.signing import default_profile, xgnarly
 
 ROOM = "7390000000000000001"
 WS = "/webcast/im/ws_proxy/ws_reuse_supplement/"
@@ -117,6 +117,34 @@ async def test_socket_refusals(start_emulator) -> None:
     assert (await refused(base + browser_query(browser_platform="MacIntel"), good))[0] == 200
     failed = [entry["failed"] for entry in await emu.log("ws_reject")]
     assert failed == [["cookie_jar"], ["ttwid_cookie"], ["browser_params"], ["browser_consistency"]]
+
+
+def gnarly_of_version(version: str) -> str:
+    return xgnarly.encode({9: version, 10: "1.0.0.328", 1: 1}, [1, 9, 10], bytes(range(48)))
+
+
+async def test_socket_gnarly_versions_refuse_an_outdated_x_gnarly_and_pass_a_query_without_one(start_emulator) -> None:
+    scenario = {"era_2026_09": {"ttwid_mint_fraction": 1, "socket_gnarly_versions": ["5.1.3"]}}
+    emu = await start_emulator(scenario, era="2026-09")
+    ttwid = await issued_ttwid(emu)
+    base = emu.url.replace("http://", "ws://") + WS + "?"
+    headers = {"Cookie": f"ttwid={ttwid}", "User-Agent": CHROME.user_agent}
+    for accepted in (browser_query(), browser_query(**{"X-Gnarly": gnarly_of_version("5.1.3")})):
+        async with connect(base + accepted, additional_headers=headers):
+            pass
+    assert (await refused(base + browser_query(**{"X-Gnarly": gnarly_of_version("5.1.1")}), headers))[0] == 200
+    assert (await refused(base + browser_query(**{"X-Gnarly": "not-a-token"}), headers))[0] == 200
+    failed = [entry["failed"] for entry in await emu.log("ws_reject")]
+    assert failed == [["x_gnarly_version"], ["x_gnarly_version"]]
+
+
+async def test_without_socket_gnarly_versions_the_socket_does_not_look_at_x_gnarly(start_emulator) -> None:
+    emu = await start_emulator(EVERY_REQUEST, era="2026-09")
+    url = emu.url.replace("http://", "ws://") + WS + "?" + browser_query(**{"X-Gnarly": gnarly_of_version("5.1.1")})
+    async with connect(
+        url, additional_headers={"Cookie": f"ttwid={await issued_ttwid(emu)}", **{"User-Agent": CHROME.user_agent}}
+    ):
+        pass
 
 
 async def test_a_ttwid_over_its_hourly_connects_is_device_blocked(start_emulator) -> None:

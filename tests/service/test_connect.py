@@ -185,10 +185,11 @@ async def test_bad_unique_id(unique_id: str) -> None:
 # --- strategies ---------------------------------------------------------------------------------------------
 
 from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult  # noqa: E402
+from ttsign.signing.signer import SignJob, sign_job  # noqa: E402
 from ttsign.upstream.breaker import BreakerBoard, BreakerPolicy  # noqa: E402
 from ttsign.upstream.identity import ConnectBudget  # noqa: E402
-from ttsign.upstream.signer import InProcessSigner  # noqa: E402
-from ttsign.upstream.socket import DirectSocket  # noqa: E402
+from ttsign.upstream.signer import NOTHING, InProcessSigner, Signed  # noqa: E402
+from ttsign.upstream.socket import DirectSocket, SocketAddress  # noqa: E402
 from ttsign.upstream.transport import UpstreamRequest, UpstreamResponse  # noqa: E402
 
 ROOM = "7390000000000000001"
@@ -210,7 +211,8 @@ def strategic(tiktok: FakeTikTok, strategies: tuple[str, ...], **kwargs: object)
     async def factory(profile: object, name: str | None = None) -> object:
         return await bootstrap_identity(tiktok, BASE, profile, name, rng=rng)  # type: ignore[arg-type]
 
-    socket = DirectSocket("ws://127.0.0.1:1", signer=InProcessSigner(), rng=rng)
+    signer = kwargs.pop("signer", InProcessSigner())
+    socket = DirectSocket("ws://127.0.0.1:1", signer=signer, rng=rng)  # type: ignore[arg-type]
     return ConnectService(
         IdentityPool(factory),  # type: ignore[arg-type]
         WebcastClient(tiktok, webcast_base=BASE, rng=rng),
@@ -308,6 +310,66 @@ async def test_a_device_blocked_socket_retires_the_identity_and_a_fresh_one_serv
     second = await svc.connect(ROOM)  # the blocked identity stays retired: the fresh one serves on
     assert isinstance(second, Connected) and second.ttwid == result.ttwid
     assert probe.seen[2] == probe.seen[1]
+
+
+class TwoBackends:
+    """A RequestSigner with backends "outdated" and "current" (both native underneath); remembers blame."""
+
+    backends = ("outdated", "current")
+
+    def __init__(self) -> None:
+        self.blamed: list[str] = []
+
+    async def sign(self, job: SignJob, rng: random.Random, *, besides: frozenset[str] = NOTHING) -> Signed | Refusal:
+        for backend in self.backends:
+            if backend not in besides:
+                return Signed(sign_job(job, rng), backend)
+        return Refusal(RefusalCode.SIGNER_UNAVAILABLE, "every backend was refused")
+
+    def signature_refused(self, backend: str) -> None:
+        self.blamed.append(backend)
+
+
+class RefusingSignatures:
+    """A socket probe that refuses, as TikTok refuses a bad signature, the addresses these backends signed."""
+
+    def __init__(self, *refused: str) -> None:
+        self.refused = refused
+        self.seen: list[str] = []
+
+    async def check(self, address: SocketAddress, identity: object) -> Refusal | None:
+        self.seen.append(address.backend)
+        if address.backend in self.refused:
+            return Refusal(RefusalCode.EMPTY_200, "push socket answered 200 instead of switching", 200)
+        return None
+
+
+async def test_a_socket_signature_the_probe_sees_refused_is_signed_again_by_the_next_backend() -> None:
+    signer, probe = TwoBackends(), RefusingSignatures("outdated")
+    budget = ConnectBudget(per_hour=10)
+    svc = strategic(FakeTikTok(), ("direct",), probe=probe, budget=budget, signer=signer)
+    result = await svc.connect(ROOM)
+    assert isinstance(result, Connected) and result.strategy == "direct"
+    assert probe.seen == ["outdated", "current"]
+    assert signer.blamed == ["outdated"]  # the next backend's socket was accepted
+    again = await svc.connect(ROOM)  # the accepted address is the one handed out from now on
+    assert isinstance(again, Connected) and probe.seen[-1] == "current"
+
+
+async def test_every_backends_socket_signature_refused_is_the_refusal_and_blames_none() -> None:
+    signer, probe = TwoBackends(), RefusingSignatures("outdated", "current")
+    svc = strategic(FakeTikTok(), ("direct",), probe=probe, budget=ConnectBudget(per_hour=10), signer=signer)
+    result = await svc.connect(ROOM)
+    assert isinstance(result, Refusal) and result.code is RefusalCode.EMPTY_200
+    assert probe.seen == ["outdated", "current"] and signer.blamed == []
+
+
+async def test_no_connect_left_for_another_probe_keeps_tiktoks_refusal() -> None:
+    signer, probe = TwoBackends(), RefusingSignatures("outdated")
+    svc = strategic(FakeTikTok(), ("direct",), probe=probe, budget=ConnectBudget(per_hour=2), signer=signer)
+    result = await svc.connect(ROOM)  # the probe and the client's socket spend both connects of the hour
+    assert isinstance(result, Refusal) and result.code is RefusalCode.EMPTY_200
+    assert probe.seen == ["outdated"] and signer.blamed == []
 
 
 async def test_a_live_room_is_taken_as_live_for_a_few_seconds_a_refusal_is_not() -> None:

@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import Proc, serve_argv, start_emulator, stop_cleanly, strict_default_scenario
+from tests.e2e.harness import EmulatorHandle, Proc, serve_argv, start_emulator, stop_cleanly, strict_default_scenario
 from tests.signers.vendor_bundles import FIXTURES, bundle, missing
-from ttsign.signing import default_profile
+from ttsign.proto.webcast_pb2 import ProtoMessageFetchResult
+from ttsign.signing import default_profile, xgnarly
 
 ROOM = "7390000000000000001"
 IM_FETCH = "https://webcast.tiktok.com/webcast/im/fetch/?aid=1988&room_id=7390000000000000001&cursor="
@@ -174,3 +175,52 @@ def test_when_every_backends_signature_is_refused_none_is_blamed(moved_on: str) 
     assert answer.status_code >= 400 and answer.json()["reason"] == "empty_200", answer.text
     assert attempts[("remote", "signed")] >= 1 and attempts[("native", "signed")] >= 1  # native outdated too
     assert not [key for key in attempts if key[1] == "signature_refused"]
+
+
+@pytest.fixture
+def socket_moved_on() -> Iterator[EmulatorHandle]:
+    """TikTok since 2026-09 whose push socket no longer accepts an X-Gnarly other than 5.1.3."""
+    scenario = strict_default_scenario()
+    scenario["websocket"]["strict"]["require_route_params_echo"] = False  # no im/fetch gave a direct socket any
+    scenario["era_2026_09"] = {"ttwid_mint_fraction": 1, "socket_gnarly_versions": ["5.1.3"]}
+    emu = start_emulator(scenario, tls=False)
+    yield emu
+    stop_cleanly(emu.proc)
+
+
+def _probing_connect(emu: EmulatorHandle, env: dict[str, str]) -> tuple[httpx.Response, dict[Any, float]]:
+    """A direct-only connect with the socket probe on, the webmssdk 2.0.0.485 build (X-Gnarly 5.1.3-ZTCA) signing
+    first and native second: its answer and its backend attempts."""
+    return _connect_once(
+        emu.url,
+        {
+            "TTSIGN_SIGNER_BACKENDS": json.dumps(["vendor-script", "native"]),
+            "TTSIGN_VENDOR_SCRIPT_PATH": str(bundle("2.0.0.485")),
+            "TTSIGN_CONNECT_STRATEGIES": json.dumps(["direct"]),
+            "TTSIGN_DIRECT_SOCKET_PROBE": "true",
+            **env,
+        },
+    )
+
+
+@pytest.mark.skipif(missing("2.0.0.485") is not None, reason=missing("2.0.0.485") or "")
+def test_a_socket_signature_the_probe_sees_refused_falls_through_to_the_next_backend(
+    socket_moved_on: EmulatorHandle,
+) -> None:
+    answer, attempts = _probing_connect(socket_moved_on, {})
+    assert answer.status_code == 200 and answer.headers["x-ttsign-strategy"] == "direct", answer.text
+    assert attempts[("vendor-script", "signature_refused")] == 1  # blamed: native's socket was accepted
+    assert attempts[("native", "signed")] >= 1
+    (rejected,) = socket_moved_on.log("ws_reject")  # the probe's first socket, with the vendor's X-Gnarly
+    assert rejected["failed"] == ["x_gnarly_version"]
+    # The client is handed the address whose socket was accepted: native's X-Gnarly.
+    gnarly = dict(ProtoMessageFetchResult.FromString(answer.content).route_params)["X-Gnarly"]
+    assert xgnarly.decode(gnarly).fields[9] == "5.1.3"
+
+
+@pytest.mark.skipif(missing("2.0.0.485") is not None, reason=missing("2.0.0.485") or "")
+def test_when_every_backends_socket_signature_is_refused_none_is_blamed(socket_moved_on: EmulatorHandle) -> None:
+    answer, attempts = _probing_connect(socket_moved_on, {"TTSIGN_SIGNER_ENV": "legacy-5.1.1"})
+    assert answer.status_code >= 400 and answer.json()["reason"] == "empty_200", answer.text
+    assert not [key for key in attempts if key[1] == "signature_refused"]
+    assert [entry["failed"] for entry in socket_moved_on.log("ws_reject")] == [["x_gnarly_version"]] * 2

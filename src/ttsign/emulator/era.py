@@ -9,7 +9,10 @@ rules from before. Every rule here models a public report; docs/emulator.md list
 - push socket: refuses an empty jar and a missing or foreign `ttwid` (nglmercer docs/12), a bare query
   without the browser parameters (all-chat `pure-node.ts`: "Unexpected server response: 200"), browser
   parameters that contradict the User-Agent (all-chat `identity.ts`, there for im/fetch), and a `ttwid` over
-  its connects for the hour with DEVICE_BLOCKED (all-chat: ~15/hour; PirateTok: HTTP 415).
+  its connects for the hour with DEVICE_BLOCKED (all-chat: ~15/hour; PirateTok: HTTP 415). Opt-in
+  (`era_2026_09.socket_gnarly_versions`), and a model, not a report: an X-Gnarly of a payload version TikTok
+  no longer accepts (as `strict.gnarly_versions` for im/fetch); whether the socket checks X-Gnarly at all is
+  unclear, so a query without one passes (PirateTok sends none).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ttsign.signing import ProfileError, profile_from_user_agent
+from ttsign.signing import ProfileError, profile_from_user_agent, xgnarly
 
 Era = Literal["2026-08", "2026-09"]
 ERAS: tuple[Era, ...] = ("2026-08", "2026-09")
@@ -88,8 +91,10 @@ def socket_verdict(
     cookies: Mapping[str, str],
     *,
     ttwid_issued: bool,
+    gnarly_versions: frozenset[str] | None = None,
 ) -> SocketVerdict | None:
-    """The 2026-09 handshake checks that need no state (the connect budget is the caller's)."""
+    """The 2026-09 handshake checks that need no state (the connect budget is the caller's); with
+    `gnarly_versions`, an X-Gnarly the query carries must be of one of them."""
     if not cookies:
         return SocketVerdict(400, "EMPTY_COOKIES", "cookie_jar")
     if not cookies.get("ttwid") or not ttwid_issued:
@@ -101,7 +106,21 @@ def socket_verdict(
     problem = browser_params_problem(query, user_agent)
     if problem is not None:
         return SocketVerdict(200, "", "browser_consistency")
+    if gnarly_versions is not None and not gnarly_accepted(query, gnarly_versions):
+        return SocketVerdict(200, "", "x_gnarly_version")
     return None
+
+
+def gnarly_accepted(query: Sequence[tuple[str, str]], versions: frozenset[str]) -> bool:
+    """No X-Gnarly, or one that decodes to a payload of an accepted version."""
+    tokens = [value for key, value in query if key == "X-Gnarly"]
+    if not tokens:
+        return True
+    try:
+        version = xgnarly.decode(tokens[-1]).fields.get(9)
+    except ValueError:
+        return False
+    return version in versions
 
 
 def browser_params_problem(query: Sequence[tuple[str, str]], user_agent: str) -> str | None:

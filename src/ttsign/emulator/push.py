@@ -239,11 +239,13 @@ def _era_verdict(ws: WebSocket, emu: Emulator) -> SocketVerdict | None:
     """The 2026-09 handshake rules (ttsign.emulator.era), the connect budget last: a refused handshake
     spends none of it."""
     ttwid = ws.cookies.get("ttwid", "")
+    versions = emu.scenario.era_2026_09.socket_gnarly_versions
     verdict = socket_verdict(
         ws.query_params.multi_items(),
         ws.headers.get("user-agent", ""),
         ws.cookies,
         ttwid_issued=emu.cookies.is_issued(ttwid),
+        gnarly_versions=frozenset(versions) if versions is not None else None,
     )
     if verdict is None and not emu.socket_connects.admit(ttwid, emu.scenario.era_2026_09.socket_connects_per_hour):
         verdict = SocketVerdict(415, "DEVICE_BLOCKED", "connect_budget")

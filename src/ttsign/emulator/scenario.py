@@ -224,6 +224,8 @@ class Since202609(_Model):
     ttwid_mint_fraction: float = Field(default=1 / 3, gt=0, le=1)
     # Socket connects one ttwid may make per hour before DEVICE_BLOCKED (all-chat observed about 15).
     socket_connects_per_hour: int = Field(default=15, ge=1)
+    # X-Gnarly payload versions the push socket accepts in its query; None = it does not look (see era.py).
+    socket_gnarly_versions: list[str] | None = Field(default=None, min_length=1)
 
 
 class Scenario(_Model):

@@ -179,6 +179,12 @@ class Refusal:
         return _KINDS[self.code].transient
 
 
+# What TikTok answers a signature it rejects (on im/fetch and on the socket's handshake); the same answers
+# can mean the identity, so a signer backend is only blamed when another backend's signature for the same
+# request is then accepted (upstream/signer.py).
+SIGNATURE_REFUSALS = frozenset({RefusalCode.EMPTY_200, RefusalCode.FORBIDDEN_403})
+
+
 @dataclass(frozen=True)
 class FetchPayload:
     """A usable im/fetch answer: the raw bytes (handed to clients unchanged) and what we checked in them."""

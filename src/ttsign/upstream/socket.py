@@ -82,11 +82,14 @@ class SocketAddress:
     params: tuple[tuple[str, str], ...]
     created_ms: int = 0
     payload: bytes = field(default=b"", repr=False, compare=False)
+    backend: str = ""  # the signer backend that signed its X-Gnarly; "" when unsigned
 
     @classmethod
-    def of(cls, push_server: str, params: tuple[tuple[str, str], ...], *, now_ms: int) -> SocketAddress:
+    def of(
+        cls, push_server: str, params: tuple[tuple[str, str], ...], *, now_ms: int, backend: str = ""
+    ) -> SocketAddress:
         bare = cls(push_server, params, now_ms)
-        return cls(push_server, params, now_ms, bare.fetch_result(now_ms=now_ms))
+        return cls(push_server, params, now_ms, bare.fetch_result(now_ms=now_ms), backend)
 
     def fetch_result(self, *, now_ms: int) -> bytes:
         """The synthesized first fetch result: no messages, just the way to the socket."""
@@ -129,32 +132,46 @@ class DirectSocket:
     def push_server(self) -> str:
         return self._push_server
 
-    async def address(self, identity: Identity, room_id: str) -> SocketAddress | Refusal:
+    @property
+    def signer_backends(self) -> tuple[str, ...]:
+        """The backends that may sign the socket query, in order (none when it goes unsigned)."""
+        return self._signer.backends if self._sign_query else ()
+
+    def signature_refused(self, backend: str) -> None:
+        """TikTok refused `backend`'s socket signature and accepted another backend's."""
+        self._signer.signature_refused(backend)
+
+    async def address(
+        self, identity: Identity, room_id: str, *, besides: frozenset[str] = NOTHING
+    ) -> SocketAddress | Refusal:
         """The identity's signed address for the room: the one signed in the last `reuse_s`, else a new one
-        (a refusal when no signer backend can sign)."""
+        (a refusal when no signer backend can sign). `besides`: backends whose signature TikTok refused for
+        it; then the address is signed afresh by another, and that one is handed out from now on."""
         now = self._now_ms()
         recent = self._recent.setdefault(identity, {})
         cached = recent.get(room_id)
-        if cached is not None and now - cached.created_ms < self._reuse_ms:
+        if not besides and cached is not None and now - cached.created_ms < self._reuse_ms:
             return cached
         params = socket_params(identity, room_id)
+        backend = ""
         if self._sign_query:
-            gnarly = await self._gnarly(identity, encode_query(params))
-            if isinstance(gnarly, Refusal):
-                return gnarly
+            signed = await self._gnarly(identity, encode_query(params), besides)
+            if isinstance(signed, Refusal):
+                return signed
+            gnarly, backend = signed
             params.append(("X-Gnarly", gnarly))
-        address = SocketAddress.of(self._push_server, tuple(params), now_ms=now)
+        address = SocketAddress.of(self._push_server, tuple(params), now_ms=now, backend=backend)
         if len(recent) >= _ROOMS_PER_IDENTITY:
             recent.clear()  # bounded: an identity asked for many rooms signs again, nothing else changes
         recent[room_id] = address
         return address
 
-    async def _gnarly(self, identity: Identity, query: str) -> str | Refusal:
+    async def _gnarly(self, identity: Identity, query: str, besides: frozenset[str]) -> tuple[str, str] | Refusal:
         # The page signs the socket query with its WS signer; the XHR signer's X-Gnarly over the same query
         # (and the empty msToken it appends) is the closest public function. The socket's verifier is not
         # byte-exact (nglmercer `ttl-sign-headless`), so this holds where the check exists at all.
         url = f"{self._push_server}?{query}"
-        tried = NOTHING
+        tried = besides
         while True:
             job = SignJob("GET", url, "", identity.profile, self._now_ms(), session=identity.sdk_session)
             signed = await self._signer.sign(job, self._rng, besides=tried)
@@ -163,5 +180,5 @@ class DirectSocket:
             gnarly = signed.request.tokens.get("X-Gnarly")
             if gnarly:
                 identity.sdk_session = signed.request.session
-                return gnarly
+                return gnarly, signed.backend
             tried |= {signed.backend}  # a backend whose answer lacks X-Gnarly (e.g. a remote 1.0.0.368 one)

@@ -13,7 +13,13 @@ from ttsign.signing.signer import SignJob
 from ttsign.signing.url import append_param, split, strip_params
 from ttsign.upstream.browser_headers import fetch_headers
 from ttsign.upstream.identity.value import Identity
-from ttsign.upstream.refusals import FetchPayload, Refusal, RefusalCode, classify_fetch, classify_transport_failure
+from ttsign.upstream.refusals import (
+    SIGNATURE_REFUSALS,
+    FetchPayload,
+    Refusal,
+    classify_fetch,
+    classify_transport_failure,
+)
 from ttsign.upstream.signer import NOTHING, InProcessSigner, RequestSigner
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
 
@@ -41,11 +47,6 @@ class Prepared:
 
     request: UpstreamRequest
     backend: str = ""
-
-
-# What TikTok answers a signature it rejects; the same answers can mean the identity, so a backend is only
-# blamed when another backend's signature for the same request is then accepted (upstream/signer.py).
-SIGNATURE_REFUSALS = frozenset({RefusalCode.EMPTY_200, RefusalCode.FORBIDDEN_403})
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,10 @@ and answer with a fetch result synthesized around the page's own socket address 
 An identity whose socket-connect budget is spent is rotated (retired, so every replica moves on) and a fresh
 one bootstrapped, once per request: a fresh identity has its whole budget. With a socket probe, ttsign opens
 the socket itself first (one more connect of the budget); an identity TikTok refuses there (DEVICE_BLOCKED)
-is retired for every replica and a fresh one tried, once.
+is retired for every replica and a fresh one tried, once. A handshake refused the way TikTok refuses a bad
+signature (an empty 200, a 403) is tried again with the socket query signed by the next signer backend,
+one more connect of the budget each; a backend is blamed only when another's signature is then accepted,
+and the identity is retired only when every backend's signature was refused alike.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import logging
 from ttsign.service.strategies.base import Connected, ConnectRequest
 from ttsign.service.strategies.steps import ConnectSteps, log_refusal
 from ttsign.upstream.identity import ConnectBudget, Identity
-from ttsign.upstream.refusals import Refusal, RefusalCode
+from ttsign.upstream.refusals import SIGNATURE_REFUSALS, Refusal, RefusalCode
+from ttsign.upstream.signer import NOTHING
 from ttsign.upstream.socket import DirectSocket, SocketAddress
 from ttsign.upstream.socket_probe import SocketProbe
 
@@ -80,12 +84,36 @@ class DirectStrategy:
         address = await self._socket.address(identity, room_id)
         if isinstance(address, Refusal):
             return address
-        if self._probe is not None:
-            refusal = await self._probe.check(address, identity)
-            if refusal is not None:
-                self._steps.retire_if_refused(identity, refusal)  # for every replica, through the shelf
+        if self._probe is None:
+            return identity, address
+        accepted = await self._probed(self._probe, identity, room_id, address)
+        if isinstance(accepted, Refusal):
+            self._steps.retire_if_refused(identity, accepted)  # for every replica, through the shelf
+            return accepted
+        return identity, accepted
+
+    async def _probed(
+        self, probe: SocketProbe, identity: Identity, room_id: str, address: SocketAddress
+    ) -> SocketAddress | Refusal:
+        """The address (or one signed by a later backend) whose socket TikTok accepted, else TikTok's refusal."""
+        refused = NOTHING
+        while True:
+            refusal = await probe.check(address, identity)
+            if refusal is None:
+                for backend in refused:  # another backend's signature was accepted where these were not
+                    self._socket.signature_refused(backend)
+                return address
+            if refusal.code not in SIGNATURE_REFUSALS or not address.backend:
                 return refusal
-        return identity, address
+            refused |= {address.backend}
+            if len(refused) >= len(self._socket.signer_backends):
+                return refusal  # every backend refused alike: the identity, not a signature
+            if self._budget is not None and not await self._budget.spend(identity):
+                return refusal  # no connect left for another probe
+            resigned = await self._socket.address(identity, room_id, besides=refused)
+            if isinstance(resigned, Refusal):
+                return refusal  # no further backend could sign: TikTok's answer stands
+            address = resigned
 
     async def _with_budget(self, identity: Identity, request: ConnectRequest) -> Identity | Refusal:
         """`identity` when it may hand out this connect's sockets, else a fresh identity that may."""
