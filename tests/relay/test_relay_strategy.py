@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.relay.fakes import FakeLink, FakeUpstream
+from ttsign.api.relay import door
 from ttsign.api.relay.door import PUSH_SERVER, RelayClientDoor, push_server_of, refusal_of
 from ttsign.proto import webcast_pb2 as pb
 from ttsign.relay import CloseCode, Ending, Relay, SessionPolicy
@@ -44,6 +45,32 @@ async def test_the_door_answers_a_fetch_result_pointing_at_this_servers_push_soc
     result = pb.ProtoMessageFetchResult.FromString(outcome.payload)
     assert result.push_server == "ws://ttsign.test:8080/webcast/relay/push/"
     assert result.route_params["relay_room"] == "room:7390"
+    await relay.close()
+
+
+async def test_the_ticket_is_dated_before_the_rooms_socket_opens(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The client's socket is replayed the frames since its ticket's date; TikTok may push the first ones while
+    # the room opens, so a ticket dated after the opening would skip them.
+    upstream = FakeUpstream(FakeLink())
+    relay = Relay(upstream, SessionPolicy(grace_s=0.05))
+    opens_when_dated: list[int] = []
+
+    def clock() -> int:
+        opens_when_dated.append(upstream.opens)
+        return 1_700_000_000_000
+
+    monkeypatch.setattr(door, "_now_ms", clock)
+    slot = RelayDoorSlot()
+    slot.attach(RelayClientDoor(relay, secret))
+    token = PUSH_SERVER.set("ws://ttsign.test:8080/webcast/relay/push/")
+    try:
+        outcome = await RelayStrategy(slot).connect(request(Target(room_id="7390")))
+    finally:
+        PUSH_SERVER.reset(token)
+    assert isinstance(outcome, Connected), outcome
+    assert opens_when_dated == [0] and upstream.opens == 1
+    ticket = pb.ProtoMessageFetchResult.FromString(outcome.payload).route_params["relay_ticket"]
+    assert ticket.startswith("1700000000000.")
     await relay.close()
 
 

@@ -54,13 +54,21 @@ class ClientRoom:
     room_id: str
 
 
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 async def open_client_room(relay: Relay, secret: bytes, key: str, push_server: str) -> ClientRoom | Ending:
-    """Open the room's relay socket and make the fetch result (with a fresh ticket) a client connects with."""
+    """Open the room's relay socket and make the fetch result (with a fresh ticket) a client connects with.
+
+    The ticket is dated before the socket opens: the client's socket is replayed the room's frames from that
+    time on, and TikTok may push the first ones while the room is still opening (a client once missed the
+    scenario's first chat when the ticket was dated after)."""
+    asked = _now_ms()
     opened = await relay.warm(key)
     if isinstance(opened, Ending):
         return opened
-    now = time.time_ns() // 1_000_000
-    payload = relay_fetch_result(push_server, key, issue_ticket(secret, key, now), now_ms=now)
+    payload = relay_fetch_result(push_server, key, issue_ticket(secret, key, asked), now_ms=asked)
     return ClientRoom(payload, opened.room_id)
 
 
