@@ -30,15 +30,20 @@ async def test_without_a_relay_the_strategy_refuses() -> None:
     assert isinstance(outcome, Refusal) and outcome.code is RefusalCode.NO_STRATEGY
 
 
-async def test_the_door_answers_a_fetch_result_pointing_at_this_servers_push_socket() -> None:
+async def connect_in_relay_mode(relay: Relay) -> Connected | Refusal:
+    """Room 7390 through the relay strategy, in a request to ttsign.test:8080."""
     slot = RelayDoorSlot()
-    relay = Relay(FakeUpstream(FakeLink()), SessionPolicy(grace_s=0.05))
     slot.attach(RelayClientDoor(relay, secret))
     token = PUSH_SERVER.set("ws://ttsign.test:8080/webcast/relay/push/")
     try:
-        outcome = await RelayStrategy(slot).connect(request(Target(room_id="7390")))
+        return await RelayStrategy(slot).connect(request(Target(room_id="7390")))
     finally:
         PUSH_SERVER.reset(token)
+
+
+async def test_the_door_answers_a_fetch_result_pointing_at_this_servers_push_socket() -> None:
+    relay = Relay(FakeUpstream(FakeLink()), SessionPolicy(grace_s=0.05))
+    outcome = await connect_in_relay_mode(relay)
     assert isinstance(outcome, Connected), outcome
     assert (outcome.strategy, outcome.room_id, outcome.request_id) == ("relay", "7390", "req-1")
     assert outcome.ttwid.startswith("relay-")
@@ -60,13 +65,7 @@ async def test_the_ticket_is_dated_before_the_rooms_socket_opens(monkeypatch: py
         return 1_700_000_000_000
 
     monkeypatch.setattr(door, "_now_ms", clock)
-    slot = RelayDoorSlot()
-    slot.attach(RelayClientDoor(relay, secret))
-    token = PUSH_SERVER.set("ws://ttsign.test:8080/webcast/relay/push/")
-    try:
-        outcome = await RelayStrategy(slot).connect(request(Target(room_id="7390")))
-    finally:
-        PUSH_SERVER.reset(token)
+    outcome = await connect_in_relay_mode(relay)
     assert isinstance(outcome, Connected), outcome
     assert opens_when_dated == [0] and upstream.opens == 1
     ticket = pb.ProtoMessageFetchResult.FromString(outcome.payload).route_params["relay_ticket"]
