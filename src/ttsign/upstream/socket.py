@@ -133,13 +133,9 @@ class DirectSocket:
         return self._push_server
 
     @property
-    def signer_backends(self) -> tuple[str, ...]:
-        """The backends that may sign the socket query, in order (none when it goes unsigned)."""
-        return self._signer.backends if self._sign_query else ()
-
-    def signature_refused(self, backend: str) -> None:
-        """TikTok refused `backend`'s socket signature and accepted another backend's."""
-        self._signer.signature_refused(backend)
+    def signer(self) -> RequestSigner:
+        """What signs the socket query: the backends it tries, and where a refused one is blamed."""
+        return self._signer
 
     async def address(
         self, identity: Identity, room_id: str, *, besides: frozenset[str] = NOTHING

@@ -14,13 +14,12 @@ from ttsign.signing.url import append_param, split, strip_params
 from ttsign.upstream.browser_headers import fetch_headers
 from ttsign.upstream.identity.value import Identity
 from ttsign.upstream.refusals import (
-    SIGNATURE_REFUSALS,
     FetchPayload,
     Refusal,
     classify_fetch,
     classify_transport_failure,
 )
-from ttsign.upstream.signer import NOTHING, InProcessSigner, RequestSigner
+from ttsign.upstream.signer import NOTHING, InProcessSigner, RequestSigner, until_a_signature_is_accepted
 from ttsign.upstream.transport import Transport, TransportError, TransportTimeout, UpstreamRequest
 
 IM_FETCH_PATH = "/webcast/im/fetch/"
@@ -215,24 +214,14 @@ class WebcastClient:
     async def fetch(self, identity: Identity, room: RoomRequest) -> Fetched | Refusal:
         """One im/fetch, signed by each configured backend in turn while TikTok refuses the signature as it
         refuses a bad one. Never raises for TikTok's behaviour: refusals come back as values."""
-        refused = NOTHING
-        tiktoks_refusal: Refusal | None = None
-        while True:
-            prepared = await self.build_request(identity, room, besides=refused)
-            if isinstance(prepared, Refusal):
-                # No further backend could sign: what TikTok said to the last one is the answer, if it spoke.
-                return tiktoks_refusal or prepared
-            outcome = await self._send(identity, prepared.request)
-            if isinstance(outcome, Refusal) and outcome.code in SIGNATURE_REFUSALS and prepared.backend:
-                refused |= {prepared.backend}
-                tiktoks_refusal = outcome
-                if len(refused) < len(self._signer.backends):
-                    continue  # the next backend's signature, for the same identity and room
-                return outcome  # every backend refused alike: the identity or the path, not a signature
-            if isinstance(outcome, Fetched):
-                for backend in refused:  # another backend's signature was accepted where these were not
-                    self._signer.signature_refused(backend)
-            return outcome
+
+        async def prepare(besides: frozenset[str]) -> Prepared | Refusal:
+            return await self.build_request(identity, room, besides=besides)
+
+        async def send(prepared: Prepared) -> Fetched | Refusal:
+            return await self._send(identity, prepared.request)
+
+        return await until_a_signature_is_accepted(self._signer, prepare, send)
 
     async def _send(self, identity: Identity, request: UpstreamRequest) -> Fetched | Refusal:
         ttwid_sent = identity.ttwid

@@ -17,8 +17,8 @@ import logging
 from ttsign.service.strategies.base import Connected, ConnectRequest
 from ttsign.service.strategies.steps import ConnectSteps, log_refusal
 from ttsign.upstream.identity import ConnectBudget, Identity
-from ttsign.upstream.refusals import SIGNATURE_REFUSALS, Refusal, RefusalCode
-from ttsign.upstream.signer import NOTHING
+from ttsign.upstream.refusals import Refusal, RefusalCode
+from ttsign.upstream.signer import until_a_signature_is_accepted
 from ttsign.upstream.socket import DirectSocket, SocketAddress
 from ttsign.upstream.socket_probe import SocketProbe
 
@@ -96,24 +96,18 @@ class DirectStrategy:
         self, probe: SocketProbe, identity: Identity, room_id: str, address: SocketAddress
     ) -> SocketAddress | Refusal:
         """The address (or one signed by a later backend) whose socket TikTok accepted, else TikTok's refusal."""
-        refused = NOTHING
-        while True:
-            refusal = await probe.check(address, identity)
-            if refusal is None:
-                for backend in refused:  # another backend's signature was accepted where these were not
-                    self._socket.signature_refused(backend)
-                return address
-            if refusal.code not in SIGNATURE_REFUSALS or not address.backend:
-                return refusal
-            refused |= {address.backend}
-            if len(refused) >= len(self._socket.signer_backends):
-                return refusal  # every backend refused alike: the identity, not a signature
-            if self._budget is not None and not await self._budget.spend(identity):
-                return refusal  # no connect left for another probe
-            resigned = await self._socket.address(identity, room_id, besides=refused)
-            if isinstance(resigned, Refusal):
-                return refusal  # no further backend could sign: TikTok's answer stands
-            address = resigned
+
+        async def prepare(besides: frozenset[str]) -> SocketAddress | Refusal:
+            return address if not besides else await self._socket.address(identity, room_id, besides=besides)
+
+        async def opened(candidate: SocketAddress) -> SocketAddress | Refusal:
+            return await probe.check(candidate, identity) or candidate
+
+        async def one_more_connect() -> bool:  # each further probe opens one more socket of the budget
+            return self._budget is None or await self._budget.spend(identity)
+
+        signer = self._socket.signer
+        return await until_a_signature_is_accepted(signer, prepare, opened, before_next=one_more_connect)
 
     async def _with_budget(self, identity: Identity, request: ConnectRequest) -> Identity | Refusal:
         """`identity` when it may hand out this connect's sockets, else a fresh identity that may."""
