@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.relay.fakes import FakeLink, FakeUpstream
-from ttsign.api.relay import door
+from ttsign.api.relay import admit
 from ttsign.api.relay.door import PUSH_SERVER, RelayClientDoor, push_server_of, refusal_of
 from ttsign.proto import webcast_pb2 as pb
 from ttsign.relay import CloseCode, Ending, Relay, SessionPolicy
@@ -64,7 +64,7 @@ async def test_the_ticket_is_dated_before_the_rooms_socket_opens(monkeypatch: py
         opens_when_dated.append(upstream.opens)
         return 1_700_000_000_000
 
-    monkeypatch.setattr(door, "_now_ms", clock)
+    monkeypatch.setattr(admit, "now_ms", clock)
     outcome = await connect_in_relay_mode(relay)
     assert isinstance(outcome, Connected), outcome
     assert opens_when_dated == [0] and upstream.opens == 1

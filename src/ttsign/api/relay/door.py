@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextvars
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ttsign.api.access import scope_header
+from ttsign.api.relay import admit
 from ttsign.relay import CloseCode, Ending, Relay
 from ttsign.relay.client_mode import PUSH_PATH, issue_ticket, relay_fetch_result, room_key
 from ttsign.service.strategies import Connected, Target
@@ -54,17 +54,13 @@ class ClientRoom:
     room_id: str
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 async def open_client_room(relay: Relay, secret: bytes, key: str, push_server: str) -> ClientRoom | Ending:
     """Open the room's relay socket and make the fetch result (with a fresh ticket) a client connects with.
 
     The ticket is dated before the socket opens: the client's socket is replayed the room's frames from that
     time on, and TikTok may push the first ones while the room is still opening (a client once missed the
     scenario's first chat when the ticket was dated after)."""
-    asked = _now_ms()
+    asked = admit.now_ms()
     opened = await relay.warm(key)
     if isinstance(opened, Ending):
         return opened
