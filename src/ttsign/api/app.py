@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from ttsign import __version__
 from ttsign.api import accounts, admin, docs, health, openapi, ops
 from ttsign.api import selftest as selftest_route
+from ttsign.api.application import Application
 from ttsign.api.dialects import chat as chat_dialect
 from ttsign.api.dialects import connect as connect_dialect
 from ttsign.api.dialects import rooms as rooms_dialect
@@ -308,7 +309,7 @@ def create_app(
             await close()
 
     # redirect_slashes=False: the clients do not follow redirects, so /x and /x/ are both served as-is.
-    app = FastAPI(
+    app = Application(
         title="ttsign",
         summary="Self-hosted sign server for TikTok LIVE clients (an Euler Stream drop-in).",
         version=__version__,
