@@ -1,12 +1,17 @@
-"""Observe reads the client's dialect from the raw ASGI scope; it must agree with `client_info` on a Request."""
+"""Observe reads the client's dialect from the raw ASGI scope, or takes the one the connect route noted after
+parsing the query; both must agree with `client_info` on a Request."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from starlette.requests import Request
 
+from ttsign.api import observe
 from ttsign.api.access import client_info
+from ttsign.api.app import create_app
 from ttsign.api.observe import dialect_of
+from ttsign.config import Settings
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0"
 
@@ -18,7 +23,7 @@ def scope_of(user_agent: str | None, query: bytes) -> dict[str, object]:
     return {"type": "http", "method": "GET", "path": "/webcast/fetch", "query_string": query, "headers": headers}
 
 
-@pytest.mark.parametrize(
+CASES = pytest.mark.parametrize(
     ("user_agent", "query", "family"),
     [
         ("TikTokLive.py/7.0.1", b"client=ttlive-python&room_id=1", "python"),
@@ -35,7 +40,34 @@ def scope_of(user_agent: str | None, query: bytes) -> dict[str, object]:
         ("", b"", "other"),
     ],
 )
+
+
+@CASES
 def test_dialect_from_scope_matches_client_info(user_agent: str | None, query: bytes, family: str) -> None:
     scope = scope_of(user_agent, query)
     assert client_info(Request(scope)).family == family
     assert dialect_of(scope) == family
+
+
+@CASES
+async def test_the_connect_routes_noted_dialect_is_the_same(
+    user_agent: str | None, query: bytes, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The route notes the dialect itself: Observe's own reading of the scope is not asked.
+    monkeypatch.setattr(observe, "dialect_of", lambda scope: "read-by-observe")
+    app = create_app(Settings(upstream="http://127.0.0.1:9", contact_email="ops@example.org"))
+    headers = {"user-agent": user_agent} if user_agent is not None else {}
+    requests = app.state.metrics.requests
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as http:
+        if user_agent is None:
+            del http.headers["user-agent"]
+        response = await http.get("/webcast/fetch?" + query.decode("latin-1"))
+    assert response.headers["x-request-id"]
+    counted = {
+        sample.labels["dialect"]: sample.value
+        for metric in requests.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["route"] == "/webcast/fetch"
+    }
+    assert counted == {family: 1.0}

@@ -18,6 +18,7 @@ import logging
 from starlette.requests import Request
 from starlette.types import Scope
 
+from ttsign.api.access import ClientInfo
 from ttsign.logs import FIELDS
 from ttsign.service.admission import Caller
 
@@ -25,12 +26,19 @@ logger = logging.getLogger("ttsign.access")
 
 KEY_ID_STATE = "key_id"
 STRATEGY_STATE = "strategy"
+DIALECT_STATE = "dialect"
 
 
 def note_caller(request: Request, caller: Caller) -> None:
     """Remember the admitted caller's key id (anonymous callers have none) for the access line."""
     if caller.key is not None:
         request.state.key_id = caller.key.key_id
+
+
+def note_dialect(request: Request, client: ClientInfo) -> None:
+    """Name the calling client's family for the access line and the metrics' `dialect` label, when the route
+    has parsed the query already: Observe then need not parse it again for the `client` parameter."""
+    request.state.dialect = client.family
 
 
 def note_strategy(request: Request, strategy: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
 from prometheus_client import Counter, Histogram
@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ttsign.api.access import client_of, scope_header
-from ttsign.api.access_log import KEY_ID_STATE, log_access
+from ttsign.api.access_log import DIALECT_STATE, KEY_ID_STATE, log_access
 from ttsign.api.request_limits import unanswered
 from ttsign.logs import REQUEST_ID
 from ttsign.metrics import Metrics
@@ -133,10 +133,9 @@ class Observe:
         request_id = incoming_request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         token = REQUEST_ID.set(request_id)
-        started = time.perf_counter()
-        seen = _Seen(lambda: self._record(scope, seen, time.perf_counter() - started))
+        seen = _Seen(self, scope, send)
         try:
-            await self._app(scope, receive, seen.wrap(send))
+            await self._app(scope, receive, seen.send)
         except BaseException:
             seen.status = seen.status or 500
             raise
@@ -150,7 +149,9 @@ class Observe:
         if self._plain_routes is None:
             self._plain_routes = routes_by_endpoint(scope.get("app"))
         route = route_label(scope, self._plain_routes)
-        dialect = dialect_of(scope)
+        state: dict[str, object] = scope.get("state") or {}
+        noted = state.get(DIALECT_STATE)  # a route that parsed the query named the client already
+        dialect = noted if isinstance(noted, str) else dialect_of(scope)
         status = str(seen.status or 0)
         requests, seconds = self._series_of(route, scope["method"], dialect, status)
         requests.inc()
@@ -173,50 +174,53 @@ class Observe:
         key_id = state.get(KEY_ID_STATE)
         client = scope.get("client")
         caller = f"key:{key_id}" if key_id else f"anon:{client[0] if client else 'unknown'}"
-        usage.count(caller, "requests")
         if seen.status >= 400:
-            usage.count(caller, f"refused:{seen.log_code or seen.status}")
+            usage.count(caller, "requests", f"refused:{seen.log_code or seen.status}")
         elif route in _CONNECT_ROUTES:
-            usage.count(caller, "connects", room=seen.room_id or None)
+            usage.count(caller, "requests", "connects", room=seen.room_id or None)
         elif route in _SIGN_ROUTES:
-            usage.count(caller, "signatures")
+            usage.count(caller, "requests", "signatures")
+        else:
+            usage.count(caller, "requests")
 
 
 class _Seen:
-    """What the app sent: status, X-Log-Code and (for 429s only) the small JSON body naming the window."""
+    """What the app sent (status, X-Log-Code, X-Room-Id and, for 429s only, the small JSON body naming the
+    window), passed on to the server's `send`; the request is recorded as its answer ends. One object per
+    request, its `send` a bound method: no closures to build for each request."""
 
-    def __init__(self, on_complete: Callable[[], None]) -> None:
+    def __init__(self, observe: Observe, scope: Scope, send: Send) -> None:
         self.status = 0
         self.log_code = ""
         self.room_id = ""
         self._body = b""
-        self._on_complete: Callable[[], None] | None = on_complete
+        self._observe: Observe | None = observe
+        self._scope = scope
+        self._send = send
+        self._started = time.perf_counter()
 
     def complete(self) -> None:
         """Record once. Called just before the last body part goes out, so a client that reads the answer
         and then scrapes /metrics always finds its own request counted."""
-        if self._on_complete is not None:
-            on_complete, self._on_complete = self._on_complete, None
-            on_complete()
+        if self._observe is not None:
+            observe, self._observe = self._observe, None
+            observe._record(self._scope, self, time.perf_counter() - self._started)
 
-    def wrap(self, send: Send) -> Send:
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                self.status = int(message["status"])
-                for name, value in message.get("headers", ()):
-                    lower = name.lower()
-                    if lower == b"x-log-code":
-                        self.log_code = value.decode("latin-1")
-                    elif lower == b"x-room-id":
-                        self.room_id = value.decode("latin-1")
-            elif message["type"] == "http.response.body":
-                if self.status == 429 and len(self._body) < 4096:
-                    self._body += message.get("body", b"")
-                if not message.get("more_body", False):
-                    self.complete()
-            await send(message)
-
-        return sending
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+            for name, value in message.get("headers", ()):
+                lower = name.lower()
+                if lower == b"x-log-code":
+                    self.log_code = value.decode("latin-1")
+                elif lower == b"x-room-id":
+                    self.room_id = value.decode("latin-1")
+        elif message["type"] == "http.response.body":
+            if self.status == 429 and len(self._body) < 4096:
+                self._body += message.get("body", b"")
+            if not message.get("more_body", False):
+                self.complete()
+        await self._send(message)
 
     def limit_label(self) -> str:
         try:

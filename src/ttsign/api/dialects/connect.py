@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 
 from fastapi import APIRouter, Request, Response
 
-from ttsign.api.access import client_info, client_ip, credentials, denied_response, header, query
-from ttsign.api.access_log import note_caller
+from ttsign.api.access import client_ip, client_of, credentials, denied_response, header, query
+from ttsign.api.access_log import note_caller, note_dialect
 from ttsign.api.errors import REQUEST_ID_HEADER, error_response, new_request_id, refusal_response
 from ttsign.api.state import Services, services
 from ttsign.service.admission import Denied
@@ -61,12 +61,14 @@ class ConnectQuery:
 async def _connect(request: Request, svc: Services, query: ConnectQuery) -> Response:
     request_id = new_request_id()
     request.state.request_id = request_id
+    client = client_of(header(request, b"user-agent"), query.params.get("client", ""))
+    note_dialect(request, client)
     # Limits before any signing or upstream work, so refused callers cost nothing.
     admitted = await svc.admission.admit(
         credentials(request, query.params), client_ip(request), room_id=query.room_id or None, unique_id=query.unique_id
     )
     if isinstance(admitted, Denied):
-        return denied_response(admitted, request_id, client_info(request), time.time())
+        return denied_response(admitted, request_id, client, time.time())
     note_caller(request, admitted.caller)
     if query.session_id and svc.settings.session_id_policy == "refuse":
         return error_response(400, "session_forwarding_disabled", "this server does not accept session_id", request_id)
