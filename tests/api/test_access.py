@@ -60,3 +60,12 @@ def test_credentials_read_the_routes_parsed_query_when_given() -> None:
     assert credentials(request, {}).api_key == ""
     with_header = request_of([(b"x-api-key", b"header-key")], b"apiKey=in-the-query")
     assert credentials(with_header, {"apiKey": "parsed"}).api_key == "header-key"
+
+
+def test_credentials_take_the_first_value_of_each_header_as_starlette_gives_it() -> None:
+    headers = [(b"x-jwt-key", b" t1 "), (b"x-api-key", b" "), (b"x-api-key", b"second"), (b"x-jwt-key", b"t2")]
+    request = request_of(headers, b"apiKey=from-query")
+    found = credentials(request)
+    # The first X-Api-Key is blank: the query's key counts, never the header's second value.
+    assert found.api_key == request.query_params["apiKey"] == "from-query"
+    assert found.jwt == request.headers["x-jwt-key"].strip() == "t1"

@@ -263,7 +263,7 @@ async def test_default_settings_answer_directly_and_say_so(tiktok: FakeTikTok, p
 def test_a_connects_head_is_the_one_starlette_builds_from_the_headers(user_agent: str) -> None:
     from starlette.responses import Response
 
-    from ttsign.api.dialects.connect import _success
+    from ttsign.api.dialects.connect import _Answer
     from ttsign.service.connect import Connected
 
     result = Connected(b"\x08\x01" * 300, "1%7Cabc", "7390000000000000001", "0123abcd", "chrome", "direct", user_agent)
@@ -275,5 +275,6 @@ def test_a_connects_head_is_the_one_starlette_builds_from_the_headers(user_agent
         **({"X-Set-TT-User-Agent": user_agent} if user_agent else {}),
     }
     expected = Response(content=result.payload, media_type="application/x-protobuf", headers=headers)
-    answer = _success(result)
+    answer = _Answer(result)
     assert (answer.status_code, answer.body, answer.raw_headers) == (200, expected.body, expected.raw_headers)
+    assert answer.background is None

@@ -107,19 +107,28 @@ def client_of(ua: str, client: str) -> ClientInfo:
     return ClientInfo("other")
 
 
+_CREDENTIAL_HEADERS = frozenset({b"x-api-key", b"x-jwt-key"})
+
+
 def credentials(request: Request, params: Mapping[str, str] | None = None) -> Credentials:
     """X-Api-Key header, else the apiKey query parameter; x-jwt-key header. Empty means anonymous.
     `params`: the request's `query`, when the route parsed it already."""
-    key = header(request, b"x-api-key").strip()
+    found: dict[bytes, str] = {}
+    for name, value in request.scope["headers"]:  # both headers in one pass; the first of each counts
+        if name in _CREDENTIAL_HEADERS and name not in found:
+            found[name] = value.decode("latin-1")
+    key, jwt = found.get(b"x-api-key", "").strip(), found.get(b"x-jwt-key", "").strip()
     if not key:
         key = (query(request) if params is None else params).get("apiKey", "").strip()
-    return Credentials(api_key=key, jwt=header(request, b"x-jwt-key").strip())
+    return Credentials(api_key=key, jwt=jwt)
 
 
 def client_ip(request: Request) -> str:
     # The connecting peer; only when that peer is one of `trusted_proxies` does uvicorn (configured in
     # server.py) replace it with the client named in X-Forwarded-For. Nobody else can choose their address.
-    return request.client.host if request.client else "unknown"
+    # Read from the scope: `request.client` builds an Address tuple for it on every call.
+    client = request.scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def denied_response(
