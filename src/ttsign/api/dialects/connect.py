@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from fastapi import APIRouter, Request, Response
 
 from ttsign.api.access import client_ip, client_of, credentials, denied_response, header, query
-from ttsign.api.access_log import note_caller, note_dialect
+from ttsign.api.access_log import note_caller, note_dialect, note_strategy
 from ttsign.api.errors import REQUEST_ID_HEADER, error_response, new_request_id, refusal_response
 from ttsign.api.state import Services, services
 from ttsign.service.admission import Denied
@@ -86,7 +86,7 @@ async def _connect(request: Request, svc: Services, query: ConnectQuery) -> Resp
         caller=admitted.caller.label,
     )
     if isinstance(result, Connected):
-        request.state.strategy = result.strategy  # for the access log line
+        note_strategy(request, result.strategy)
         return _Answer(result)
     return refusal_response(result, request_id)
 
