@@ -89,6 +89,7 @@ test: $(TEST_STAMP) e2e-deps redis nginx chromium systemd-analyze tools lint typ
 # The HTTP benchmarks load the server with wrk (Debian's package), from a process of its own.
 bench-tools:
 	@bash scripts/ensure-deb.sh wrk
+	@bash scripts/ensure-deb.sh valgrind
 
 # e2e-deps: vendor_script.py runs TikTok's webmssdk from the npm package the tests install.
 bench: $(TEST_STAMP) bench-tools redis nginx e2e-deps
@@ -97,6 +98,7 @@ bench: $(TEST_STAMP) bench-tools redis nginx e2e-deps
 	cd benchmarks && ../$(BIN)/python connect.py
 	cd benchmarks && ../$(BIN)/python connect.py --rate 500 --requests 3000
 	cd benchmarks && ../$(BIN)/python connect_direct.py
+	cd benchmarks && ../$(BIN)/python connect_instructions.py
 	cd benchmarks && ../$(BIN)/python sign_url.py
 	cd benchmarks && ../$(BIN)/python load.py
 	cd benchmarks && ../$(BIN)/python http_edge.py
