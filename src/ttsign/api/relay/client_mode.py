@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import time
 
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response
@@ -23,6 +22,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from ttsign.api.access import client_ip, credentials
 from ttsign.api.errors import error_response, request_id_of
+from ttsign.api.relay import admit
 from ttsign.api.relay.admit import HTTP_STATUS, REASON_CODES, relay_of
 from ttsign.api.relay.door import open_client_room, push_server_of
 from ttsign.api.state import Services, services
@@ -45,10 +45,6 @@ PROTOBUF = "application/protobuf"
 PING_INTERVAL_S = 10  # TikTokLive heartbeats at the Handshake-Options interval; TikTok's own is 10 s
 _CLIENT_CLOSE_WAIT_S = 5.0
 _ENTER_GRACE_S = 2.0  # after a stream-end message the clients close the socket themselves
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def ticket_secret(svc: Services) -> bytes:
@@ -142,7 +138,7 @@ async def _forward(
 async def relay_push(websocket: WebSocket) -> None:
     svc: Services = websocket.app.state.services
     key = websocket.query_params.get(ROOM_PARAM, "")
-    ticket = check_ticket(await ticket_secret(svc), key, websocket.query_params.get(TICKET_PARAM, ""), _now_ms())
+    ticket = check_ticket(await ticket_secret(svc), key, websocket.query_params.get(TICKET_PARAM, ""), admit.now_ms())
     if ticket is None:
         await _refuse(websocket, 403, "invalid or expired relay ticket")
         return
