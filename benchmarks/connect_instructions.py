@@ -12,7 +12,10 @@ and `--many` connects; their difference over the extra connects is one connect's
 cancelled out. PYTHONHASHSEED is fixed so both runs hash alike.
 
 `--rev REV` counts a git revision too (checked out in a temporary worktree), for a before/after figure.
-Needs valgrind (make bench-tools). Usage: python benchmarks/connect_instructions.py [--rev REV]
+`--fetch` counts a fetch connect too, as connect_direct.py's capacity run makes it (fully signed, against
+`asgi_floor.py --tiktok`, the fastest TikTok possible; curl's own instructions included), and prints how many
+times a direct connect's count it is: issue 17's "3x cheaper", counted instead of timed.
+Needs valgrind (make bench-tools). Usage: python benchmarks/connect_instructions.py [--rev REV] [--fetch]
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from connect_direct import LIFTED, QUERY
+from connect_direct import FULL_SIGNATURES, LIFTED, QUERY, Floor
 from procs import BENCH_ENV, Proc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,9 +73,12 @@ async def connect_in_process(upstream: str, count: int) -> None:
         raise SystemExit(f"connects answered {sorted(statuses)}, not only 200")
 
 
-def instructions(source: Path, upstream: str, count: int) -> int:
+FETCHING = {"TTSIGN_CONNECT_STRATEGIES": '["fetch"]', "TTSIGN_SIGNATURES_BY_ENDPOINT": FULL_SIGNATURES}
+
+
+def instructions(source: Path, upstream: str, count: int, settings: dict[str, str]) -> int:
     """Instructions of one inner run making `count` connects, with ttsign imported from `source`."""
-    env = {**os.environ, **BENCH_ENV, **LIFTED, "PYTHONPATH": str(source), "PYTHONHASHSEED": "0"}
+    env = {**os.environ, **BENCH_ENV, **LIFTED, **settings, "PYTHONPATH": str(source), "PYTHONHASHSEED": "0"}
     command = [
         "valgrind",
         "--tool=cachegrind",
@@ -92,23 +98,28 @@ def instructions(source: Path, upstream: str, count: int) -> int:
     return int(found.group(1).replace(",", ""))
 
 
-def per_connect(source: Path, upstream: str, few: int, many: int) -> float:
+def per_connect(source: Path, upstream: str, few: int, many: int, settings: dict[str, str] | None = None) -> float:
     """Both runs at once (one per core): each count is the same whatever runs beside it."""
     with ThreadPoolExecutor(2) as pool:
-        low, high = pool.map(lambda count: instructions(source, upstream, count), (few, many))
+        low, high = pool.map(lambda count: instructions(source, upstream, count, settings or {}), (few, many))
     return (high - low) / (many - few)
 
 
 def worktree_of(rev: str) -> Path:
+    """`rev` checked out, with its compiled X-Gnarly built as `pip install -e .` builds it: without it the
+    signer falls back to pure Python, ten times the instructions (fetch signs every im/fetch)."""
     place = Path(tempfile.mkdtemp(prefix="ttsign-rev-"))
     subprocess.run(
         ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(place), rev], check=True, capture_output=True
     )
+    build = [sys.executable, "setup.py", "build_ext", "--inplace"]
+    subprocess.run(build, cwd=place, check=True, capture_output=True)
     return place
 
 
-def main(rev: str | None, few: int, many: int) -> None:
+def main(rev: str | None, few: int, many: int, fetch: bool) -> None:
     emulator = Proc("emulate", "--port", "0", "--era", "2026-09")
+    canned = Floor("--tiktok") if fetch else None
     trees: dict[str, Path] = {"working tree": ROOT / "src"}
     made: list[Path] = []
     try:
@@ -116,11 +127,18 @@ def main(rev: str | None, few: int, many: int) -> None:
             place = worktree_of(rev)
             made.append(place)
             trees = {rev: place / "src", **trees}
-        print(f"instructions per direct connect (cachegrind; {many} - {few} connects in-process):")
+        print(f"instructions per connect (cachegrind; {many} - {few} connects in-process):")
         for name, source in trees.items():
-            print(f"  {name:<14} {per_connect(source, emulator.url, few, many):9,.0f}")
+            direct = per_connect(source, emulator.url, few, many)
+            line = f"  {name:<14} direct {direct:9,.0f}"
+            if canned is not None:
+                fetched = per_connect(source, canned.url, few, many, FETCHING)
+                line += f"   fetch {fetched:9,.0f}   fetch / direct {fetched / direct:.2f}x"
+            print(line)
     finally:
         emulator.stop()
+        if canned is not None:
+            canned.stop()
         for place in made:
             remove = ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(place)]
             subprocess.run(remove, check=False, capture_output=True)
@@ -129,6 +147,7 @@ def main(rev: str | None, few: int, many: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rev", help="also count this git revision (before/after)")
+    parser.add_argument("--fetch", action="store_true", help="count a fetch connect too, and the ratio")
     parser.add_argument("--few", type=int, default=200)
     parser.add_argument("--many", type=int, default=1200)
     parser.add_argument("--inner", type=int, help=argparse.SUPPRESS)
@@ -139,4 +158,4 @@ if __name__ == "__main__":
     else:
         if shutil.which("valgrind") is None:
             raise SystemExit("valgrind is needed (make bench-tools)")
-        main(args.rev, args.few, args.many)
+        main(args.rev, args.few, args.many, args.fetch)
