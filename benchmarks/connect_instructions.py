@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 async def connect_in_process(upstream: str, count: int) -> None:
-    """`count` direct connects through the whole app, each answered 200 (the inner run, under valgrind)."""
+    """`count` connects through the whole app, each answered 200 (the inner run, under valgrind); direct or
+    fetch as the environment's settings choose (`FETCHING` for fetch)."""
     from ttsign.api.app import create_app
     from ttsign.config import Settings
 
