@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -23,39 +24,64 @@ _UNQUEUED = ("/healthz", "/readyz", "/metrics", "/events")
 
 
 class InFlightSlots:
-    """The slots, and how long requests have waited for one without any request finishing."""
+    """The slots, and how long requests have waited for one without any request finishing.
+
+    A count and a queue of waiters, not an `asyncio.Semaphore`: nearly every request finds a slot free, and
+    `take` grants it with one comparison and no coroutine, where the semaphore's `locked()` and `acquire()`
+    cost about 2.5% of a direct connect's instructions. A finished request hands its slot straight to the
+    first waiter, so a newcomer cannot overtake the queue (FIFO, as the semaphore was)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.busy = 0
-        self.waiting = 0
-        self._free = asyncio.Semaphore(size)
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._last_finished = time.monotonic()
         self._queue_since = 0.0  # when the current run of waiting requests began
 
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
     def stalled_for(self, now: float) -> float:
         """Seconds requests have waited while no slot came free; 0 while nobody waits."""
-        if self.waiting == 0:
+        if not self._waiters:
             return 0.0
         return now - max(self._last_finished, self._queue_since)
 
+    def take(self) -> bool:
+        """Take a free slot at once; False when the caller must `wait` for one (none free, or others queue)."""
+        if self.busy < self.size and not self._waiters:
+            self.busy += 1
+            return True
+        return False
+
+    async def wait(self) -> None:
+        """Queue until a finishing request hands over its slot (then held, as after `take`)."""
+        if not self._waiters:
+            self._queue_since = time.monotonic()
+        handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(handed)
+        try:
+            await handed  # `release` takes it off the queue as it hands the slot over
+        except BaseException:
+            if handed.done() and not handed.cancelled():  # the slot came as the waiter was cancelled: pass it on
+                self.release()
+            elif handed in self._waiters:  # still queued (a `release` may have dropped it already)
+                self._waiters.remove(handed)
+            raise
+
     async def acquire(self) -> None:
-        if self._free.locked():
-            if self.waiting == 0:
-                self._queue_since = time.monotonic()
-            self.waiting += 1
-            try:
-                await self._free.acquire()
-            finally:
-                self.waiting -= 1
-        else:
-            await self._free.acquire()  # a free slot: returns without suspending
-        self.busy += 1
+        if not self.take():
+            await self.wait()
 
     def release(self) -> None:
-        self.busy -= 1
         self._last_finished = time.monotonic()
-        self._free.release()
+        while self._waiters:
+            handed = self._waiters.popleft()
+            if not handed.done():
+                handed.set_result(None)  # the slot passes on: `busy` stays as it is
+                return
+        self.busy -= 1
 
 
 class InFlightLimit:
@@ -68,7 +94,8 @@ class InFlightLimit:
             await self._app(scope, receive, send)
             return
         slots = self._slots
-        await slots.acquire()
+        if not slots.take():
+            await slots.wait()
         try:
             await self._app(scope, receive, send)
         finally:
