@@ -11,9 +11,11 @@ runs their calls one at a time (`--bundle .../webmssdk_2.0.0.485.js`).
 The ceiling and the one-worker calls are measured in alternating rounds of `--batch` calls each, and the
 overhead is the median over rounds of (the round's p50 through the worker - the round's p50 in Node): a
 machine whose load drifts during the run moves both halves of a round together. Each round also times
-round trips to the worker with nothing signed: the pipe, the JSON and both processes waking, which on this
-VM (its idle virtual CPUs halt; no halt polling) is most of the overhead. The one-worker row calls the backend
-itself; the loaded rows go through the signer chain as the server does, which also decodes and checks
+round trips to the worker with nothing signed (the pipe, the JSON and both processes waking, which on this
+VM, its idle virtual CPUs halting with no halt polling, is most of the overhead), and signs timed inside the
+worker as well (`timed_sign`), so a call's time outside the SDK stands apart from the SDK running colder than
+in a loop. The one-worker row calls the backend itself; the loaded rows go through the signer chain as the
+server does, which also decodes and checks
 every foreign answer (about 0.1-0.2 ms of Python per call).
 
     python benchmarks/vendor_script.py [--bundle PATH] [--seconds 3] [--concurrency 16] [--batch 50]
@@ -27,6 +29,7 @@ import random
 import statistics
 import time
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ttsign.signers.backend import SignerBackend, SignJob
@@ -66,27 +69,34 @@ async def _run(chain: SignerChain, seconds: float, concurrency: int) -> tuple[fl
     return len(latencies) / (time.perf_counter() - started), latencies
 
 
-async def _rounds(
-    one: VendorScriptBackend, seconds: float, batch: int
-) -> tuple[list[float], list[float], list[float], list[float]]:
-    """Alternating rounds for `seconds`: `batch` signs in Node, `batch` calls through the worker, and `batch`
-    round trips to it with nothing signed.
+@dataclass
+class Rounds:
+    """Per-call seconds of each part of the alternating rounds, and each round's overhead."""
 
-    Each part's per-call latencies, and each round's overhead (p50 through the worker - p50 in Node)."""
-    ceiling: list[float] = []
-    worker: list[float] = []
-    trips: list[float] = []
-    overheads: list[float] = []
+    ceiling: list[float] = field(default_factory=list)  # signs in Node
+    worker: list[float] = field(default_factory=list)  # calls through the worker
+    trips: list[float] = field(default_factory=list)  # round trips with nothing signed
+    outside: list[float] = field(default_factory=list)  # a call's time outside the worker's sign
+    overheads: list[float] = field(default_factory=list)  # p50 through the worker - p50 in Node, per round
+
+
+async def _rounds(one: VendorScriptBackend, seconds: float, batch: int) -> Rounds:
+    """Alternating rounds for `seconds`: `batch` signs in Node, `batch` calls through the worker, `batch`
+    round trips to it with nothing signed, and `batch` calls timed inside the worker too."""
+    rounds = Rounds()
     rng = random.Random(1)
     deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(overheads) < 3:
+    while time.perf_counter() < deadline or len(rounds.overheads) < 3:
         direct = await one.direct_latencies(_job(), batch)
         latencies = [await _timed(one.sign(_job(), rng)) for _ in range(batch)]
-        trips += [await _timed(one.ping()) for _ in range(batch)]
-        overheads.append(statistics.median(latencies) - statistics.median(direct))
-        ceiling += direct
-        worker += latencies
-    return ceiling, worker, trips, overheads
+        rounds.trips += [await _timed(one.ping()) for _ in range(batch)]
+        for _ in range(batch):
+            total, inside = await one.timed_sign(_job())
+            rounds.outside.append(total - inside)
+        rounds.overheads.append(statistics.median(latencies) - statistics.median(direct))
+        rounds.ceiling += direct
+        rounds.worker += latencies
+    return rounds
 
 
 async def _timed(call: Awaitable[object]) -> float:
@@ -108,14 +118,17 @@ async def main(bundle: Path, seconds: float, concurrency: int, batch: int) -> No
         await asyncio.gather(*(one.sign(_job(), random.Random(0)) for _ in range(64)))  # start and warm up
         await asyncio.gather(*(pool.sign(_job(), random.Random(0)) for _ in range(64)))
         await one.direct_latencies(_job(), batch)
-        ceiling, worker, trips, overheads = await _rounds(one, 2 * seconds, batch)
+        rounds = await _rounds(one, 2 * seconds, batch)
+        ceiling, worker, trips, overheads = rounds.ceiling, rounds.worker, rounds.trips, sorted(rounds.overheads)
         print(_row(f"{bundle.stem} called directly in Node", 1 / statistics.mean(ceiling), ceiling) + "  (the ceiling)")
         print(_row("vendor-script, 1 worker, 1 caller", 1 / statistics.mean(worker), worker))
-        overheads.sort()
         quartiles = f"{overheads[len(overheads) // 4] * 1000:.3f} to {overheads[3 * len(overheads) // 4] * 1000:.3f}"
         print(f"{'  worker overhead per call (p50 - ceiling p50)':<44} {statistics.median(overheads) * 1000:>10.3f} ms"
               f"   (median of {len(overheads)} rounds; quartiles {quartiles})")  # fmt: skip
         print(_row("  of which a round trip alone (nothing signed)", 1 / statistics.mean(trips), trips))
+        outside = statistics.median(rounds.outside) * 1000
+        print(f"{'  a sign call outside the SDK (all - inside)':<44} {outside:>10.3f} ms   p50 (the pipe and both "
+              "processes waking; the rest of the overhead is the SDK running colder than in a loop)")  # fmt: skip
         for name, backend, callers in (
             (f"vendor-script, 2 workers, {concurrency} callers", pool, concurrency),
             (f"native, {concurrency} callers", NativeBackend(), concurrency),

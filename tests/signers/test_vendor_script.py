@@ -79,6 +79,8 @@ async def test_the_benchmarks_ping_and_in_node_timings_answer(vendor: VendorScri
     await vendor.ping()  # a round trip with nothing signed
     each = await vendor.direct_latencies(_job(), 3)
     assert len(each) == 3 and all(0 < seconds < 5 for seconds in each)
+    total, inside = await vendor.timed_sign(_job())  # a sign timed inside the worker too
+    assert 0 < inside < total < 5
 
 
 async def test_two_workers_sign_concurrently() -> None:

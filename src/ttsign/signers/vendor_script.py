@@ -14,10 +14,12 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import os
 import random
 import shutil
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -276,6 +278,17 @@ class VendorScriptBackend:
         )  # fmt: skip
         each = answer.get("each")
         return [float(s) for s in each] if isinstance(each, list) else []
+
+    async def timed_sign(self, job: SignJob) -> tuple[float, float]:
+        """One sign through a worker: its seconds in all, and its seconds inside the worker (benchmarks: the
+        difference is what the pipe and both processes waking cost a call)."""
+        started = time.perf_counter()
+        answer = await self._call(
+            {"op": "timed", "method": job.method, "url": job.url, "body": job.body,
+             "user_agent": job.profile.user_agent, "platform": job.profile.browser_platform}
+        )  # fmt: skip
+        took = answer.get("took_s")
+        return time.perf_counter() - started, float(took) if isinstance(took, (int, float)) else math.nan
 
     async def ping(self) -> None:
         """One round trip to a worker and back, nothing signed: what the pipe alone costs (benchmarks)."""

@@ -16,6 +16,8 @@
 //   {"id", "op": "ws", "url": "..."}          -> {"id", "ok": true, "value": registerWsSigner's answer}
 //   {"id", "op": "bench", "count", ...sign}   -> {"id", "ok": true, "each": seconds of each of `count` signs in Node}
 //   {"id", "op": "ping"}                      -> {"id", "ok": true}: a round trip and nothing else (benchmarks)
+//   {"id", "op": "timed", ...sign}            -> a sign's answer plus "took_s": its seconds inside the worker,
+//                                                so a benchmark can tell the pipe's share of a call from the SDK's
 //   any failure                               -> {"id", "ok": false, "error": "..."}
 "use strict";
 
@@ -396,6 +398,7 @@ function handle(job) {
     return bench(job);
   }
   if (job.op === "ping") return {};
+  if (job.op === "timed") return timed(job);
   if (job.op === "ws") {
     if (typeof sdk.registerWsSigner !== "function") throw new Error("this bundle has no registerWsSigner");
     return { value: sdk.registerWsSigner(job.url) };
@@ -417,6 +420,12 @@ async function bench(job) {
     each.push(Number(process.hrtime.bigint() - started) / 1e9);
   }
   return { each };
+}
+
+async function timed(job) {
+  const started = process.hrtime.bigint();
+  const result = await sign(job);
+  return { ...result, took_s: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
 function answer(id, result) {
