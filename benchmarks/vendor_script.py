@@ -15,8 +15,7 @@ round trips to the worker with nothing signed (the pipe, the JSON and both proce
 VM, its idle virtual CPUs halting with no halt polling, is most of the overhead), and signs timed inside the
 worker as well (`timed_sign`), so a call's time outside the SDK stands apart from the SDK running colder than
 in a loop. The one-worker row calls the backend itself; the loaded rows go through the signer chain as the
-server does, which also decodes and checks
-every foreign answer (about 0.1-0.2 ms of Python per call).
+server does, which also decodes and checks every foreign answer (about 0.1-0.2 ms of Python per call).
 
     python benchmarks/vendor_script.py [--bundle PATH] [--seconds 3] [--concurrency 16] [--batch 50]
 """
