@@ -22,6 +22,8 @@ from typing import ParamSpec, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess, values
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from ttsign.plain_metrics import PlainCounter, PlainHistogram
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -47,15 +49,23 @@ class Metrics:
             values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         reg = self.registry
-        self.requests = Counter(
-            "ttsign_http_requests", "HTTP requests answered.", ["route", "method", "dialect", "status"], registry=reg
+        # What every request adds to: plain numbers in one process (plain_metrics.py), the library's own
+        # values when workers must share them through the multiprocess directory.
+        plain = multiprocess_dir() is None
+        self.requests = _counter(
+            reg,
+            "ttsign_http_requests",
+            "HTTP requests answered.",
+            ["route", "method", "dialect", "status"],
+            plain=plain,
         )
-        self.request_seconds = Histogram(
+        self.request_seconds = _histogram(
+            reg,
             "ttsign_http_request_duration_seconds",
             "Time to answer an HTTP request.",
             ["route", "dialect"],
             buckets=_REQUEST_BUCKETS,
-            registry=reg,
+            plain=plain,
         )
         self.signing_seconds = Histogram(
             "ttsign_signing_duration_seconds",
@@ -82,11 +92,12 @@ class Metrics:
         self.breaker_transitions = Counter(
             "ttsign_breaker_transitions", "Circuit breaker state changes.", ["scope", "state"], registry=reg
         )
-        self.connect_outcomes = Counter(
+        self.connect_outcomes = _counter(
+            reg,
             "ttsign_connect_strategy_outcomes",
             "Connect attempts by strategy (direct, fetch) and outcome (served, or the refusal reason).",
             ["strategy", "outcome"],
-            registry=reg,
+            plain=plain,
         )
         self.relay_rooms = Gauge(
             "ttsign_relay_rooms", "Rooms the event relay serves now.", registry=reg, multiprocess_mode="livesum"
@@ -118,6 +129,32 @@ class Metrics:
 
     def signing_timer(self, operation: str) -> Callable[[float], None]:
         return self.signing_seconds.labels(operation).observe
+
+
+def _counter(
+    registry: CollectorRegistry, name: str, documentation: str, labels: list[str], *, plain: bool
+) -> Counter | PlainCounter:
+    if not plain:
+        return Counter(name, documentation, labels, registry=registry)
+    counter = PlainCounter(name, documentation, labels)
+    registry.register(counter)
+    return counter
+
+
+def _histogram(
+    registry: CollectorRegistry,
+    name: str,
+    documentation: str,
+    labels: list[str],
+    *,
+    buckets: tuple[float, ...],
+    plain: bool,
+) -> Histogram | PlainHistogram:
+    if not plain:
+        return Histogram(name, documentation, labels, buckets=buckets, registry=registry)
+    histogram = PlainHistogram(name, documentation, labels, buckets)
+    registry.register(histogram)
+    return histogram
 
 
 def timed(function: Callable[P, R], observe: Callable[[float], None]) -> Callable[P, R]:

@@ -21,6 +21,7 @@ import yaml
 from prometheus_client.metrics_core import Metric
 
 from ttsign.metrics import Metrics
+from ttsign.plain_metrics import PlainCounter, PlainHistogram
 
 MONITORING = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
 PROMTOOL = shutil.which("promtool")
@@ -61,6 +62,8 @@ def registry_series() -> dict[str, set[str]]:
 
 def _declared_labels(metrics: Metrics, family: Metric) -> set[str]:
     for value in vars(metrics).values():
+        if isinstance(value, (PlainCounter, PlainHistogram)) and value.name == family.name:
+            return set(value.label_names)
         if getattr(value, "_name", None) == family.name:
             return set(getattr(value, "_labelnames", ()))
     return set()

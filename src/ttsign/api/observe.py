@@ -13,7 +13,6 @@ import time
 from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
-from prometheus_client import Counter, Histogram
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +21,7 @@ from ttsign.api.access_log import DIALECT_STATE, KEY_ID_STATE, log_access
 from ttsign.api.request_limits import unanswered
 from ttsign.logs import REQUEST_ID
 from ttsign.metrics import Metrics
+from ttsign.plain_metrics import Increments, Observes
 from ttsign.randomness import fresh_request_id
 from ttsign.service.usage import UsageRecorder
 from ttsign.upstream.refusals import RefusalCode
@@ -114,9 +114,9 @@ class Observe:
         self._usage = usage
         self._plain_routes: dict[object, list[Route]] | None = None  # built on the first request
         # Labelled children by (route, method, dialect, status): `labels()` takes a lock and a lookup each time.
-        self._series: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
+        self._series: dict[tuple[str, str, str, str], tuple[Increments, Observes]] = {}
 
-    def _series_of(self, route: str, method: str, dialect: str, status: str) -> tuple[Counter, Histogram]:
+    def _series_of(self, route: str, method: str, dialect: str, status: str) -> tuple[Increments, Observes]:
         key = (route, method, dialect, status)
         series = self._series.get(key)
         if series is None:

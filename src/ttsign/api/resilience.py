@@ -3,10 +3,9 @@ store, to the other replicas)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter
-
 from ttsign.config import Settings
 from ttsign.metrics import Metrics
+from ttsign.plain_metrics import Increments
 from ttsign.service.breaker_sharing import BreakerSharing
 from ttsign.service.connect import OnOutcome, OnRetry
 from ttsign.service.resilience import ConnectBreakers
@@ -59,7 +58,7 @@ def strategy_breakers(settings: Settings, metrics: Metrics) -> BreakerBoard:
 
 
 def count_strategy_outcomes(metrics: Metrics) -> OnOutcome:
-    children: dict[tuple[str, str], Counter] = {}  # a closed set of label pairs: `labels` costs more than `inc`
+    children: dict[tuple[str, str], Increments] = {}  # a closed set of label pairs: `labels` costs more than `inc`
 
     def counted(strategy: str, outcome: str) -> None:
         child = children.get((strategy, outcome))
