@@ -83,3 +83,20 @@ async def test_running_flushes_in_the_background_and_at_the_end() -> None:
         assert store.writes == 1
         recorder.count("key:a1", "requests")
     assert sum(p.count for p in await store.series("key:a1", "minute", 0)) == 2
+
+
+async def test_a_minute_flushed_partway_adds_up_across_flushes() -> None:
+    store, clock = FlakyStore(), Clock(T0 + 10)
+    recorder = UsageRecorder(store, clock=clock)
+    recorder.count("anon:203.0.113.9", "requests", "connects", room="111")
+    assert await recorder.flush()
+    clock.now = T0 + 50  # the same minute, after the flush
+    recorder.count("anon:203.0.113.9", "requests", "connects", room="111")
+    recorder.count("anon:203.0.113.9", "requests", "connects", room="222")
+    clock.now = T0 + 3600 + 5  # the next hour: its rooms are a bucket of their own
+    recorder.count("anon:203.0.113.9", "connects", room="111")
+    assert await recorder.flush() and store.writes == 2
+    subject = subject_of("anon:203.0.113.9")
+    minutes = {(p.start, p.counter): p.count for p in await store.series(subject, "minute", 0)}
+    assert minutes == {(T0, "requests"): 3, (T0, "connects"): 3, (T0 + 3600, "connects"): 1}
+    assert await UsageReport(store, clock=clock).top_rooms("anon:203.0.113.9") == [("111", 3), ("222", 1)]

@@ -17,7 +17,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ttsign.background import running_in_background
@@ -51,20 +51,44 @@ class UsageRecorder:
         self._flush_every_s = flush_every_s
         self._clock = clock
         self._pending = UsageBatch()
+        # The minute being counted, tallied per caller label with plain string keys; it joins the batch (as
+        # subject, counter and minute keys) when the minute ends or a flush comes: a request then adds one to
+        # a counter it shares with every other request of its caller this minute, instead of building and
+        # hashing a key tuple per counter (a third of counting's cost, per request).
+        self._minute = 0
+        self._open: dict[str, _Tally] = {}
 
     def count(self, caller_label: str, *counters: str, room: str | None = None) -> None:
         """One use by a caller (no I/O), added to each of `counters` (a request and what it was, in one call:
-        one clock read and one subject for both). `room`: the room it was for, counted for "top rooms"."""
+        one clock read for both). `room`: the room it was for, counted for "top rooms"."""
         now = int(self._clock())
-        subject = subject_of(caller_label)
-        minutes, minute = self._pending.minutes, now - now % MINUTE_S
+        minute = now - now % MINUTE_S
+        if minute != self._minute:
+            self._close_minute()
+            self._minute = minute
+        tally = self._open.get(caller_label)
+        if tally is None:
+            tally = self._open[caller_label] = _Tally()
         for counter in counters:
-            minutes[(subject, counter, minute)] += 1
+            tally.counts[counter] += 1
         if room:
-            self._pending.rooms[(subject, room, now - now % HOUR_S)] += 1
+            tally.rooms[room] += 1
+
+    def _close_minute(self) -> None:
+        """The open minute's tallies into the batch, keyed by subject (an address becomes its digest here)."""
+        minute, hour = self._minute, self._minute - self._minute % HOUR_S
+        minutes, rooms = self._pending.minutes, self._pending.rooms
+        for caller_label, tally in self._open.items():
+            subject = subject_of(caller_label)
+            for counter, n in tally.counts.items():
+                minutes[(subject, counter, minute)] += n
+            for room, n in tally.rooms.items():
+                rooms[(subject, room, hour)] += n
+        self._open = {}
 
     async def flush(self) -> bool:
         """Write what was counted; False (and kept for the next try) when the store did not answer."""
+        self._close_minute()  # what the open minute has so far: more of it is added to the same keys later
         batch, self._pending = self._pending, UsageBatch()
         if not batch:
             return True
@@ -104,6 +128,14 @@ class UsageRecorder:
                 last_prune = self._clock()
                 with contextlib.suppress(StoreUnavailable):
                     await self.store.prune(int(last_prune))
+
+
+@dataclass(slots=True)
+class _Tally:
+    """One caller's counts in the open minute."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    rooms: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
