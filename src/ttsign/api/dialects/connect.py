@@ -59,8 +59,7 @@ class ConnectQuery:
 
 
 async def _connect(request: Request, svc: Services, query: ConnectQuery) -> Response:
-    request_id = new_request_id()
-    request.state.request_id = request_id
+    request_id = new_request_id()  # Observe's, which it also left in the scope's state for the error handlers
     client = client_of(header(request, b"user-agent"), query.params.get("client", ""))
     note_dialect(request, client)
     # Limits before any signing or upstream work, so refused callers cost nothing.
