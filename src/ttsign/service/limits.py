@@ -44,11 +44,17 @@ def _item(label: str, limit: int) -> RateLimitItem:
 
 @lru_cache(maxsize=8192)  # ~1600 callers of five windows each; a few MB at most
 def _counter(subject: str, label: str, limit: int) -> tuple[str, int, int]:
-    """A window as a WindowBatch counts it: (the library's own key, limit, expiry seconds). Built once per
-    subject and window while the subject keeps calling, not per request (a caller has two subjects:
-    "ip:<addr>" and "anon:<addr>" or "key:<id>")."""
+    """A window as a WindowBatch counts it: (the library's own key, limit, expiry seconds)."""
     item = _item(label, limit)
     return item.key_for(subject), limit, item.get_expiry()
+
+
+@lru_cache(maxsize=4096)
+def _counters(subject: str, windows: tuple[Window, ...]) -> tuple[tuple[str, int, int], ...]:
+    """A subject's windows as a WindowBatch counts them. Built once per subject and set of windows while the
+    subject keeps calling, not per request (a caller has two subjects: "ip:<addr>" and "anon:<addr>" or
+    "key:<id>")."""
+    return tuple(_counter(subject, label, limit) for label, limit in windows)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,13 @@ class Decision:
 Group = tuple[str, Sequence[Window]]  # a subject and its windows
 
 
+@lru_cache(maxsize=4096)
+def _allowed(subject: str) -> Decision:
+    """A request every window of `subject` let through, no state asked for: one value shared by all of
+    them (a Decision is immutable), not a new one per request."""
+    return Decision(True, subject)
+
+
 class RateLimiter:
     """Counts hits for a subject ("key:<id>", "ip:<addr>", "anon:<addr>") across its windows."""
 
@@ -95,18 +108,12 @@ class RateLimiter:
 
         One storage round trip when the store batches windows. Raises StoreUnavailable like `hit`.
         """
-        if self._batch is not None:
-            return await self._hit_batched(self._batch, groups, with_state)
-        decisions: list[Decision] = []
+        batch = self._batch
+        if batch is None:
+            return await self._hit_each(groups, with_state)
+        counters: tuple[tuple[str, int, int], ...] = ()
         for subject, windows in groups:
-            decision = await self.hit(subject, windows, with_state=with_state)
-            decisions.append(decision)
-            if not decision.allowed:
-                break
-        return decisions
-
-    async def _hit_batched(self, batch: WindowBatch, groups: Sequence[Group], with_state: bool) -> list[Decision]:
-        counters = [_counter(subject, label, limit) for subject, windows in groups for label, limit in windows]
+            counters += _counters(subject, tuple(windows))
         results = iter(await batch.hit(counters) if counters else [])
         now = self._clock()
         decisions: list[Decision] = []
@@ -123,7 +130,16 @@ class RateLimiter:
                 # A state per window only when asked for: most requests pass and need none.
                 if with_state and (tightest is None or limit - count < tightest.remaining):
                     tightest = WindowState(label, limit, limit - count, now + reset_in)
-            decisions.append(Decision(True, subject, tightest=tightest))
+            decisions.append(_allowed(subject) if tightest is None else Decision(True, subject, tightest=tightest))
+        return decisions
+
+    async def _hit_each(self, groups: Sequence[Group], with_state: bool) -> list[Decision]:
+        decisions: list[Decision] = []
+        for subject, windows in groups:
+            decision = await self.hit(subject, windows, with_state=with_state)
+            decisions.append(decision)
+            if not decision.allowed:
+                break
         return decisions
 
     async def hit(self, subject: str, windows: Sequence[Window], *, with_state: bool = False) -> Decision:
