@@ -113,6 +113,9 @@ class MemoryRoomLedger:
         self._rooms: dict[str, dict[str, float]] = {}
 
     async def admit(self, subject: str, room: str, cap: int, now: float) -> tuple[bool, float]:
+        first_seen = self._rooms.get(subject, {}).get(room)
+        if first_seen is not None and now - first_seen < self._window:
+            return True, 0.0  # a room it is counted for already (a client's every reconnect): nothing changes
         if len(self._rooms) > _PRUNE_AT:
             self._rooms = {s: r for s, r in self._rooms.items() if any(now - t < self._window for t in r.values())}
         rooms = {r: t for r, t in self._rooms.get(subject, {}).items() if now - t < self._window}
