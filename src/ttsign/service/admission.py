@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 from ttsign.service.auth_failures import REASON as AUTH_FAILURES
@@ -52,11 +53,17 @@ class Caller:
     ip: str
     key: KeyRecord | None = None
     grant: JwtGrant | None = None
+    # Safe to log: the key id, never the key. Made once: every limit, ledger and usage count keys on it.
+    label: str = field(init=False, compare=False)
 
-    @property
-    def label(self) -> str:
-        """Safe to log: the key id, never the key."""
-        return f"key:{self.key.key_id}" if self.key else f"anon:{self.ip}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", f"key:{self.key.key_id}" if self.key else f"anon:{self.ip}")
+
+
+@lru_cache(maxsize=4096)
+def _anonymous(ip: str) -> Caller:
+    """An anonymous caller: one immutable value per address while it keeps calling, not one per request."""
+    return Caller(ip)
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,7 @@ class Admission:
         if not (credentials.jwt or credentials.api_key):
             if not self.policy.allow_anonymous:
                 return Denied(401, "api_key_required", "this server requires an API key (X-Api-Key header or apiKey=)")
-            return Caller(ip)
+            return _anonymous(ip)
         blocked = self.failures.blocked_for(ip)
         if blocked:
             return self._auth_blocked(blocked)
