@@ -6,7 +6,7 @@ per-call overhead over the ceiling, a pool of 2 workers under load, and the nati
 call signs a whole request (the SDK's XHR hook adds msToken, X-Bogus and X-Gnarly together; the bundle
 has no public X-Bogus-only entry point). That holds for all three builds of tiktok-signature@4.3.6:
 1.0.0.368 and 2.0.0.485 sign X-Gnarly (5.1.3-ZTCA) too, and their hook sends a tick later, so a worker
-runs their calls one at a time (`--bundle .../webmssdk_2.0.0.485.js`).
+runs their calls one at a time (`--bundle .../webmssdk_2.0.0.485.js`). It runs on uvloop, the server's event loop.
 
 The ceiling and the one-worker calls are measured in alternating rounds of `--batch` calls each, and the
 overhead is the median over rounds of (the round's p50 through the worker - the round's p50 in Node): a
@@ -30,6 +30,8 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import uvloop
 
 from ttsign.signers.backend import SignerBackend, SignJob
 from ttsign.signers.chain import SignerChain
@@ -152,4 +154,4 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16, help="callers in the loaded runs")
     parser.add_argument("--batch", type=int, default=50, help="calls per round of the ceiling/one-worker rounds")
     args = parser.parse_args()
-    asyncio.run(main(args.bundle, args.seconds, args.concurrency, args.batch))
+    uvloop.run(main(args.bundle, args.seconds, args.concurrency, args.batch))  # the server's event loop
