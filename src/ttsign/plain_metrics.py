@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
@@ -65,65 +65,63 @@ class SpreadCell:
         self.counts[bisect_left(self.bounds, amount)] += 1  # the first bound >= amount: Prometheus's `le`
 
 
-class _Labelled:
+Cell = TypeVar("Cell", CountCell, SpreadCell)
+
+
+class _Labelled(Generic[Cell]):
+    """A metric's name, help and label names, and its children by label values."""
+
     def __init__(self, name: str, documentation: str, label_names: Sequence[str]) -> None:
         self.name = name
         self.documentation = documentation
         self.label_names = tuple(label_names)
+        self._children: dict[tuple[str, ...], Cell] = {}
 
-    def _check(self, values: tuple[str, ...]) -> None:
-        if len(values) != len(self.label_names):
-            raise ValueError(f"{self.name} takes labels {self.label_names}, got {len(values)} values")
+    def labels(self, *values: str) -> Cell:
+        """The child for these label values, made on first use, as the library's `labels` does."""
+        child = self._children.get(values)
+        if child is None:
+            if len(values) != len(self.label_names):
+                raise ValueError(f"{self.name} takes labels {self.label_names}, got {len(values)} values")
+            child = self._children[values] = self._new_child()
+        return child
 
     def describe(self) -> list[Metric]:
-        """The families' names, for the registry's duplicate check (no samples)."""
-        return list(self._families())
+        """The family without samples, for the registry's duplicate check."""
+        return [self._family()]
 
-    def _families(self) -> Iterator[Metric]:
+    def _new_child(self) -> Cell:
+        raise NotImplementedError
+
+    def _family(self) -> Metric:
         raise NotImplementedError
 
 
-class PlainCounter(_Labelled):
+class PlainCounter(_Labelled[CountCell]):
     """A labelled counter; `labels(...)` gives a child to `inc`, as prometheus-client's Counter does."""
 
-    def __init__(self, name: str, documentation: str, label_names: Sequence[str]) -> None:
-        super().__init__(name, documentation, label_names)
-        self._children: dict[tuple[str, ...], CountCell] = {}
-
-    def labels(self, *values: str) -> CountCell:
-        child = self._children.get(values)
-        if child is None:
-            self._check(values)
-            child = self._children[values] = CountCell()
-        return child
-
     def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.label_names)
+        family = self._family()
         for values, child in list(self._children.items()):
             family.add_metric(values, child.value, created=child.created)
         yield family
 
-    def _families(self) -> Iterator[Metric]:
-        yield CounterMetricFamily(self.name, self.documentation, labels=self.label_names)
+    def _new_child(self) -> CountCell:
+        return CountCell()
+
+    def _family(self) -> CounterMetricFamily:
+        return CounterMetricFamily(self.name, self.documentation, labels=self.label_names)
 
 
-class PlainHistogram(_Labelled):
+class PlainHistogram(_Labelled[SpreadCell]):
     """A labelled histogram; `labels(...)` gives a child to `observe`, as prometheus-client's Histogram does."""
 
     def __init__(self, name: str, documentation: str, label_names: Sequence[str], buckets: Sequence[float]) -> None:
         super().__init__(name, documentation, label_names)
         self.bounds = tuple(sorted(float(b) for b in buckets if b != float("inf")))
-        self._children: dict[tuple[str, ...], SpreadCell] = {}
-
-    def labels(self, *values: str) -> SpreadCell:
-        child = self._children.get(values)
-        if child is None:
-            self._check(values)
-            child = self._children[values] = SpreadCell(self.bounds)
-        return child
 
     def collect(self) -> Iterator[Metric]:
-        family = HistogramMetricFamily(self.name, self.documentation, labels=self.label_names)
+        family = self._family()
         uppers = [floatToGoString(bound) for bound in self.bounds] + ["+Inf"]  # type: ignore[no-untyped-call]
         for values, child in list(self._children.items()):
             cumulative, buckets = 0, []
@@ -134,5 +132,8 @@ class PlainHistogram(_Labelled):
             family.add_sample(f"{self.name}_created", dict(zip(self.label_names, values, strict=True)), child.created)
         yield family
 
-    def _families(self) -> Iterator[Metric]:
-        yield HistogramMetricFamily(self.name, self.documentation, labels=self.label_names)
+    def _new_child(self) -> SpreadCell:
+        return SpreadCell(self.bounds)
+
+    def _family(self) -> HistogramMetricFamily:
+        return HistogramMetricFamily(self.name, self.documentation, labels=self.label_names)

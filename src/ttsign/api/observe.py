@@ -113,7 +113,7 @@ class Observe:
         self._access_log = access_log
         self._usage = usage
         self._plain_routes: dict[object, list[Route]] | None = None  # built on the first request
-        # Labelled children by (route, method, dialect, status): `labels()` takes a lock and a lookup each time.
+        # Labelled children by (route, method, dialect, status): the library's `labels()` takes a lock each time.
         self._series: dict[tuple[str, str, str, str], tuple[Increments, Observes]] = {}
 
     def _series_of(self, route: str, method: str, dialect: str, status: str) -> tuple[Increments, Observes]:
