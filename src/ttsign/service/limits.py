@@ -42,19 +42,13 @@ def _item(label: str, limit: int) -> RateLimitItem:
     return _ITEMS[label](limit)
 
 
-@lru_cache(maxsize=8192)  # ~1600 callers of five windows each; a few MB at most
-def _counter(subject: str, label: str, limit: int) -> tuple[str, int, int]:
-    """A window as a WindowBatch counts it: (the library's own key, limit, expiry seconds)."""
-    item = _item(label, limit)
-    return item.key_for(subject), limit, item.get_expiry()
-
-
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)  # ~2000 callers of two subjects each; a few MB at most
 def _counters(subject: str, windows: tuple[Window, ...]) -> tuple[tuple[str, int, int], ...]:
-    """A subject's windows as a WindowBatch counts them. Built once per subject and set of windows while the
-    subject keeps calling, not per request (a caller has two subjects: "ip:<addr>" and "anon:<addr>" or
-    "key:<id>")."""
-    return tuple(_counter(subject, label, limit) for label, limit in windows)
+    """A subject's windows as a WindowBatch counts them: (the library's own key, limit, expiry seconds) each.
+    Built once per subject and set of windows while the subject keeps calling, not per request (a caller has
+    two subjects: "ip:<addr>" and "anon:<addr>" or "key:<id>")."""
+    items = [(_item(label, limit), limit) for label, limit in windows]
+    return tuple((item.key_for(subject), limit, item.get_expiry()) for item, limit in items)
 
 
 @dataclass(frozen=True)

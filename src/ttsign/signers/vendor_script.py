@@ -228,16 +228,7 @@ class VendorScriptBackend:
         parts = urls.split(urls.normalize(job.url))
         query = urls.strip_params(parts.query, urls.SIGNATURE_PARAMS)
         url = f"{parts.base}?{query}" if query else parts.base
-        answer = await self._call(
-            {
-                "op": "sign",
-                "method": job.method,
-                "url": url,
-                "body": job.body,
-                "user_agent": job.profile.user_agent,
-                "platform": job.profile.browser_platform,
-            }
-        )
+        answer = await self._call({"op": "sign", **_request_of(job), "url": url})
         signed_url = answer.get("url")
         if not isinstance(signed_url, str) or not signed_url.startswith(url):
             raise self._refuse(RefusalKind.BAD_ANSWER, "the SDK's URL is not the request's URL plus signatures")
@@ -272,10 +263,7 @@ class VendorScriptBackend:
 
     async def direct_latencies(self, job: SignJob, count: int) -> list[float]:
         """Seconds each of `count` signs takes inside one worker (no IPC): the benchmark's ceiling."""
-        answer = await self._call(
-            {"op": "bench", "count": count, "method": job.method, "url": job.url, "body": job.body,
-             "user_agent": job.profile.user_agent, "platform": job.profile.browser_platform}
-        )  # fmt: skip
+        answer = await self._call({"op": "bench", "count": count, **_request_of(job)})
         each = answer.get("each")
         return [float(s) for s in each] if isinstance(each, list) else []
 
@@ -283,10 +271,7 @@ class VendorScriptBackend:
         """One sign through a worker: its seconds in all, and its seconds inside the worker (benchmarks: the
         difference is what the pipe and both processes waking cost a call)."""
         started = time.perf_counter()
-        answer = await self._call(
-            {"op": "timed", "method": job.method, "url": job.url, "body": job.body,
-             "user_agent": job.profile.user_agent, "platform": job.profile.browser_platform}
-        )  # fmt: skip
+        answer = await self._call({"op": "timed", **_request_of(job)})
         took = answer.get("took_s")
         return time.perf_counter() - started, float(took) if isinstance(took, (int, float)) else math.nan
 
@@ -313,6 +298,12 @@ class VendorScriptBackend:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(worker.answers.exited), timeout=5)
         worker.transport.close()
+
+
+def _request_of(job: SignJob) -> dict[str, Any]:
+    """The request a worker op signs, as the job gives it."""
+    return {"method": job.method, "url": job.url, "body": job.body,
+            "user_agent": job.profile.user_agent, "platform": job.profile.browser_platform}  # fmt: skip
 
 
 def _parse(line: bytes | bytearray) -> dict[str, Any]:
