@@ -94,7 +94,7 @@ class InFlightLimit:
             await self._app(scope, receive, send)
             return
         slots = self._slots
-        if not slots.take():
+        if not slots.take():  # `acquire`, unrolled: a free slot costs no coroutine at all
             await slots.wait()
         try:
             await self._app(scope, receive, send)
